@@ -1,0 +1,182 @@
+//! JSON Lines in and out for the batch commands: numbered lines, malformed
+//! ones reported and skipped (or fatal under `--strict`), a progress bar on
+//! stderr when stderr is a terminal.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::{BatchArgs, CliError};
+use crate::story::{validate_story_id, Story};
+
+const BUFFER_BYTES: usize = 1 << 20;
+
+/// One input line.
+#[derive(Debug, Deserialize)]
+struct InputLine {
+    id: String,
+    #[serde(alias = "body")]
+    text: String,
+    #[serde(default)]
+    title: Option<String>,
+    /// RFC 3339, e.g. `2026-11-27T14:00:00Z`.
+    #[serde(default)]
+    published_at: Option<String>,
+}
+
+/// A batch run: numbered input stories in, JSON lines out.
+pub struct Batch {
+    input_path: PathBuf,
+    output_path: PathBuf,
+    reader: Box<dyn BufRead>,
+    writer: BufWriter<Box<dyn Write>>,
+    progress: ProgressBar,
+    strict: bool,
+    line: usize,
+    skipped: usize,
+    buffer: Vec<u8>,
+}
+
+impl Batch {
+    /// Opens the input and output of `args`.
+    pub fn open(args: &BatchArgs) -> Result<Batch, CliError> {
+        let is_stdio = |p: &Path| p.as_os_str() == "-";
+        let (reader, input_bytes): (Box<dyn BufRead>, Option<u64>) = if is_stdio(&args.input) {
+            (Box::new(BufReader::with_capacity(BUFFER_BYTES, std::io::stdin())), None)
+        } else {
+            let file = File::open(&args.input).map_err(|source| CliError::Io {
+                path: args.input.clone(),
+                source,
+            })?;
+            let len = file.metadata().ok().map(|m| m.len());
+            (Box::new(BufReader::with_capacity(BUFFER_BYTES, file)), len)
+        };
+        let writer: Box<dyn Write> = if is_stdio(&args.output) {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(File::create(&args.output).map_err(|source| CliError::Io {
+                path: args.output.clone(),
+                source,
+            })?)
+        };
+        Ok(Batch {
+            input_path: args.input.clone(),
+            output_path: args.output.clone(),
+            reader,
+            writer: BufWriter::with_capacity(BUFFER_BYTES, writer),
+            progress: progress_bar(input_bytes),
+            strict: args.strict,
+            line: 0,
+            skipped: 0,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// The next well-formed story; `None` at the end of the input.
+    pub fn next_story(&mut self) -> Result<Option<Story>, CliError> {
+        loop {
+            self.buffer.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buffer)
+                .map_err(|source| CliError::Io { path: self.input_path.clone(), source })?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            self.progress.inc(read as u64);
+            if self.buffer.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match parse_line(&self.buffer) {
+                Ok(story) => return Ok(Some(story)),
+                Err(reason) => self.malformed(self.line, reason)?,
+            }
+        }
+    }
+
+    /// Reports bad line `line`, or fails under `--strict`.
+    pub fn malformed(&mut self, line: usize, reason: String) -> Result<(), CliError> {
+        if self.strict {
+            return Err(CliError::Malformed { line, reason });
+        }
+        self.skipped += 1;
+        self.progress.suspend(|| eprintln!("copydesk: line {line}: {reason} (skipped)"));
+        Ok(())
+    }
+
+    /// The 1-based number of the line last read.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// Writes one output line.
+    pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), CliError> {
+        let io = |source| CliError::Io { path: self.output_path.clone(), source };
+        serde_json::to_writer(&mut self.writer, value).map_err(|e| io(e.into()))?;
+        self.writer.write_all(b"\n").map_err(io)
+    }
+
+    /// Flushes the output and closes the progress bar.
+    pub fn finish(mut self) -> Result<(), CliError> {
+        self.writer.flush().map_err(|source| CliError::Io { path: self.output_path.clone(), source })?;
+        self.progress.finish_and_clear();
+        if self.skipped > 0 {
+            eprintln!("copydesk: {} malformed line(s) skipped", self.skipped);
+        }
+        Ok(())
+    }
+}
+
+fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match total_bytes {
+        Some(total) => ProgressBar::new(total).with_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    }
+}
+
+fn parse_line(bytes: &[u8]) -> Result<Story, String> {
+    let input: InputLine = serde_json::from_slice(bytes).map_err(|e| format!("not a story object: {e}"))?;
+    validate_story_id(&input.id).map_err(|e| format!("id {e}"))?;
+    if input.text.trim().is_empty() {
+        return Err("text must not be empty".into());
+    }
+    let published_at = input
+        .published_at
+        .map(|t| humantime::parse_rfc3339_weak(&t).map_err(|e| format!("published_at {t:?}: {e}")))
+        .transpose()?;
+    Ok(Story {
+        id: input.id,
+        title: input.title.unwrap_or_default(),
+        body: input.text,
+        published_at,
+        source: String::new(),
+        language: String::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parse_or_say_why() {
+        let story = parse_line(br#"{"id":"a","text":"Talks end.","title":"T","published_at":"2026-11-27T10:00:00Z"}"#).unwrap();
+        assert_eq!((story.id.as_str(), story.title.as_str()), ("a", "T"));
+        assert!(story.published_at.is_some());
+        assert!(parse_line(br#"{"id":"a"}"#).unwrap_err().contains("text"));
+        assert!(parse_line(br#"{"id":"","text":"x"}"#).unwrap_err().contains("id"));
+        assert!(parse_line(br#"{"id":"a","text":"  "}"#).unwrap_err().contains("empty"));
+        assert!(parse_line(b"not json").is_err());
+        assert!(parse_line(br#"{"id":"a","text":"x","published_at":"yesterday"}"#).is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! `copydesk dedup`: one cluster line per input story, offline on the
+//! library's index, or through a running server's IngestStories stream.
+
+use std::collections::VecDeque;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::batch::Batch;
+use super::{CliError, DedupArgs};
+use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryMeta};
+use crate::grpc::proto::dedup_service_client::DedupServiceClient;
+use crate::grpc::proto::{self, ingest_stories_response};
+use crate::story::{PreparedStory, Story};
+
+#[derive(Debug, Serialize)]
+struct DedupLine {
+    id: String,
+    /// `clusters/{n}`.
+    cluster: String,
+    canonical: String,
+    duplicate_of: Option<String>,
+    similarity: Option<SimilarityLine>,
+    /// `clusters/{n}` of related clusters.
+    related: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SimilarityLine {
+    jaccard: f64,
+    containment: f64,
+    lede_overlap: f64,
+    title_similarity: f64,
+}
+
+impl From<Evidence> for SimilarityLine {
+    fn from(e: Evidence) -> Self {
+        SimilarityLine {
+            jaccard: e.jaccard,
+            containment: e.containment,
+            lede_overlap: e.lede_overlap,
+            title_similarity: e.title_similarity,
+        }
+    }
+}
+
+impl From<proto::Similarity> for SimilarityLine {
+    fn from(s: proto::Similarity) -> Self {
+        let proto::Similarity { jaccard, containment, lede_overlap, title_similarity } = s;
+        SimilarityLine { jaccard, containment, lede_overlap, title_similarity }
+    }
+}
+
+pub fn run(args: DedupArgs) -> Result<(), CliError> {
+    let DedupArgs { batch, canonical, server } = args;
+    let batch = Batch::open(&batch)?;
+    match server {
+        None => run_offline(batch, IndexConfig { canonical, ..IndexConfig::default() }),
+        Some(server) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|source| CliError::Io { path: "tokio runtime".into(), source })?;
+            runtime.block_on(run_remote(batch, server))
+        }
+    }
+}
+
+fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
+    let mut index = Index::new(config);
+    while let Some(story) = batch.next_story()? {
+        let meta = StoryMeta {
+            id: story.id.clone(),
+            content_hash: story.content_hash(),
+            body_bytes: story.body.len(),
+            published_at: story.published_at,
+            ingested_at: SystemTime::now(),
+        };
+        let PreparedStory { fingerprint, .. } = PreparedStory::new(story);
+        let report = index.ingest(meta, fingerprint);
+        batch.write(&offline_line(report))?;
+    }
+    batch.finish()
+}
+
+fn offline_line(report: IngestReport) -> DedupLine {
+    let (duplicate_of, similarity) = match report.duplicate_of {
+        Some((id, evidence)) => (Some(id), Some(evidence.into())),
+        None => (None, None),
+    };
+    DedupLine {
+        id: report.story_id,
+        cluster: format!("clusters/{}", report.cluster),
+        canonical: report.canonical,
+        duplicate_of,
+        similarity,
+        related: report.related.iter().map(|c| format!("clusters/{c}")).collect(),
+    }
+}
+
+/// Requests in flight before the client waits for a response: well below
+/// what the server and HTTP/2 buffer, so reading and writing never deadlock.
+const IN_FLIGHT: usize = 32;
+
+async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
+    let remote = |reason: String| CliError::Remote { server: server.clone(), reason };
+    let mut client = DedupServiceClient::connect(server.clone())
+        .await
+        .map_err(|e| remote(e.to_string()))?
+        .max_decoding_message_size(64 * 1024 * 1024);
+    let (requests, receiver) = mpsc::channel(IN_FLIGHT);
+    let mut responses = client
+        .ingest_stories(ReceiverStream::new(receiver))
+        .await
+        .map_err(|status| remote(status.message().to_owned()))?
+        .into_inner();
+
+    // Line numbers of the stories sent and not yet answered.
+    let mut pending: VecDeque<usize> = VecDeque::new();
+    let mut input_done = false;
+    loop {
+        if !input_done && pending.len() < IN_FLIGHT {
+            match batch.next_story()? {
+                Some(story) => {
+                    pending.push_back(batch.line());
+                    let request = proto::IngestStoriesRequest { story: Some(to_proto(story)) };
+                    requests
+                        .send(request)
+                        .await
+                        .map_err(|_| remote("the server closed the stream".into()))?;
+                    continue;
+                }
+                None => input_done = true,
+            }
+        }
+        let Some(line) = pending.pop_front() else { break };
+        let response = responses
+            .message()
+            .await
+            .map_err(|status| remote(status.message().to_owned()))?
+            .ok_or_else(|| remote("the stream ended early".into()))?;
+        match response.result {
+            Some(ingest_stories_response::Result::Ingested(ingested)) => {
+                batch.write(&remote_line(response.story_id, ingested))?;
+            }
+            Some(ingest_stories_response::Result::Error(status)) => {
+                batch.malformed(line, format!("refused by the server: {}", status.message))?;
+            }
+            None => batch.malformed(line, "the server sent an empty result".into())?,
+        }
+    }
+    drop(requests);
+    batch.finish()
+}
+
+fn to_proto(story: Story) -> proto::Story {
+    let Story { id, title, body, published_at, source, language } = story;
+    proto::Story {
+        id,
+        title,
+        body,
+        published_at: published_at.map(Into::into),
+        source,
+        language,
+        ..proto::Story::default()
+    }
+}
+
+fn strip_story(name: &str) -> String {
+    name.strip_prefix("stories/").unwrap_or(name).to_owned()
+}
+
+fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {
+    DedupLine {
+        id,
+        duplicate_of: response.duplicate.then(|| strip_story(&response.duplicate_of)),
+        similarity: if response.duplicate { response.similarity.map(Into::into) } else { None },
+        canonical: strip_story(&response.canonical_story),
+        cluster: response.cluster,
+        related: response.related_clusters,
+    }
+}

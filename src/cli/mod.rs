@@ -1,0 +1,183 @@
+//! The `copydesk` command: `serve`, and offline `summarize` / `dedup` over
+//! JSON Lines. Argument parsing and wiring only; the work is in the library.
+
+mod batch;
+mod dedup;
+mod serve;
+mod summarize;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::dedup::CanonicalPolicy;
+use crate::grpc::ServeError;
+
+/// copydesk: extractive summaries and near-duplicate folding for wire copy.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gRPC service.
+    Serve(ServeArgs),
+    /// Summarize every story of a JSON Lines file.
+    Summarize(SummarizeArgs),
+    /// Fold the versions of each story of a JSON Lines file into clusters.
+    Dedup(DedupArgs),
+}
+
+/// Flags of `copydesk serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COPYDESK_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: String,
+    /// Directory for the server's state. It is created if missing and must be
+    /// writable; this version keeps the index in memory.
+    #[arg(long, env = "COPYDESK_DATA_DIR", default_value = "copydesk-data")]
+    data_dir: PathBuf,
+    /// Longest story body accepted, in bytes.
+    #[arg(long, env = "COPYDESK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Requests served at once on one connection.
+    #[arg(long, env = "COPYDESK_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
+    max_concurrent_requests: usize,
+    /// Responses an IngestStories stream may hold unread before it stops
+    /// reading requests (backpressure).
+    #[arg(long, env = "COPYDESK_STREAM_BUFFER", default_value_t = 64)]
+    stream_buffer: usize,
+    /// How long shutdown waits for in-flight calls, e.g. `10s`.
+    #[arg(long, env = "COPYDESK_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    drain_timeout: Duration,
+    /// Which version of a story a cluster shows: longest, earliest or latest.
+    #[arg(long, env = "COPYDESK_CANONICAL", default_value = "longest")]
+    canonical: CanonicalPolicy,
+}
+
+/// Input and error handling shared by the batch commands.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// JSON Lines input, `{"id","text"}` with optional `"title"` and
+    /// `"published_at"` (RFC 3339); `-` for stdin.
+    #[arg(long, short, default_value = "-")]
+    input: PathBuf,
+    /// JSON Lines output, one line per input story in input order; `-` for
+    /// stdout.
+    #[arg(long, short, default_value = "-")]
+    output: PathBuf,
+    /// Stop at the first malformed line instead of reporting and skipping it.
+    #[arg(long)]
+    strict: bool,
+}
+
+/// Flags of `copydesk summarize`.
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    #[command(flatten)]
+    batch: BatchArgs,
+    /// At most this many sentences per summary (the default budget is 3).
+    #[arg(long, group = "budget")]
+    sentences: Option<usize>,
+    /// At most this many words per summary.
+    #[arg(long, group = "budget")]
+    words: Option<usize>,
+    /// This share of each story's sentences, in (0, 1].
+    #[arg(long, group = "budget")]
+    ratio: Option<f64>,
+}
+
+/// Flags of `copydesk dedup`.
+#[derive(Debug, Args)]
+pub struct DedupArgs {
+    #[command(flatten)]
+    batch: BatchArgs,
+    /// Which version of a story a cluster shows: longest, earliest or latest.
+    #[arg(long, env = "COPYDESK_CANONICAL", default_value = "longest")]
+    canonical: CanonicalPolicy,
+    /// Stream the file through IngestStories of a running server (e.g.
+    /// `http://127.0.0.1:50051`) instead of deduplicating offline.
+    #[arg(long)]
+    server: Option<String>,
+}
+
+/// Errors of the command-line program.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A file could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A malformed input line under `--strict`.
+    #[error("line {line}: {reason}")]
+    Malformed {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A flag value that cannot work.
+    #[error("{0}")]
+    Usage(String),
+    /// The listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    /// The remote server could not be reached or refused the stream.
+    #[error("server {server}: {reason}")]
+    Remote {
+        /// The server address.
+        server: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Parses the arguments, runs the command and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        Command::Summarize(_) | Command::Dedup(_) => "warn",
+    };
+    init_tracing(default_level);
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Summarize(args) => summarize::run(args),
+        Command::Dedup(args) => dedup::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("copydesk: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (e.g. `RUST_LOG=copydesk=debug`).
+fn init_tracing(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

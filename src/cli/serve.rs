@@ -1,0 +1,74 @@
+//! `copydesk serve`: bind, then hand the listener to the library.
+
+use super::{CliError, ServeArgs};
+use crate::grpc::{serve, ServerConfig};
+
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let ServeArgs {
+        listen,
+        data_dir,
+        max_body_bytes,
+        max_concurrent_requests,
+        stream_buffer,
+        drain_timeout,
+        canonical,
+    } = args;
+    prepare_data_dir(&data_dir)?;
+    let config = ServerConfig {
+        max_body_bytes,
+        max_concurrent_requests,
+        stream_buffer,
+        drain_timeout,
+        canonical,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|source| CliError::Io {
+        path: "tokio runtime".into(),
+        source,
+    })?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|source| CliError::Bind { address: listen.clone(), source })?;
+        serve(listener, config, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Creates the data directory and checks that it is writable, so a
+/// misconfigured path fails at startup rather than on the first write.
+fn prepare_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
+    let io = |source| CliError::Io { path: dir.to_owned(), source };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let probe = dir.join(".copydesk-write-check");
+    std::fs::write(&probe, b"ok").map_err(io)?;
+    std::fs::remove_file(&probe).map_err(io)?;
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(cause = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,53 @@
+//! `copydesk summarize`: one summary line per input story.
+
+use serde::Serialize;
+
+use super::batch::Batch;
+use super::{CliError, SummarizeArgs};
+use crate::summarize::{summarize, Budget};
+
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    id: &'a str,
+    sentences: Vec<SentenceLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct SentenceLine<'a> {
+    text: &'a str,
+    index: usize,
+    start: usize,
+    end: usize,
+    score: f64,
+}
+
+pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
+    let SummarizeArgs { batch, sentences, words, ratio } = args;
+    let budget = match (sentences, words, ratio) {
+        (Some(n), _, _) => Budget::sentences(n),
+        (_, Some(n), _) => Budget::words(n),
+        (_, _, Some(r)) => Budget::ratio(r),
+        (None, None, None) => Ok(Budget::default()),
+    }
+    .map_err(|e| CliError::Usage(format!("budget: {e}")))?;
+
+    let mut batch = Batch::open(&batch)?;
+    while let Some(story) = batch.next_story()? {
+        let summary = summarize(&story.title, &story.body, budget);
+        batch.write(&SummaryLine {
+            id: &story.id,
+            sentences: summary
+                .sentences
+                .iter()
+                .map(|s| SentenceLine {
+                    text: &story.body[s.start..s.end],
+                    index: s.index,
+                    start: s.start,
+                    end: s.end,
+                    score: s.score,
+                })
+                .collect(),
+        })?;
+    }
+    batch.finish()
+}

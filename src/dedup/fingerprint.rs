@@ -1,0 +1,208 @@
+//! What the index keeps of a story to match it: its word-shingle set, the
+//! shingles of its lede, its normalized headline and its MinHash signature.
+//!
+//! Wire furniture is removed before shingling, so two versions of one story
+//! that differ only in dateline, agency tag, trailing credits or site
+//! furniture produce the same shingles.
+
+use unicode_segmentation::UnicodeSegmentation;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::minhash::{signature, Signature};
+use crate::text::normalize;
+
+/// Words per shingle. Five keeps unrelated stories apart on news copy while
+/// a copy-edit touches only a handful of shingles.
+pub const SHINGLE_WORDS: usize = 5;
+
+/// Words of the lede: about the first two sentences of wire copy.
+pub const LEDE_WORDS: usize = 40;
+
+/// A story's matching fingerprint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    /// Sorted, deduplicated shingle hashes of the body.
+    pub shingles: Vec<u64>,
+    /// Sorted, deduplicated shingle hashes that start in the lede.
+    pub lede: Vec<u64>,
+    /// The headline's words, normalized, slugs removed.
+    pub title_words: Vec<String>,
+    /// MinHash signature of `shingles`.
+    pub signature: Signature,
+}
+
+impl Fingerprint {
+    /// Fingerprints a story from its headline and body.
+    pub fn of(title: &str, body: &str) -> Fingerprint {
+        let text = normalize(&strip_furniture(body));
+        let words: Vec<&str> = text.unicode_words().collect();
+        let lede_shingle_count = LEDE_WORDS.saturating_sub(SHINGLE_WORDS - 1).max(1);
+        let mut shingles = shingle_hashes(&words);
+        let mut lede: Vec<u64> = shingles.iter().copied().take(lede_shingle_count).collect();
+        shingles.sort_unstable();
+        shingles.dedup();
+        lede.sort_unstable();
+        lede.dedup();
+        let signature = signature(&shingles);
+        let title = normalize(strip_slug(title));
+        Fingerprint {
+            shingles,
+            lede,
+            title_words: title.unicode_words().map(str::to_owned).collect(),
+            signature,
+        }
+    }
+}
+
+/// Hashes of the word n-grams of `words`, in text order. A text shorter than
+/// one shingle is one shingle.
+fn shingle_hashes(words: &[&str]) -> Vec<u64> {
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let mut buffer = String::new();
+    let windows: Vec<&[&str]> = if words.len() < SHINGLE_WORDS {
+        vec![words]
+    } else {
+        words.windows(SHINGLE_WORDS).collect()
+    };
+    windows
+        .into_iter()
+        .map(|window| {
+            buffer.clear();
+            for (i, w) in window.iter().enumerate() {
+                if i > 0 {
+                    buffer.push(' ');
+                }
+                buffer.push_str(w);
+            }
+            xxh3_64(buffer.as_bytes())
+        })
+        .collect()
+}
+
+/// Lines that are wire or site furniture, not story: compared lowercased
+/// and trimmed, by prefix.
+const FURNITURE_PREFIXES: &[&str] = &[
+    "related news",
+    "related stories",
+    "related coverage",
+    "read more",
+    "click here",
+    "follow us",
+    "follow @",
+    "sign up for",
+    "subscribe to",
+    "reporting by",
+    "additional reporting by",
+    "writing by",
+    "editing by",
+    "compiled by",
+    "copyright",
+    "(c) ",
+    "©",
+    "all rights reserved",
+    "this material may not be published",
+    "our standards:",
+];
+
+/// Removes furniture lines, bylines on their own line and a leading
+/// dateline with an agency tag.
+fn strip_furniture(body: &str) -> String {
+    let mut kept = String::with_capacity(body.len());
+    for line in body.lines() {
+        let trimmed = line.trim();
+        let lowered = trimmed.to_lowercase();
+        let is_furniture = FURNITURE_PREFIXES.iter().any(|p| lowered.starts_with(p))
+            || (lowered.starts_with("by ") && trimmed.split_whitespace().count() <= 6)
+            || lowered.ends_with("all rights reserved.");
+        if !is_furniture {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    strip_dateline(&kept).to_owned()
+}
+
+/// Agency tags that close a dateline.
+const AGENCIES: &[&str] = &["(reuters)", "(ap)", "(afp)", "(upi)", "(bloomberg)", "(dpa)", "(cnn)"];
+
+/// Drops `GENEVA (Reuters) -` or `WASHINGTON, Jan 10 (AP) —` from the start
+/// of the text: everything up to and including the agency tag and the dash
+/// after it, when that prefix is short.
+fn strip_dateline(text: &str) -> &str {
+    const MAX_DATELINE_BYTES: usize = 80;
+    let head_end = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .take_while(|&i| i <= MAX_DATELINE_BYTES)
+        .last()
+        .unwrap_or(0);
+    // ASCII lowercasing keeps byte offsets valid in the original.
+    let head = text[..head_end].to_ascii_lowercase();
+    for agency in AGENCIES {
+        if let Some(at) = head.find(agency) {
+            let rest = &text[at + agency.len()..];
+            let rest = rest.trim_start_matches([' ', '-', '\u{2013}', '\u{2014}', ':']);
+            return rest;
+        }
+    }
+    text
+}
+
+/// Slugs that wire services put before a headline.
+const SLUGS: &[&str] = &["update", "refile", "wrapup", "corrected", "exclusive", "rpt", "urgent"];
+
+/// Removes slugs such as `UPDATE 2-` or `REFILE-` from a headline.
+pub fn strip_slug(title: &str) -> &str {
+    let mut rest = title.trim_start();
+    loop {
+        let Some(dash) = rest.find('-') else { return rest };
+        let head = rest[..dash].trim().to_lowercase();
+        let word = head.trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ');
+        if dash <= 14 && SLUGS.contains(&word) {
+            rest = rest[dash + 1..].trim_start();
+        } else {
+            return rest;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dateline_and_agency_are_not_story() {
+        let a = Fingerprint::of("", "GENEVA (Reuters) - Russia and the United States opened talks.");
+        let b = Fingerprint::of("", "WASHINGTON, Jan 10 (AP) \u{2014} Russia and the United States opened talks.");
+        assert_eq!(a.shingles, b.shingles);
+    }
+
+    #[test]
+    fn furniture_lines_are_not_story() {
+        let a = Fingerprint::of("", "Talks opened in Geneva on Monday.\nReporting by Jane Doe; Editing by John Roe");
+        let b = Fingerprint::of("", "Talks opened in Geneva on Monday.\n\nRelated News\nClick here for more");
+        assert_eq!(a.shingles, b.shingles);
+    }
+
+    #[test]
+    fn slugs_leave_titles() {
+        assert_eq!(strip_slug("UPDATE 2-Talks end"), "Talks end");
+        assert_eq!(strip_slug("REFILE-UPDATE 1-Talks end"), "Talks end");
+        assert_eq!(strip_slug("Russia-US talks end"), "Russia-US talks end");
+    }
+
+    #[test]
+    fn typography_does_not_change_shingles() {
+        let a = Fingerprint::of("", "\u{201C}We are ready,\u{201D} Lavrov said \u{2014} then left.");
+        let b = Fingerprint::of("", "\"We are ready,\" Lavrov said - then left.");
+        assert_eq!(a.shingles, b.shingles);
+    }
+
+    #[test]
+    fn short_text_is_one_shingle() {
+        assert_eq!(Fingerprint::of("", "Talks end").shingles.len(), 1);
+        assert!(Fingerprint::of("", "  ").shingles.is_empty());
+    }
+}

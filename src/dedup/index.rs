@@ -1,0 +1,639 @@
+//! The in-memory near-duplicate index: LSH buckets over signatures, verified
+//! matches, leader-style cluster assignment and canonical election.
+//!
+//! A story joins an existing cluster only if it is SAME as that cluster's
+//! canonical story or as more than half of its members; it never joins
+//! through a single bridge member, and clusters never merge. When a story
+//! qualifies for two clusters it joins the one it matches most strongly and
+//! the other becomes a related cluster.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use super::compare::{compare, Evidence, Relation};
+use super::fingerprint::Fingerprint;
+use super::minhash::LshParams;
+
+/// A cluster's number; clusters are named `clusters/{id}`.
+pub type ClusterId = u64;
+
+/// Which member of a cluster is its canonical story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CanonicalPolicy {
+    /// The longest body: the most complete version (papers trim from the
+    /// bottom). Ties go to the earliest ingested.
+    #[default]
+    Longest,
+    /// The first published (or first ingested) version.
+    Earliest,
+    /// The last published (or last ingested) version: the latest update.
+    Latest,
+}
+
+impl CanonicalPolicy {
+    /// The policy's name, as accepted by [`FromStr`] and shown to clients.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CanonicalPolicy::Longest => "longest",
+            CanonicalPolicy::Earliest => "earliest",
+            CanonicalPolicy::Latest => "latest",
+        }
+    }
+}
+
+impl FromStr for CanonicalPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "longest" => Ok(CanonicalPolicy::Longest),
+            "earliest" => Ok(CanonicalPolicy::Earliest),
+            "latest" => Ok(CanonicalPolicy::Latest),
+            other => Err(format!("unknown canonical policy {other:?}: use longest, earliest or latest")),
+        }
+    }
+}
+
+/// LSH candidates are looked for around this Jaccard similarity: low,
+/// because trimmed versions and related stories share far less than half of
+/// their shingles, and every candidate is verified anyway.
+pub const CANDIDATE_THRESHOLD: f64 = 0.3;
+
+/// How the index matches and elects.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexConfig {
+    /// LSH banding for candidate search.
+    pub lsh: LshParams,
+    /// Canonical story policy.
+    pub canonical: CanonicalPolicy,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            lsh: LshParams::for_threshold(CANDIDATE_THRESHOLD)
+                .expect("the candidate threshold constant is in (0, 1)"),
+            canonical: CanonicalPolicy::default(),
+        }
+    }
+}
+
+/// What the index keeps of a story besides its fingerprint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoryMeta {
+    /// The client's story id.
+    pub id: String,
+    /// Hash of headline and body: tells a re-send from a new version.
+    pub content_hash: u64,
+    /// Body length in bytes (the `longest` policy).
+    pub body_bytes: usize,
+    /// Publication time, if the client gave one.
+    pub published_at: Option<SystemTime>,
+    /// When this version was accepted.
+    pub ingested_at: SystemTime,
+}
+
+impl StoryMeta {
+    fn time(&self) -> SystemTime {
+        self.published_at.unwrap_or(self.ingested_at)
+    }
+}
+
+/// One stored story that a text matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// The stored story's id.
+    pub story_id: String,
+    /// Its cluster.
+    pub cluster: ClusterId,
+    /// The decision.
+    pub relation: Relation,
+    /// The figures behind it.
+    pub evidence: Evidence,
+}
+
+/// Where a text would go, decided without changing the index.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Placement {
+    /// The existing cluster it would join; `None` starts a new one.
+    pub cluster: Option<ClusterId>,
+    /// The closest version in that cluster, with the figures.
+    pub duplicate_of: Option<(String, Evidence)>,
+    /// Clusters on the same event that it would be linked to.
+    pub related: BTreeSet<ClusterId>,
+    /// Verified matches (SAME and RELATED), best first.
+    pub matches: Vec<Match>,
+}
+
+/// What ingesting a story did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// A new story id.
+    Created,
+    /// The same id and text were already indexed: nothing changed.
+    Unchanged,
+    /// The same id with a new text replaced the earlier version.
+    Replaced,
+}
+
+/// The answer to an ingest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestReport {
+    /// The story's id.
+    pub story_id: String,
+    /// The cluster it is in.
+    pub cluster: ClusterId,
+    /// The version it duplicates, with the figures, when it joined a cluster.
+    pub duplicate_of: Option<(String, Evidence)>,
+    /// The cluster's canonical story.
+    pub canonical: String,
+    /// Members of the cluster.
+    pub cluster_size: usize,
+    /// Related clusters.
+    pub related: Vec<ClusterId>,
+    /// Created, unchanged or replaced.
+    pub outcome: IngestOutcome,
+    /// Verified matches at ingest time, best first.
+    pub matches: Vec<Match>,
+}
+
+/// A cluster as clients see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterView {
+    /// The cluster's number.
+    pub id: ClusterId,
+    /// The canonical story's id.
+    pub canonical: String,
+    /// The policy that elected it.
+    pub policy: CanonicalPolicy,
+    /// Members, canonical first, then in ingest order.
+    pub members: Vec<MemberView>,
+    /// Related clusters.
+    pub related: Vec<ClusterId>,
+    /// When the cluster was created.
+    pub created: SystemTime,
+    /// When a member last joined or left.
+    pub updated: SystemTime,
+}
+
+/// One member of a cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberView {
+    /// The story's metadata.
+    pub meta: StoryMeta,
+    /// The figures against the canonical story.
+    pub evidence_to_canonical: Evidence,
+}
+
+#[derive(Debug)]
+struct Entry {
+    meta: StoryMeta,
+    fingerprint: Fingerprint,
+    cluster: ClusterId,
+    /// Ingest order, for stable tie breaks.
+    sequence: u64,
+    /// The answer given when this version was ingested.
+    duplicate_of: Option<(String, Evidence)>,
+}
+
+#[derive(Debug)]
+struct Cluster {
+    members: Vec<u32>,
+    canonical: u32,
+    related: BTreeSet<ClusterId>,
+    created: SystemTime,
+    updated: SystemTime,
+}
+
+/// The near-duplicate index.
+#[derive(Debug)]
+pub struct Index {
+    config: IndexConfig,
+    slots: Vec<Option<Entry>>,
+    free_slots: Vec<u32>,
+    by_id: HashMap<String, u32>,
+    /// One bucket map per band: band key → slots.
+    buckets: Vec<HashMap<u64, Vec<u32>>>,
+    clusters: BTreeMap<ClusterId, Cluster>,
+    next_cluster: ClusterId,
+    next_sequence: u64,
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new(config: IndexConfig) -> Index {
+        Index {
+            buckets: (0..config.lsh.bands()).map(|_| HashMap::new()).collect(),
+            config,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            by_id: HashMap::new(),
+            clusters: BTreeMap::new(),
+            next_cluster: 1,
+            next_sequence: 0,
+        }
+    }
+
+    /// Number of indexed stories.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when no story is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Number of clusters.
+    pub fn cluster_count(&self) -> usize {
+        self.clusters.len()
+    }
+
+    /// The cluster of a stored story.
+    pub fn story_cluster(&self, id: &str) -> Option<ClusterId> {
+        self.entry(id).map(|e| e.cluster)
+    }
+
+    /// The metadata of a stored story.
+    pub fn story_meta(&self, id: &str) -> Option<&StoryMeta> {
+        self.entry(id).map(|e| &e.meta)
+    }
+
+    fn entry(&self, id: &str) -> Option<&Entry> {
+        self.by_id.get(id).and_then(|&slot| self.slot(slot))
+    }
+
+    fn slot(&self, slot: u32) -> Option<&Entry> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn slot_entry(&self, slot: u32) -> &Entry {
+        self.slot(slot).expect("clusters and buckets only hold live slots")
+    }
+
+    /// Verified matches of `fingerprint` (SAME and RELATED), best first.
+    /// `exclude` leaves one stored story out (the text's own earlier version).
+    pub fn matches(&self, fingerprint: &Fingerprint, exclude: Option<&str>) -> Vec<Match> {
+        let excluded = exclude.and_then(|id| self.by_id.get(id)).copied();
+        let mut candidates: Vec<u32> = Vec::new();
+        for (band, key) in self.config.lsh.band_keys(&fingerprint.signature).enumerate() {
+            if let Some(slots) = self.buckets[band].get(&key) {
+                candidates.extend_from_slice(slots);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut matches: Vec<Match> = candidates
+            .into_iter()
+            .filter(|&slot| Some(slot) != excluded)
+            .filter_map(|slot| {
+                let entry = self.slot_entry(slot);
+                let evidence = compare(fingerprint, &entry.fingerprint);
+                let relation = evidence.relation();
+                (relation != Relation::Unrelated).then(|| Match {
+                    story_id: entry.meta.id.clone(),
+                    cluster: entry.cluster,
+                    relation,
+                    evidence,
+                })
+            })
+            .collect();
+        matches.sort_by(|a, b| {
+            a.relation
+                .cmp(&b.relation)
+                .then(b.evidence.strength().total_cmp(&a.evidence.strength()))
+                .then(a.story_id.cmp(&b.story_id))
+        });
+        matches
+    }
+
+    /// Decides where `fingerprint` belongs, without changing the index.
+    pub fn place(&self, fingerprint: &Fingerprint, exclude: Option<&str>) -> Placement {
+        let matches = self.matches(fingerprint, exclude);
+        // Per cluster: SAME members, whether the canonical is one, best match.
+        let mut same_by_cluster: BTreeMap<ClusterId, (usize, bool, usize)> = BTreeMap::new();
+        for (i, m) in matches.iter().enumerate() {
+            if m.relation != Relation::Same {
+                continue;
+            }
+            let canonical_id = self
+                .clusters
+                .get(&m.cluster)
+                .map(|c| self.slot_entry(c.canonical).meta.id.as_str());
+            let is_canonical = canonical_id == Some(m.story_id.as_str());
+            let stats = same_by_cluster.entry(m.cluster).or_insert((0, false, i));
+            stats.0 += 1;
+            stats.1 |= is_canonical;
+        }
+        let joined = same_by_cluster
+            .iter()
+            .filter(|(id, (same, canonical, _))| {
+                let size = self.clusters.get(id).map_or(0, |c| c.members.len());
+                *canonical || same * 2 > size
+            })
+            // Matches are sorted best first: the lowest best index is the
+            // strongest cluster.
+            .min_by_key(|(_, (_, _, best))| *best)
+            .map(|(&id, &(_, _, best))| (id, best));
+
+        let related = matches
+            .iter()
+            .map(|m| m.cluster)
+            .filter(|&c| Some(c) != joined.map(|(id, _)| id))
+            .collect();
+        Placement {
+            cluster: joined.map(|(id, _)| id),
+            duplicate_of: joined.map(|(_, best)| {
+                (matches[best].story_id.clone(), matches[best].evidence)
+            }),
+            related,
+            matches,
+        }
+    }
+
+    /// Adds a story (or a new version of a stored one) and reports where it
+    /// went. Re-sending the same id with the same content changes nothing.
+    pub fn ingest(&mut self, meta: StoryMeta, fingerprint: Fingerprint) -> IngestReport {
+        let mut outcome = IngestOutcome::Created;
+        if let Some(existing) = self.entry(&meta.id) {
+            if existing.meta.content_hash == meta.content_hash {
+                let duplicate_of = existing.duplicate_of.clone();
+                let matches = self.matches(&existing.fingerprint, Some(&meta.id));
+                return self.report(&meta.id, duplicate_of, IngestOutcome::Unchanged, matches);
+            }
+            self.remove(&meta.id, meta.ingested_at);
+            outcome = IngestOutcome::Replaced;
+        }
+
+        let placement = self.place(&fingerprint, None);
+        let now = meta.ingested_at;
+        let cluster_id = match placement.cluster {
+            Some(id) => id,
+            None => {
+                let id = self.next_cluster;
+                self.next_cluster += 1;
+                id
+            }
+        };
+        let slot = self.insert_entry(Entry {
+            meta,
+            fingerprint,
+            cluster: cluster_id,
+            sequence: self.next_sequence,
+            duplicate_of: placement.duplicate_of.clone(),
+        });
+        self.next_sequence += 1;
+
+        let cluster = self.clusters.entry(cluster_id).or_insert(Cluster {
+            members: Vec::new(),
+            canonical: slot,
+            related: BTreeSet::new(),
+            created: now,
+            updated: now,
+        });
+        cluster.members.push(slot);
+        cluster.updated = now;
+        cluster.related.extend(placement.related.iter().copied());
+        for &other in &placement.related {
+            if let Some(other) = self.clusters.get_mut(&other) {
+                other.related.insert(cluster_id);
+            }
+        }
+        self.elect_canonical(cluster_id);
+        let id = self.slot_entry(slot).meta.id.clone();
+        self.report(&id, placement.duplicate_of, outcome, placement.matches)
+    }
+
+    fn report(
+        &self,
+        id: &str,
+        duplicate_of: Option<(String, Evidence)>,
+        outcome: IngestOutcome,
+        matches: Vec<Match>,
+    ) -> IngestReport {
+        let entry = self.entry(id).expect("reported stories are indexed");
+        let cluster = &self.clusters[&entry.cluster];
+        IngestReport {
+            story_id: id.to_owned(),
+            cluster: entry.cluster,
+            duplicate_of,
+            canonical: self.slot_entry(cluster.canonical).meta.id.clone(),
+            cluster_size: cluster.members.len(),
+            related: cluster.related.iter().copied().collect(),
+            outcome,
+            matches,
+        }
+    }
+
+    fn insert_entry(&mut self, entry: Entry) -> u32 {
+        let id = entry.meta.id.clone();
+        let keys: Vec<u64> = self.config.lsh.band_keys(&entry.fingerprint.signature).collect();
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        for (band, key) in keys.into_iter().enumerate() {
+            self.buckets[band].entry(key).or_default().push(slot);
+        }
+        self.by_id.insert(id, slot);
+        slot
+    }
+
+    /// Removes a story. Its cluster re-elects a canonical story, or
+    /// disappears (with its related links) when it was the last member.
+    /// Returns the story's cluster, or `None` if the id was not indexed.
+    pub fn remove(&mut self, id: &str, now: SystemTime) -> Option<ClusterId> {
+        let slot = self.by_id.remove(id)?;
+        let entry = self.slots[slot as usize].take()?;
+        self.free_slots.push(slot);
+        for (band, key) in self.config.lsh.band_keys(&entry.fingerprint.signature).enumerate() {
+            if let Some(slots) = self.buckets[band].get_mut(&key) {
+                slots.retain(|&s| s != slot);
+                if slots.is_empty() {
+                    self.buckets[band].remove(&key);
+                }
+            }
+        }
+        let cluster_id = entry.cluster;
+        let now_empty = match self.clusters.get_mut(&cluster_id) {
+            Some(cluster) => {
+                cluster.members.retain(|&s| s != slot);
+                cluster.updated = now;
+                cluster.members.is_empty()
+            }
+            None => false,
+        };
+        if now_empty {
+            if let Some(cluster) = self.clusters.remove(&cluster_id) {
+                for other in cluster.related {
+                    if let Some(other) = self.clusters.get_mut(&other) {
+                        other.related.remove(&cluster_id);
+                    }
+                }
+            }
+        } else {
+            self.elect_canonical(cluster_id);
+        }
+        Some(cluster_id)
+    }
+
+    fn elect_canonical(&mut self, cluster_id: ClusterId) {
+        let Some(cluster) = self.clusters.get(&cluster_id) else { return };
+        let policy = self.config.canonical;
+        let best = cluster.members.iter().copied().max_by(|&a, &b| {
+            let (a, b) = (self.slot_entry(a), self.slot_entry(b));
+            let order = match policy {
+                CanonicalPolicy::Longest => a.meta.body_bytes.cmp(&b.meta.body_bytes),
+                CanonicalPolicy::Earliest => b.meta.time().cmp(&a.meta.time()),
+                CanonicalPolicy::Latest => a.meta.time().cmp(&b.meta.time()),
+            };
+            // Ties: the earlier ingested wins, so the canonical does not
+            // flip between equal versions.
+            order.then(b.sequence.cmp(&a.sequence))
+        });
+        if let (Some(best), Some(cluster)) = (best, self.clusters.get_mut(&cluster_id)) {
+            cluster.canonical = best;
+        }
+    }
+
+    /// One cluster, members with their figures against the canonical story.
+    pub fn cluster(&self, id: ClusterId) -> Option<ClusterView> {
+        let cluster = self.clusters.get(&id)?;
+        let canonical = self.slot_entry(cluster.canonical);
+        let mut members: Vec<&Entry> = cluster.members.iter().map(|&s| self.slot_entry(s)).collect();
+        members.sort_by_key(|e| (e.sequence != canonical.sequence, e.sequence));
+        Some(ClusterView {
+            id,
+            canonical: canonical.meta.id.clone(),
+            policy: self.config.canonical,
+            members: members
+                .into_iter()
+                .map(|e| MemberView {
+                    meta: e.meta.clone(),
+                    evidence_to_canonical: if e.sequence == canonical.sequence {
+                        Evidence::IDENTICAL
+                    } else {
+                        compare(&e.fingerprint, &canonical.fingerprint)
+                    },
+                })
+                .collect(),
+            related: cluster.related.iter().copied().collect(),
+            created: cluster.created,
+            updated: cluster.updated,
+        })
+    }
+
+    /// Up to `limit` clusters older than `before` (all when `None`), newest
+    /// first.
+    pub fn clusters_before(&self, before: Option<ClusterId>, limit: usize) -> Vec<ClusterView> {
+        let upper = before.unwrap_or(ClusterId::MAX);
+        self.clusters
+            .range(..upper)
+            .rev()
+            .take(limit)
+            .filter_map(|(&id, _)| self.cluster(id))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn meta(id: &str, body: &str, second: u64) -> StoryMeta {
+        StoryMeta {
+            id: id.to_owned(),
+            content_hash: xxhash_rust::xxh3::xxh3_64(body.as_bytes()),
+            body_bytes: body.len(),
+            published_at: None,
+            ingested_at: UNIX_EPOCH + Duration::from_secs(second),
+        }
+    }
+
+    fn ingest(index: &mut Index, id: &str, body: &str, second: u64) -> IngestReport {
+        index.ingest(meta(id, body, second), Fingerprint::of("", body))
+    }
+
+    const FULL: &str = "Russia and the United States ended security talks in Geneva on Monday without a breakthrough. \
+        Moscow wants guarantees that NATO will not expand further east, while Washington calls the demand a non-starter. \
+        The two sides agreed to keep talking, and further rounds with NATO and the OSCE follow this week. \
+        Diplomats said the mood was businesslike but that the gap between the positions remained wide.";
+
+    fn trimmed() -> &'static str {
+        &FULL[..FULL.rfind("The two sides").unwrap()]
+    }
+
+    const OTHER: &str = "The city council approved a budget for road repairs on Tuesday after a long debate about potholes and bus lanes in the centre.";
+
+    #[test]
+    fn versions_fold_and_longest_is_canonical() {
+        let mut index = Index::new(IndexConfig::default());
+        let first = ingest(&mut index, "short", trimmed(), 1);
+        let second = ingest(&mut index, "full", FULL, 2);
+        assert_eq!(second.cluster, first.cluster);
+        assert_eq!(second.duplicate_of.as_ref().map(|d| d.0.as_str()), Some("short"));
+        assert_eq!(second.canonical, "full");
+        assert_eq!(second.cluster_size, 2);
+        let other = ingest(&mut index, "other", OTHER, 3);
+        assert_ne!(other.cluster, first.cluster);
+        assert!(other.duplicate_of.is_none());
+    }
+
+    #[test]
+    fn resend_is_idempotent_and_new_text_replaces() {
+        let mut index = Index::new(IndexConfig::default());
+        let first = ingest(&mut index, "a", FULL, 1);
+        let again = ingest(&mut index, "a", FULL, 2);
+        assert_eq!(again.outcome, IngestOutcome::Unchanged);
+        assert_eq!((again.cluster, again.cluster_size), (first.cluster, 1));
+        let replaced = ingest(&mut index, "a", OTHER, 3);
+        assert_eq!(replaced.outcome, IngestOutcome::Replaced);
+        assert_eq!(index.len(), 1);
+        assert_eq!(index.cluster_count(), 1);
+    }
+
+    #[test]
+    fn delete_reelects_and_empty_clusters_vanish() {
+        let mut index = Index::new(IndexConfig::default());
+        let cluster = ingest(&mut index, "short", trimmed(), 1).cluster;
+        ingest(&mut index, "full", FULL, 2);
+        assert_eq!(index.remove("full", UNIX_EPOCH), Some(cluster));
+        assert_eq!(index.cluster(cluster).unwrap().canonical, "short");
+        index.remove("short", UNIX_EPOCH);
+        assert!(index.cluster(cluster).is_none());
+        assert_eq!(index.remove("short", UNIX_EPOCH), None);
+    }
+
+    #[test]
+    fn canonical_policies() {
+        for (policy, expected) in [
+            (CanonicalPolicy::Longest, "full"),
+            (CanonicalPolicy::Earliest, "short"),
+            (CanonicalPolicy::Latest, "full"),
+        ] {
+            let mut index = Index::new(IndexConfig { canonical: policy, ..IndexConfig::default() });
+            ingest(&mut index, "short", trimmed(), 1);
+            assert_eq!(ingest(&mut index, "full", FULL, 2).canonical, expected, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn pages_newest_first() {
+        let mut index = Index::new(IndexConfig::default());
+        ingest(&mut index, "a", FULL, 1);
+        ingest(&mut index, "b", OTHER, 2);
+        let page = index.clusters_before(None, 1);
+        assert_eq!(page[0].canonical, "b");
+        let next = index.clusters_before(Some(page[0].id), 10);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].canonical, "a");
+    }
+}

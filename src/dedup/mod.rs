@@ -1,0 +1,24 @@
+//! Near-duplicate detection for wire copy: fingerprints, MinHash/LSH
+//! candidates, verified pairwise decisions, and clusters with a canonical
+//! story.
+//!
+//! Compute only: no gRPC types, no I/O, no clock (callers pass times in).
+//!
+//! - [`fingerprint`]: furniture removal, word shingles, lede, signature.
+//! - [`minhash`]: one-permutation MinHash and LSH banding.
+//! - [`compare`]: the evidence between two stories and the SAME / RELATED /
+//!   UNRELATED decision.
+//! - [`index`]: the in-memory index: buckets, clusters, canonical election.
+
+pub mod compare;
+pub mod fingerprint;
+pub mod index;
+pub mod minhash;
+
+pub use compare::{compare, Evidence, Relation};
+pub use fingerprint::Fingerprint;
+pub use index::{
+    CanonicalPolicy, ClusterId, ClusterView, Index, IndexConfig, IngestOutcome, IngestReport,
+    Match, MemberView, Placement, StoryMeta,
+};
+pub use minhash::LshParams;

@@ -1,0 +1,111 @@
+//! The API's error type and its one mapping to `tonic::Status` (AIP-193).
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+use crate::store::StoreError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed; each violation names its field.
+    #[error("invalid request: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking task died (a bug); details go to the log only.
+    #[error("worker task failed: {0}")]
+    Worker(String),
+}
+
+impl ApiError {
+    /// One bad field.
+    pub fn field(field: impl Into<String>, description: impl Into<String>) -> ApiError {
+        ApiError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        ApiError::Worker(err.to_string())
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Status {
+        match err {
+            ApiError::InvalidArgument(violations) => {
+                let message = format!("invalid request: {}", describe(&violations));
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    message,
+                    ErrorDetails::with_bad_request(violations),
+                )
+            }
+            ApiError::Store(StoreError::StoryNotFound(id)) => {
+                Status::not_found(format!("stories/{id} not found"))
+            }
+            ApiError::Store(StoreError::ClusterNotFound(id)) => {
+                Status::not_found(format!("clusters/{id} not found"))
+            }
+            ApiError::Store(StoreError::Backend(detail)) => {
+                tracing::error!(cause = %detail, "store backend failed");
+                Status::internal("internal error")
+            }
+            ApiError::Worker(detail) => {
+                tracing::error!(cause = %detail, "worker task failed");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+/// The `google.rpc.Status` form of a status, details included, for an error
+/// carried inside a streamed response.
+pub fn to_rpc_status(status: &Status) -> tonic_types::pb::Status {
+    use prost::Message as _;
+    let plain = || tonic_types::pb::Status {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        details: Vec::new(),
+    };
+    // Details, when present, already hold the whole encoded google.rpc.Status.
+    if status.details().is_empty() {
+        return plain();
+    }
+    tonic_types::pb::Status::decode(status.details()).unwrap_or_else(|_| plain())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_names_the_field() {
+        let status = Status::from(ApiError::field("story.body", "must not be empty"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let bad = status.get_details_bad_request().expect("BadRequest detail");
+        assert_eq!(bad.field_violations[0].field, "story.body");
+        let rpc = to_rpc_status(&status);
+        assert_eq!(rpc.code, Code::InvalidArgument as i32);
+        assert_eq!(rpc.details.len(), 1);
+        let plain = to_rpc_status(&Status::not_found("stories/x not found"));
+        assert_eq!(plain.code, Code::NotFound as i32);
+    }
+
+    #[test]
+    fn backend_detail_stays_in_the_log() {
+        let status = Status::from(ApiError::Store(StoreError::Backend("disk on fire".into())));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("disk"));
+    }
+}

@@ -1,0 +1,159 @@
+//! `serve()`: the copydesk services, health and reflection on one listener,
+//! with bounded message sizes and a bounded graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use super::convert::Limits;
+use super::dedup_service::DedupApi;
+use super::proto::dedup_service_server::DedupServiceServer;
+use super::proto::summary_service_server::SummaryServiceServer;
+use super::summary_service::SummaryApi;
+use crate::dedup::{CanonicalPolicy, IndexConfig};
+use crate::store::{MemoryStore, Store};
+
+/// Server settings; `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Longest story body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests served at once on one connection.
+    pub max_concurrent_requests: usize,
+    /// Responses an IngestStories stream may hold unread.
+    pub stream_buffer: usize,
+    /// How long shutdown waits for in-flight calls.
+    pub drain_timeout: Duration,
+    /// Which version of a story a cluster shows.
+    pub canonical: CanonicalPolicy,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: 1024 * 1024,
+            max_concurrent_requests: 256,
+            stream_buffer: 64,
+            drain_timeout: Duration::from_secs(10),
+            canonical: CanonicalPolicy::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Largest request message: a full body plus headline and metadata.
+    fn max_decoding_bytes(&self) -> usize {
+        self.max_body_bytes + 64 * 1024
+    }
+
+    /// Largest response message: GetCluster carries the canonical body, its
+    /// summary and the member list.
+    fn max_encoding_bytes(&self) -> usize {
+        2 * self.max_body_bytes + 4 * 1024 * 1024
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Reflection could not be built from the embedded descriptors.
+    #[error("building the reflection service failed: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("gRPC transport failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Settings that cannot work.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Serves copydesk on `listener` with an in-memory store until `shutdown`
+/// completes, then drains in-flight calls for at most `drain_timeout`.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = MemoryStore::new(IndexConfig {
+        canonical: config.canonical,
+        ..IndexConfig::default()
+    });
+    serve_with_store(listener, config, Arc::new(store), shutdown).await
+}
+
+/// Like [`serve`], on a store the caller built.
+pub async fn serve_with_store(
+    listener: TcpListener,
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    if config.max_body_bytes == 0 || config.stream_buffer == 0 || config.max_concurrent_requests == 0 {
+        return Err(ServeError::Config(
+            "max body bytes, stream buffer and concurrency must be at least 1".into(),
+        ));
+    }
+    let limits = Limits { max_body_bytes: config.max_body_bytes };
+    let summary = SummaryServiceServer::new(SummaryApi::new(limits))
+        .max_decoding_message_size(config.max_decoding_bytes())
+        .max_encoding_message_size(config.max_encoding_bytes());
+    let dedup = DedupServiceServer::new(DedupApi::new(store, limits, config.stream_buffer))
+        .max_decoding_message_size(config.max_decoding_bytes())
+        .max_encoding_message_size(config.max_encoding_bytes());
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<SummaryServiceServer<SummaryApi>>().await;
+    health.set_serving::<DedupServiceServer<DedupApi>>().await;
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            // tonic-types first: its google.rpc files win over our copy.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(super::proto::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let address = listener.local_addr().ok();
+    tracing::info!(?address, "copydesk serving");
+
+    let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
+    let drain_health = health.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight calls");
+        drain_health.set_not_serving::<SummaryServiceServer<SummaryApi>>().await;
+        drain_health.set_not_serving::<DedupServiceServer<DedupApi>>().await;
+        let _ = draining_tx.send(true);
+    };
+
+    let server = Server::builder()
+        .concurrency_limit_per_connection(config.max_concurrent_requests)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(summary)
+        .add_service(dedup)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+
+    let drain_deadline = async {
+        if draining_rx.wait_for(|draining| *draining).await.is_err() {
+            // The signal was dropped unsent: the server itself has ended.
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(config.drain_timeout).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = drain_deadline => {
+            tracing::warn!(timeout = ?config.drain_timeout, "drain timeout: closing remaining calls");
+        }
+    }
+    tracing::info!("copydesk stopped");
+    Ok(())
+}

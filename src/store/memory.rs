@@ -1,0 +1,155 @@
+//! The in-memory store: the index and the stories behind one mutex. Work
+//! that verifies candidates runs on the blocking pool, never on the async
+//! executor.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use super::{ClusterDetail, ClusterPage, Store, StoreError};
+use crate::dedup::{ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement, StoryMeta};
+use crate::story::{PreparedStory, StoredStory};
+
+#[derive(Debug)]
+struct State {
+    index: Index,
+    stories: HashMap<String, StoredStory>,
+}
+
+/// Stories and index in memory; lost on restart.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new(config: IndexConfig) -> MemoryStore {
+        MemoryStore {
+            state: Arc::new(Mutex::new(State {
+                index: Index::new(config),
+                stories: HashMap::new(),
+            })),
+        }
+    }
+
+    /// Runs `work` on the state on the blocking pool.
+    async fn with_state<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut State) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let state = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || work(&mut lock(&state)))
+            .await
+            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))
+    }
+}
+
+/// A panic while holding the lock leaves the index as it was before the
+/// panicking call's first write; keep serving rather than poison every call.
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl State {
+    fn detail(&self, view: ClusterView) -> Result<ClusterDetail, StoreError> {
+        let canonical = self
+            .stories
+            .get(&view.canonical)
+            .cloned()
+            .ok_or_else(|| StoreError::Backend(format!("canonical story {:?} has no text", view.canonical)))?;
+        let titles = view
+            .members
+            .iter()
+            .map(|m| self.stories.get(&m.meta.id).map(|s| s.story.title.clone()).unwrap_or_default())
+            .collect();
+        Ok(ClusterDetail { view, canonical, titles })
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ingest(&self, prepared: PreparedStory, now: SystemTime) -> Result<IngestReport, StoreError> {
+        self.with_state(move |state| {
+            let PreparedStory { story, fingerprint } = prepared;
+            let meta = StoryMeta {
+                id: story.id.clone(),
+                content_hash: story.content_hash(),
+                body_bytes: story.body.len(),
+                published_at: story.published_at,
+                ingested_at: now,
+            };
+            let report = state.index.ingest(meta, fingerprint);
+            let ingested_at = state
+                .index
+                .story_meta(&report.story_id)
+                .map_or(now, |m| m.ingested_at);
+            state.stories.insert(
+                story.id.clone(),
+                StoredStory { story, cluster: report.cluster, ingested_at },
+            );
+            report
+        })
+        .await
+    }
+
+    async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
+        self.with_state(move |state| {
+            let exclude = (!prepared.story.id.is_empty()).then_some(prepared.story.id.as_str());
+            state.index.place(&prepared.fingerprint, exclude)
+        })
+        .await
+    }
+
+    async fn get_story(&self, id: &str) -> Result<StoredStory, StoreError> {
+        let state = lock(&self.state);
+        let mut stored = state
+            .stories
+            .get(id)
+            .cloned()
+            .ok_or_else(|| StoreError::StoryNotFound(id.to_owned()))?;
+        if let Some(cluster) = state.index.story_cluster(id) {
+            stored.cluster = cluster;
+        }
+        Ok(stored)
+    }
+
+    async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.with_state(move |state| {
+            state.stories.remove(&id);
+            state
+                .index
+                .remove(&id, now)
+                .map(|_| ())
+                .ok_or(StoreError::StoryNotFound(id))
+        })
+        .await?
+    }
+
+    async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError> {
+        self.with_state(move |state| {
+            let view = state.index.cluster(id).ok_or(StoreError::ClusterNotFound(id))?;
+            state.detail(view)
+        })
+        .await?
+    }
+
+    async fn list_clusters(&self, before: Option<ClusterId>, limit: usize) -> Result<ClusterPage, StoreError> {
+        self.with_state(move |state| {
+            // One more than asked tells whether another page exists.
+            let mut views = state.index.clusters_before(before, limit + 1);
+            let more = views.len() > limit;
+            views.truncate(limit);
+            let next_before = if more { views.last().map(|v| v.id) } else { None };
+            let clusters = views
+                .into_iter()
+                .map(|v| state.detail(v))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ClusterPage { clusters, next_before })
+        })
+        .await?
+    }
+}

@@ -1,0 +1,75 @@
+//! Where stories and the near-duplicate index live, behind one async trait.
+//!
+//! No gRPC types. The trait's unit of work is a whole ingest ("find
+//! candidates → decide → assign → write"), so a backend can run it inside
+//! its own transaction; nothing here assumes the index lives in this process.
+//! [`MemoryStore`] keeps everything in memory.
+
+mod memory;
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+pub use memory::MemoryStore;
+
+use crate::dedup::{ClusterId, ClusterView, IngestReport, Placement};
+use crate::story::{PreparedStory, StoredStory};
+
+/// Errors of the store layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No story with this id is stored.
+    #[error("story {0:?} not found")]
+    StoryNotFound(String),
+    /// No cluster with this id exists.
+    #[error("cluster {0} not found")]
+    ClusterNotFound(ClusterId),
+    /// The backend failed; the detail is for the logs, not for clients.
+    #[error("store backend failed: {0}")]
+    Backend(String),
+}
+
+/// A cluster with the stories clients want alongside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterDetail {
+    /// The cluster.
+    pub view: ClusterView,
+    /// The canonical story in full.
+    pub canonical: StoredStory,
+    /// Each member's headline, in the order of `view.members`.
+    pub titles: Vec<String>,
+}
+
+/// One page of clusters, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterPage {
+    /// The clusters.
+    pub clusters: Vec<ClusterDetail>,
+    /// Pass as `before` for the next page; `None` on the last page.
+    pub next_before: Option<ClusterId>,
+}
+
+/// Stories and the near-duplicate index.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Matches, decides, assigns and stores one story, returning once the
+    /// change is stored.
+    async fn ingest(&self, story: PreparedStory, now: SystemTime) -> Result<IngestReport, StoreError>;
+
+    /// Decides where a story would go, without storing anything. A story id,
+    /// when set, leaves that stored story out of the matches.
+    async fn find_duplicates(&self, story: PreparedStory) -> Result<Placement, StoreError>;
+
+    /// One stored story.
+    async fn get_story(&self, id: &str) -> Result<StoredStory, StoreError>;
+
+    /// Removes a story from the index and the store.
+    async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError>;
+
+    /// One cluster.
+    async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError>;
+
+    /// Up to `limit` clusters older than `before`, newest first.
+    async fn list_clusters(&self, before: Option<ClusterId>, limit: usize) -> Result<ClusterPage, StoreError>;
+}

@@ -1,0 +1,115 @@
+//! The story as the core sees it, validated, whatever transport it came by.
+
+use std::time::SystemTime;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::dedup::{ClusterId, Fingerprint};
+
+/// Longest story id accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Why a story id was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoryIdError {
+    /// The id is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// The id is longer than [`MAX_ID_BYTES`].
+    #[error("must be at most {MAX_ID_BYTES} bytes, got {0}")]
+    TooLong(usize),
+    /// The id holds `/` (it would break `stories/{id}`) or a control character.
+    #[error("must not contain '/' or control characters")]
+    BadCharacter,
+}
+
+/// Checks a client's story id.
+pub fn validate_story_id(id: &str) -> Result<(), StoryIdError> {
+    if id.is_empty() {
+        Err(StoryIdError::Empty)
+    } else if id.len() > MAX_ID_BYTES {
+        Err(StoryIdError::TooLong(id.len()))
+    } else if id.chars().any(|c| c == '/' || c.is_control()) {
+        Err(StoryIdError::BadCharacter)
+    } else {
+        Ok(())
+    }
+}
+
+/// A news story.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Story {
+    /// The client's id (may be empty where no id is needed).
+    pub id: String,
+    /// The headline (may be empty).
+    pub title: String,
+    /// The text.
+    pub body: String,
+    /// Publication time, if known.
+    pub published_at: Option<SystemTime>,
+    /// Source or feed name (may be empty).
+    pub source: String,
+    /// BCP-47 language tag (may be empty).
+    pub language: String,
+}
+
+impl Story {
+    /// A hash of the headline and body: equal for a re-send, different for a
+    /// new version.
+    pub fn content_hash(&self) -> u64 {
+        let mut hasher = Xxh3::new();
+        hasher.update(self.title.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(self.body.as_bytes());
+        hasher.digest()
+    }
+}
+
+/// A story with its fingerprint computed: the CPU-heavy part of matching,
+/// done before any lock or transaction is taken.
+#[derive(Debug, Clone)]
+pub struct PreparedStory {
+    /// The story.
+    pub story: Story,
+    /// Its matching fingerprint.
+    pub fingerprint: Fingerprint,
+}
+
+impl PreparedStory {
+    /// Fingerprints `story`. CPU-bound: call it off the async executor.
+    pub fn new(story: Story) -> PreparedStory {
+        let fingerprint = Fingerprint::of(&story.title, &story.body);
+        PreparedStory { story, fingerprint }
+    }
+}
+
+/// A stored story with what the index says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStory {
+    /// The story as submitted.
+    pub story: Story,
+    /// Its cluster.
+    pub cluster: ClusterId,
+    /// When this version was accepted.
+    pub ingested_at: SystemTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        assert_eq!(validate_story_id(""), Err(StoryIdError::Empty));
+        assert_eq!(validate_story_id("a/b"), Err(StoryIdError::BadCharacter));
+        assert_eq!(validate_story_id(&"x".repeat(300)), Err(StoryIdError::TooLong(300)));
+        assert_eq!(validate_story_id("reuters-2026-11-27-geneva"), Ok(()));
+    }
+
+    #[test]
+    fn content_hash_separates_title_from_body() {
+        let a = Story { title: "ab".into(), body: "c".into(), ..Story::default() };
+        let b = Story { title: "a".into(), body: "bc".into(), ..Story::default() };
+        assert_ne!(a.content_hash(), b.content_hash());
+    }
+}

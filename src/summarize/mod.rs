@@ -1,0 +1,168 @@
+//! Extractive summaries: choose the sentences of a story that best stand for
+//! it, within a budget, and say how each was scored.
+//!
+//! Compute only: no gRPC types, no I/O. The scorer follows the structure of
+//! news copy (an inverted pyramid): a decaying position prior, PacSum-style
+//! directed centrality over a tf-idf sentence graph (a sentence echoed by
+//! later ones is central), similarity to the headline, and penalties for
+//! sentences that make poor summary lines. Selection is greedy by score with
+//! a redundancy check, and the result is returned in story order.
+
+mod budget;
+mod score;
+
+pub use budget::{Budget, BudgetError};
+pub use score::score_sentences;
+
+use crate::text::{split_sentences, words::word_count};
+
+/// One chosen sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummarySentence {
+    /// 0-based position among the story's sentences.
+    pub index: usize,
+    /// Byte offset of the sentence in the body.
+    pub start: usize,
+    /// Byte offset just past the sentence in the body.
+    pub end: usize,
+    /// The sentence's score (higher is better).
+    pub score: f64,
+}
+
+/// A summary of one story.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Summary {
+    /// The chosen sentences, in story order.
+    pub sentences: Vec<SummarySentence>,
+    /// How many sentences the story has.
+    pub story_sentences: usize,
+    /// How many words the chosen sentences hold.
+    pub words: usize,
+}
+
+impl Summary {
+    /// The chosen sentences' texts, sliced from `body`.
+    pub fn texts<'s, 'b: 's>(&'s self, body: &'b str) -> impl Iterator<Item = &'b str> + 's {
+        self.sentences.iter().map(move |s| &body[s.start..s.end])
+    }
+
+    /// The summary as one text: the sentences joined by single spaces.
+    pub fn joined(&self, body: &str) -> String {
+        self.texts(body).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Two chosen sentences may not be more alike than this (tf-idf cosine):
+/// wire copy often repeats its lede almost word for word further down.
+const MAX_REDUNDANCY: f64 = 0.6;
+
+/// Summarizes `body` (with its headline `title`, which may be empty) within
+/// `budget`.
+pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
+    let spans = split_sentences(body);
+    let scored = score_sentences(title, body, &spans);
+    let word_counts: Vec<usize> = spans.iter().map(|s| word_count(s.text(body))).collect();
+    let (max_sentences, max_words) = budget.limits(spans.len());
+
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by(|&a, &b| scored.scores[b].total_cmp(&scored.scores[a]).then(a.cmp(&b)));
+
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut words = 0;
+    for candidate in order {
+        if chosen.len() >= max_sentences {
+            break;
+        }
+        if word_counts[candidate] == 0 || words + word_counts[candidate] > max_words {
+            continue;
+        }
+        let redundant = chosen
+            .iter()
+            .any(|&c| scored.similarity(c, candidate) > MAX_REDUNDANCY);
+        if redundant {
+            continue;
+        }
+        words += word_counts[candidate];
+        chosen.push(candidate);
+    }
+    chosen.sort_unstable();
+
+    Summary {
+        sentences: chosen
+            .into_iter()
+            .map(|index| SummarySentence {
+                index,
+                start: spans[index].start,
+                end: spans[index].end,
+                score: scored.scores[index],
+            })
+            .collect(),
+        story_sentences: spans.len(),
+        words,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const STORY: &str = "Russia and the United States opened security talks in Geneva on Monday. \
+        The talks, led by deputy foreign ministers, focused on Ukraine and NATO expansion. \
+        Moscow wants guarantees that NATO will not expand further east. \
+        Washington has said such demands are non-starters. \
+        The Geneva talks are the first of three meetings this week. \
+        Officials said the Geneva talks would continue on Tuesday.";
+
+    #[test]
+    fn three_sentences_by_default_in_story_order() {
+        let summary = summarize("", STORY, Budget::default());
+        assert_eq!(summary.sentences.len(), 3);
+        assert_eq!(summary.story_sentences, 6);
+        assert!(summary.sentences.windows(2).all(|w| w[0].index < w[1].index));
+        assert_eq!(summary.sentences[0].index, 0, "the lede leads");
+    }
+
+    #[test]
+    fn word_budget_is_never_exceeded() {
+        let summary = summarize("", STORY, Budget::words(25).unwrap());
+        assert!(summary.words <= 25);
+        assert!(!summary.sentences.is_empty());
+    }
+
+    #[test]
+    fn ratio_budget_takes_a_share() {
+        let summary = summarize("", STORY, Budget::ratio(0.5).unwrap());
+        assert_eq!(summary.sentences.len(), 3);
+    }
+
+    #[test]
+    fn repeated_sentence_is_not_chosen_twice() {
+        let body = "Talks opened in Geneva on Monday. Talks opened in Geneva on Monday. Nothing else.";
+        let summary = summarize("", body, Budget::sentences(2).unwrap());
+        let texts: Vec<_> = summary.texts(body).collect();
+        assert_eq!(texts, ["Talks opened in Geneva on Monday.", "Nothing else."]);
+    }
+
+    proptest! {
+        #[test]
+        fn summary_is_an_ordered_subset_within_budget(
+            sentences in proptest::collection::vec("[A-Z][a-z]{1,8}( [a-z]{1,8}){0,12}[.!?]", 0..12),
+            n in 1usize..5,
+            words in 1usize..60,
+        ) {
+            let body = sentences.join(" ");
+            let spans = split_sentences(&body);
+            for budget in [Budget::sentences(n).unwrap(), Budget::words(words).unwrap()] {
+                let summary = summarize("", &body, budget);
+                let (max_sentences, max_words) = budget.limits(spans.len());
+                prop_assert!(summary.sentences.len() <= max_sentences);
+                prop_assert!(summary.words <= max_words);
+                prop_assert!(summary.sentences.windows(2).all(|w| w[0].index < w[1].index));
+                for s in &summary.sentences {
+                    prop_assert_eq!((s.start, s.end), (spans[s.index].start, spans[s.index].end));
+                }
+            }
+        }
+    }
+}

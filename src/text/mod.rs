@@ -1,0 +1,18 @@
+//! Text primitives shared by summaries and deduplication.
+//!
+//! Compute only: no gRPC types, no I/O. Every stage works on `&str` and,
+//! where a later stage must point back into what the client sent, keeps byte
+//! offsets into the original text.
+//!
+//! - [`normalize`]: folds the surface differences between versions of one
+//!   wire story (Unicode forms, quotes, dashes, invisible characters, case).
+//! - [`sentences`]: splits a story into sentences with byte offsets.
+//! - [`words`]: Unicode word tokens, lowercased, for scoring and matching.
+
+pub mod normalize;
+pub mod sentences;
+pub mod words;
+
+pub use normalize::normalize;
+pub use sentences::{split_sentences, SentenceSpan};
+pub use words::{word_tokens, WordToken};
