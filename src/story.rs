@@ -102,14 +102,25 @@ mod tests {
     fn ids_are_checked() {
         assert_eq!(validate_story_id(""), Err(StoryIdError::Empty));
         assert_eq!(validate_story_id("a/b"), Err(StoryIdError::BadCharacter));
-        assert_eq!(validate_story_id(&"x".repeat(300)), Err(StoryIdError::TooLong(300)));
+        assert_eq!(
+            validate_story_id(&"x".repeat(300)),
+            Err(StoryIdError::TooLong(300))
+        );
         assert_eq!(validate_story_id("reuters-2026-11-27-geneva"), Ok(()));
     }
 
     #[test]
     fn content_hash_separates_title_from_body() {
-        let a = Story { title: "ab".into(), body: "c".into(), ..Story::default() };
-        let b = Story { title: "a".into(), body: "bc".into(), ..Story::default() };
+        let a = Story {
+            title: "ab".into(),
+            body: "c".into(),
+            ..Story::default()
+        };
+        let b = Story {
+            title: "a".into(),
+            body: "bc".into(),
+            ..Story::default()
+        };
         assert_ne!(a.content_hash(), b.content_hash());
     }
 }

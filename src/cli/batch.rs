@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::{BatchArgs, CliError};
-use crate::story::{validate_story_id, Story};
+use crate::story::{Story, validate_story_id};
 
 const BUFFER_BYTES: usize = 1 << 20;
 
@@ -45,7 +45,10 @@ impl Batch {
     pub fn open(args: &BatchArgs) -> Result<Batch, CliError> {
         let is_stdio = |p: &Path| p.as_os_str() == "-";
         let (reader, input_bytes): (Box<dyn BufRead>, Option<u64>) = if is_stdio(&args.input) {
-            (Box::new(BufReader::with_capacity(BUFFER_BYTES, std::io::stdin())), None)
+            (
+                Box::new(BufReader::with_capacity(BUFFER_BYTES, std::io::stdin())),
+                None,
+            )
         } else {
             let file = File::open(&args.input).map_err(|source| CliError::Io {
                 path: args.input.clone(),
@@ -82,7 +85,10 @@ impl Batch {
             let read = self
                 .reader
                 .read_until(b'\n', &mut self.buffer)
-                .map_err(|source| CliError::Io { path: self.input_path.clone(), source })?;
+                .map_err(|source| CliError::Io {
+                    path: self.input_path.clone(),
+                    source,
+                })?;
             if read == 0 {
                 return Ok(None);
             }
@@ -104,7 +110,8 @@ impl Batch {
             return Err(CliError::Malformed { line, reason });
         }
         self.skipped += 1;
-        self.progress.suspend(|| eprintln!("copydesk: line {line}: {reason} (skipped)"));
+        self.progress
+            .suspend(|| eprintln!("copydesk: line {line}: {reason} (skipped)"));
         Ok(())
     }
 
@@ -115,14 +122,20 @@ impl Batch {
 
     /// Writes one output line.
     pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), CliError> {
-        let io = |source| CliError::Io { path: self.output_path.clone(), source };
+        let io = |source| CliError::Io {
+            path: self.output_path.clone(),
+            source,
+        };
         serde_json::to_writer(&mut self.writer, value).map_err(|e| io(e.into()))?;
         self.writer.write_all(b"\n").map_err(io)
     }
 
     /// Flushes the output and closes the progress bar.
     pub fn finish(mut self) -> Result<(), CliError> {
-        self.writer.flush().map_err(|source| CliError::Io { path: self.output_path.clone(), source })?;
+        self.writer.flush().map_err(|source| CliError::Io {
+            path: self.output_path.clone(),
+            source,
+        })?;
         self.progress.finish_and_clear();
         if self.skipped > 0 {
             eprintln!("copydesk: {} malformed line(s) skipped", self.skipped);
@@ -137,15 +150,18 @@ fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
     }
     match total_bytes {
         Some(total) => ProgressBar::new(total).with_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
         None => ProgressBar::new_spinner(),
     }
 }
 
 fn parse_line(bytes: &[u8]) -> Result<Story, String> {
-    let input: InputLine = serde_json::from_slice(bytes).map_err(|e| format!("not a story object: {e}"))?;
+    let input: InputLine =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a story object: {e}"))?;
     validate_story_id(&input.id).map_err(|e| format!("id {e}"))?;
     if input.text.trim().is_empty() {
         return Err("text must not be empty".into());
@@ -170,12 +186,23 @@ mod tests {
 
     #[test]
     fn lines_parse_or_say_why() {
-        let story = parse_line(br#"{"id":"a","text":"Talks end.","title":"T","published_at":"2026-11-27T10:00:00Z"}"#).unwrap();
+        let story = parse_line(
+            br#"{"id":"a","text":"Talks end.","title":"T","published_at":"2026-11-27T10:00:00Z"}"#,
+        )
+        .unwrap();
         assert_eq!((story.id.as_str(), story.title.as_str()), ("a", "T"));
         assert!(story.published_at.is_some());
         assert!(parse_line(br#"{"id":"a"}"#).unwrap_err().contains("text"));
-        assert!(parse_line(br#"{"id":"","text":"x"}"#).unwrap_err().contains("id"));
-        assert!(parse_line(br#"{"id":"a","text":"  "}"#).unwrap_err().contains("empty"));
+        assert!(
+            parse_line(br#"{"id":"","text":"x"}"#)
+                .unwrap_err()
+                .contains("id")
+        );
+        assert!(
+            parse_line(br#"{"id":"a","text":"  "}"#)
+                .unwrap_err()
+                .contains("empty")
+        );
         assert!(parse_line(b"not json").is_err());
         assert!(parse_line(br#"{"id":"a","text":"x","published_at":"yesterday"}"#).is_err());
     }

@@ -48,21 +48,44 @@ impl From<Evidence> for SimilarityLine {
 
 impl From<proto::Similarity> for SimilarityLine {
     fn from(s: proto::Similarity) -> Self {
-        let proto::Similarity { jaccard, containment, lede_overlap, title_similarity } = s;
-        SimilarityLine { jaccard, containment, lede_overlap, title_similarity }
+        let proto::Similarity {
+            jaccard,
+            containment,
+            lede_overlap,
+            title_similarity,
+        } = s;
+        SimilarityLine {
+            jaccard,
+            containment,
+            lede_overlap,
+            title_similarity,
+        }
     }
 }
 
 pub fn run(args: DedupArgs) -> Result<(), CliError> {
-    let DedupArgs { batch, canonical, server } = args;
+    let DedupArgs {
+        batch,
+        canonical,
+        server,
+    } = args;
     let batch = Batch::open(&batch)?;
     match server {
-        None => run_offline(batch, IndexConfig { canonical, ..IndexConfig::default() }),
+        None => run_offline(
+            batch,
+            IndexConfig {
+                canonical,
+                ..IndexConfig::default()
+            },
+        ),
         Some(server) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|source| CliError::Io { path: "tokio runtime".into(), source })?;
+                .map_err(|source| CliError::Io {
+                    path: "tokio runtime".into(),
+                    source,
+                })?;
             runtime.block_on(run_remote(batch, server))
         }
     }
@@ -96,7 +119,11 @@ fn offline_line(report: IngestReport) -> DedupLine {
         canonical: report.canonical,
         duplicate_of,
         similarity,
-        related: report.related.iter().map(|c| format!("clusters/{c}")).collect(),
+        related: report
+            .related
+            .iter()
+            .map(|c| format!("clusters/{c}"))
+            .collect(),
     }
 }
 
@@ -105,7 +132,10 @@ fn offline_line(report: IngestReport) -> DedupLine {
 const IN_FLIGHT: usize = 32;
 
 async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
-    let remote = |reason: String| CliError::Remote { server: server.clone(), reason };
+    let remote = |reason: String| CliError::Remote {
+        server: server.clone(),
+        reason,
+    };
     let mut client = DedupServiceClient::connect(server.clone())
         .await
         .map_err(|e| remote(e.to_string()))?
@@ -125,7 +155,9 @@ async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
             match batch.next_story()? {
                 Some(story) => {
                     pending.push_back(batch.line());
-                    let request = proto::IngestStoriesRequest { story: Some(to_proto(story)) };
+                    let request = proto::IngestStoriesRequest {
+                        story: Some(to_proto(story)),
+                    };
                     requests
                         .send(request)
                         .await
@@ -135,7 +167,9 @@ async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
                 None => input_done = true,
             }
         }
-        let Some(line) = pending.pop_front() else { break };
+        let Some(line) = pending.pop_front() else {
+            break;
+        };
         let response = responses
             .message()
             .await
@@ -156,7 +190,14 @@ async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
 }
 
 fn to_proto(story: Story) -> proto::Story {
-    let Story { id, title, body, published_at, source, language } = story;
+    let Story {
+        id,
+        title,
+        body,
+        published_at,
+        source,
+        language,
+    } = story;
     proto::Story {
         id,
         title,
@@ -175,8 +216,14 @@ fn strip_story(name: &str) -> String {
 fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {
     DedupLine {
         id,
-        duplicate_of: response.duplicate.then(|| strip_story(&response.duplicate_of)),
-        similarity: if response.duplicate { response.similarity.map(Into::into) } else { None },
+        duplicate_of: response
+            .duplicate
+            .then(|| strip_story(&response.duplicate_of)),
+        similarity: if response.duplicate {
+            response.similarity.map(Into::into)
+        } else {
+            None
+        },
         canonical: strip_story(&response.canonical_story),
         cluster: response.cluster,
         related: response.related_clusters,

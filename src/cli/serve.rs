@@ -1,7 +1,7 @@
 //! `copydesk serve`: bind, then hand the listener to the library.
 
 use super::{CliError, ServeArgs};
-use crate::grpc::{serve, ServerConfig};
+use crate::grpc::{ServerConfig, serve};
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let ServeArgs {
@@ -28,7 +28,10 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
-            .map_err(|source| CliError::Bind { address: listen.clone(), source })?;
+            .map_err(|source| CliError::Bind {
+                address: listen.clone(),
+                source,
+            })?;
         serve(listener, config, shutdown_signal()).await?;
         Ok(())
     })
@@ -37,7 +40,10 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 /// Creates the data directory and checks that it is writable, so a
 /// misconfigured path fails at startup rather than on the first write.
 fn prepare_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
-    let io = |source| CliError::Io { path: dir.to_owned(), source };
+    let io = |source| CliError::Io {
+        path: dir.to_owned(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(io)?;
     let probe = dir.join(".copydesk-write-check");
     std::fs::write(&probe, b"ok").map_err(io)?;

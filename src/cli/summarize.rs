@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::batch::Batch;
 use super::{CliError, SummarizeArgs};
-use crate::summarize::{summarize, Budget};
+use crate::summarize::{Budget, summarize};
 
 #[derive(Serialize)]
 struct SummaryLine<'a> {
@@ -22,7 +22,12 @@ struct SentenceLine<'a> {
 }
 
 pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
-    let SummarizeArgs { batch, sentences, words, ratio } = args;
+    let SummarizeArgs {
+        batch,
+        sentences,
+        words,
+        ratio,
+    } = args;
     let budget = match (sentences, words, ratio) {
         (Some(n), _, _) => Budget::sentences(n),
         (_, Some(n), _) => Budget::words(n),

@@ -102,7 +102,11 @@ fn share_in(part: &[u64], whole: &[u64]) -> f64 {
 }
 
 fn ratio(numerator: usize, denominator: usize) -> f64 {
-    if denominator == 0 { 0.0 } else { numerator as f64 / denominator as f64 }
+    if denominator == 0 {
+        0.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
 }
 
 /// Size of the intersection of two sorted, deduplicated slices.
@@ -163,7 +167,10 @@ mod tests {
     #[test]
     fn unrelated_stories_are_unrelated() {
         let a = Fingerprint::of("", &format!("{LEDE} {BACKGROUND}"));
-        let b = Fingerprint::of("", "The city council approved a new budget for road repairs on Tuesday after a long debate about potholes.");
+        let b = Fingerprint::of(
+            "",
+            "The city council approved a new budget for road repairs on Tuesday after a long debate about potholes.",
+        );
         assert_eq!(compare(&a, &b).relation(), Relation::Unrelated);
     }
 }

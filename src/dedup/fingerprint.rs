@@ -8,7 +8,7 @@
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::minhash::{signature, Signature};
+use super::minhash::{Signature, signature};
 use crate::text::normalize;
 
 /// Words per shingle. Five keeps unrelated stories apart on news copy while
@@ -125,7 +125,15 @@ fn strip_furniture(body: &str) -> String {
 }
 
 /// Agency tags that close a dateline.
-const AGENCIES: &[&str] = &["(reuters)", "(ap)", "(afp)", "(upi)", "(bloomberg)", "(dpa)", "(cnn)"];
+const AGENCIES: &[&str] = &[
+    "(reuters)",
+    "(ap)",
+    "(afp)",
+    "(upi)",
+    "(bloomberg)",
+    "(dpa)",
+    "(cnn)",
+];
 
 /// Drops `GENEVA (Reuters) -` or `WASHINGTON, Jan 10 (AP) —` from the start
 /// of the text: everything up to and including the agency tag and the dash
@@ -151,13 +159,23 @@ fn strip_dateline(text: &str) -> &str {
 }
 
 /// Slugs that wire services put before a headline.
-const SLUGS: &[&str] = &["update", "refile", "wrapup", "corrected", "exclusive", "rpt", "urgent"];
+const SLUGS: &[&str] = &[
+    "update",
+    "refile",
+    "wrapup",
+    "corrected",
+    "exclusive",
+    "rpt",
+    "urgent",
+];
 
 /// Removes slugs such as `UPDATE 2-` or `REFILE-` from a headline.
 pub fn strip_slug(title: &str) -> &str {
     let mut rest = title.trim_start();
     loop {
-        let Some(dash) = rest.find('-') else { return rest };
+        let Some(dash) = rest.find('-') else {
+            return rest;
+        };
         let head = rest[..dash].trim().to_lowercase();
         let word = head.trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ');
         if dash <= 14 && SLUGS.contains(&word) {
@@ -174,15 +192,27 @@ mod tests {
 
     #[test]
     fn dateline_and_agency_are_not_story() {
-        let a = Fingerprint::of("", "GENEVA (Reuters) - Russia and the United States opened talks.");
-        let b = Fingerprint::of("", "WASHINGTON, Jan 10 (AP) \u{2014} Russia and the United States opened talks.");
+        let a = Fingerprint::of(
+            "",
+            "GENEVA (Reuters) - Russia and the United States opened talks.",
+        );
+        let b = Fingerprint::of(
+            "",
+            "WASHINGTON, Jan 10 (AP) \u{2014} Russia and the United States opened talks.",
+        );
         assert_eq!(a.shingles, b.shingles);
     }
 
     #[test]
     fn furniture_lines_are_not_story() {
-        let a = Fingerprint::of("", "Talks opened in Geneva on Monday.\nReporting by Jane Doe; Editing by John Roe");
-        let b = Fingerprint::of("", "Talks opened in Geneva on Monday.\n\nRelated News\nClick here for more");
+        let a = Fingerprint::of(
+            "",
+            "Talks opened in Geneva on Monday.\nReporting by Jane Doe; Editing by John Roe",
+        );
+        let b = Fingerprint::of(
+            "",
+            "Talks opened in Geneva on Monday.\n\nRelated News\nClick here for more",
+        );
         assert_eq!(a.shingles, b.shingles);
     }
 
@@ -195,7 +225,10 @@ mod tests {
 
     #[test]
     fn typography_does_not_change_shingles() {
-        let a = Fingerprint::of("", "\u{201C}We are ready,\u{201D} Lavrov said \u{2014} then left.");
+        let a = Fingerprint::of(
+            "",
+            "\u{201C}We are ready,\u{201D} Lavrov said \u{2014} then left.",
+        );
         let b = Fingerprint::of("", "\"We are ready,\" Lavrov said - then left.");
         assert_eq!(a.shingles, b.shingles);
     }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use super::compare::{compare, Evidence, Relation};
+use super::compare::{Evidence, Relation, compare};
 use super::fingerprint::Fingerprint;
 use super::minhash::LshParams;
 
@@ -21,8 +21,9 @@ pub type ClusterId = u64;
 /// Which member of a cluster is its canonical story.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CanonicalPolicy {
-    /// The longest body: the most complete version (papers trim from the
-    /// bottom). Ties go to the earliest ingested.
+    /// The longest story text (furniture excluded): the most complete
+    /// version, since papers trim from the bottom. Ties go to the earliest
+    /// ingested.
     #[default]
     Longest,
     /// The first published (or first ingested) version.
@@ -50,7 +51,9 @@ impl FromStr for CanonicalPolicy {
             "longest" => Ok(CanonicalPolicy::Longest),
             "earliest" => Ok(CanonicalPolicy::Earliest),
             "latest" => Ok(CanonicalPolicy::Latest),
-            other => Err(format!("unknown canonical policy {other:?}: use longest, earliest or latest")),
+            other => Err(format!(
+                "unknown canonical policy {other:?}: use longest, earliest or latest"
+            )),
         }
     }
 }
@@ -269,7 +272,8 @@ impl Index {
     }
 
     fn slot_entry(&self, slot: u32) -> &Entry {
-        self.slot(slot).expect("clusters and buckets only hold live slots")
+        self.slot(slot)
+            .expect("clusters and buckets only hold live slots")
     }
 
     /// Verified matches of `fingerprint` (SAME and RELATED), best first.
@@ -277,7 +281,12 @@ impl Index {
     pub fn matches(&self, fingerprint: &Fingerprint, exclude: Option<&str>) -> Vec<Match> {
         let excluded = exclude.and_then(|id| self.by_id.get(id)).copied();
         let mut candidates: Vec<u32> = Vec::new();
-        for (band, key) in self.config.lsh.band_keys(&fingerprint.signature).enumerate() {
+        for (band, key) in self
+            .config
+            .lsh
+            .band_keys(&fingerprint.signature)
+            .enumerate()
+        {
             if let Some(slots) = self.buckets[band].get(&key) {
                 candidates.extend_from_slice(slots);
             }
@@ -344,9 +353,8 @@ impl Index {
             .collect();
         Placement {
             cluster: joined.map(|(id, _)| id),
-            duplicate_of: joined.map(|(_, best)| {
-                (matches[best].story_id.clone(), matches[best].evidence)
-            }),
+            duplicate_of: joined
+                .map(|(_, best)| (matches[best].story_id.clone(), matches[best].evidence)),
             related,
             matches,
         }
@@ -428,7 +436,11 @@ impl Index {
 
     fn insert_entry(&mut self, entry: Entry) -> u32 {
         let id = entry.meta.id.clone();
-        let keys: Vec<u64> = self.config.lsh.band_keys(&entry.fingerprint.signature).collect();
+        let keys: Vec<u64> = self
+            .config
+            .lsh
+            .band_keys(&entry.fingerprint.signature)
+            .collect();
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(entry);
@@ -453,7 +465,12 @@ impl Index {
         let slot = self.by_id.remove(id)?;
         let entry = self.slots[slot as usize].take()?;
         self.free_slots.push(slot);
-        for (band, key) in self.config.lsh.band_keys(&entry.fingerprint.signature).enumerate() {
+        for (band, key) in self
+            .config
+            .lsh
+            .band_keys(&entry.fingerprint.signature)
+            .enumerate()
+        {
             if let Some(slots) = self.buckets[band].get_mut(&key) {
                 slots.retain(|&s| s != slot);
                 if slots.is_empty() {
@@ -485,12 +502,21 @@ impl Index {
     }
 
     fn elect_canonical(&mut self, cluster_id: ClusterId) {
-        let Some(cluster) = self.clusters.get(&cluster_id) else { return };
+        let Some(cluster) = self.clusters.get(&cluster_id) else {
+            return;
+        };
         let policy = self.config.canonical;
         let best = cluster.members.iter().copied().max_by(|&a, &b| {
             let (a, b) = (self.slot_entry(a), self.slot_entry(b));
             let order = match policy {
-                CanonicalPolicy::Longest => a.meta.body_bytes.cmp(&b.meta.body_bytes),
+                // Story text, not furniture: a version padded with
+                // "Related News" lines is not more complete.
+                CanonicalPolicy::Longest => a
+                    .fingerprint
+                    .shingles
+                    .len()
+                    .cmp(&b.fingerprint.shingles.len())
+                    .then(a.meta.body_bytes.cmp(&b.meta.body_bytes)),
                 CanonicalPolicy::Earliest => b.meta.time().cmp(&a.meta.time()),
                 CanonicalPolicy::Latest => a.meta.time().cmp(&b.meta.time()),
             };
@@ -507,7 +533,11 @@ impl Index {
     pub fn cluster(&self, id: ClusterId) -> Option<ClusterView> {
         let cluster = self.clusters.get(&id)?;
         let canonical = self.slot_entry(cluster.canonical);
-        let mut members: Vec<&Entry> = cluster.members.iter().map(|&s| self.slot_entry(s)).collect();
+        let mut members: Vec<&Entry> = cluster
+            .members
+            .iter()
+            .map(|&s| self.slot_entry(s))
+            .collect();
         members.sort_by_key(|e| (e.sequence != canonical.sequence, e.sequence));
         Some(ClusterView {
             id,
@@ -579,7 +609,10 @@ mod tests {
         let first = ingest(&mut index, "short", trimmed(), 1);
         let second = ingest(&mut index, "full", FULL, 2);
         assert_eq!(second.cluster, first.cluster);
-        assert_eq!(second.duplicate_of.as_ref().map(|d| d.0.as_str()), Some("short"));
+        assert_eq!(
+            second.duplicate_of.as_ref().map(|d| d.0.as_str()),
+            Some("short")
+        );
         assert_eq!(second.canonical, "full");
         assert_eq!(second.cluster_size, 2);
         let other = ingest(&mut index, "other", OTHER, 3);
@@ -619,9 +652,16 @@ mod tests {
             (CanonicalPolicy::Earliest, "short"),
             (CanonicalPolicy::Latest, "full"),
         ] {
-            let mut index = Index::new(IndexConfig { canonical: policy, ..IndexConfig::default() });
+            let mut index = Index::new(IndexConfig {
+                canonical: policy,
+                ..IndexConfig::default()
+            });
             ingest(&mut index, "short", trimmed(), 1);
-            assert_eq!(ingest(&mut index, "full", FULL, 2).canonical, expected, "{policy:?}");
+            assert_eq!(
+                ingest(&mut index, "full", FULL, 2).canonical,
+                expected,
+                "{policy:?}"
+            );
         }
     }
 

@@ -65,7 +65,7 @@ impl LshParams {
         for bands in 1..=SIGNATURE_LEN {
             for rows in 1..=(SIGNATURE_LEN / bands) {
                 let candidate = |s: f64| 1.0 - (1.0 - s.powi(rows as i32)).powi(bands as i32);
-                let false_positive = integrate(|s| candidate(s), 0.0, threshold);
+                let false_positive = integrate(candidate, 0.0, threshold);
                 let false_negative = integrate(|s| 1.0 - candidate(s), threshold, 1.0);
                 let error = false_positive + false_negative;
                 if error < best.0 {
@@ -106,7 +106,10 @@ impl LshParams {
 fn integrate(f: impl Fn(f64) -> f64, from: f64, to: f64) -> f64 {
     const STEPS: usize = 200;
     let step = (to - from) / STEPS as f64;
-    (0..STEPS).map(|i| f(from + (i as f64 + 0.5) * step)).sum::<f64>() * step
+    (0..STEPS)
+        .map(|i| f(from + (i as f64 + 0.5) * step))
+        .sum::<f64>()
+        * step
 }
 
 /// The signature of a set of 64-bit shingle hashes.
@@ -115,7 +118,7 @@ pub fn signature(shingles: &[u64]) -> Signature {
     let mut bins = [EMPTY; SIGNATURE_LEN];
     for &h in shingles {
         // High bits choose the bin, the rest is the value.
-        let bin = ((h >> 32) * SIGNATURE_LEN as u64 >> 32) as usize;
+        let bin = (((h >> 32) * SIGNATURE_LEN as u64) >> 32) as usize;
         let value = h & 0xFFFF_FFFF;
         if value < bins[bin] {
             bins[bin] = value;
@@ -149,13 +152,21 @@ mod tests {
     use super::*;
 
     fn hashes(range: std::ops::Range<u64>) -> Vec<u64> {
-        range.map(|i| xxh3_64_with_seed(&i.to_le_bytes(), 7)).collect()
+        range
+            .map(|i| xxh3_64_with_seed(&i.to_le_bytes(), 7))
+            .collect()
     }
 
     #[test]
     fn banding_matches_datasketch_choices() {
-        assert_eq!(LshParams::for_threshold(0.5).unwrap(), LshParams::new(25, 5).unwrap());
-        assert_eq!(LshParams::for_threshold(0.8).unwrap(), LshParams::new(9, 13).unwrap());
+        assert_eq!(
+            LshParams::for_threshold(0.5).unwrap(),
+            LshParams::new(25, 5).unwrap()
+        );
+        assert_eq!(
+            LshParams::for_threshold(0.8).unwrap(),
+            LshParams::new(9, 13).unwrap()
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod fingerprint;
 pub mod index;
 pub mod minhash;
 
-pub use compare::{compare, Evidence, Relation};
+pub use compare::{Evidence, Relation, compare};
 pub use fingerprint::Fingerprint;
 pub use index::{
     CanonicalPolicy, ClusterId, ClusterView, Index, IndexConfig, IngestOutcome, IngestReport,

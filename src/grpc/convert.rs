@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::proto;
 use crate::dedup::{ClusterId, Evidence, IngestOutcome, IngestReport, Match, Placement, Relation};
 use crate::store::ClusterDetail;
-use crate::story::{validate_story_id, Story, StoredStory};
+use crate::story::{StoredStory, Story, validate_story_id};
 use crate::summarize::{Budget, Summary};
 
 /// Size limits a client can hit.
@@ -49,7 +49,11 @@ impl Violations {
     }
 
     fn finish<T>(self, value: T) -> Result<T, ApiError> {
-        if self.0.is_empty() { Ok(value) } else { Err(ApiError::InvalidArgument(self.0)) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(ApiError::InvalidArgument(self.0))
+        }
     }
 }
 
@@ -75,35 +79,54 @@ pub fn story(
         return Err(ApiError::field(field, "is required"));
     };
     let mut violations = Violations::default();
-    if ids == IdRule::Required || !id.is_empty() {
-        if let Err(e) = validate_story_id(&id) {
-            violations.add(format!("{field}.id"), e.to_string());
-        }
+    let id_given = ids == IdRule::Required || !id.is_empty();
+    if let (true, Err(e)) = (id_given, validate_story_id(&id)) {
+        violations.add(format!("{field}.id"), e.to_string());
     }
     if body.trim().is_empty() {
         violations.add(format!("{field}.body"), "must not be empty");
     } else if body.len() > limits.max_body_bytes {
         violations.add(
             format!("{field}.body"),
-            format!("must be at most {} bytes, got {}", limits.max_body_bytes, body.len()),
+            format!(
+                "must be at most {} bytes, got {}",
+                limits.max_body_bytes,
+                body.len()
+            ),
         );
     }
     if title.len() > MAX_TITLE_BYTES {
-        violations.add(format!("{field}.title"), format!("must be at most {MAX_TITLE_BYTES} bytes"));
+        violations.add(
+            format!("{field}.title"),
+            format!("must be at most {MAX_TITLE_BYTES} bytes"),
+        );
     }
     for (name, value) in [("source", &source), ("language", &language)] {
         if value.len() > MAX_LABEL_BYTES {
-            violations.add(format!("{field}.{name}"), format!("must be at most {MAX_LABEL_BYTES} bytes"));
+            violations.add(
+                format!("{field}.{name}"),
+                format!("must be at most {MAX_LABEL_BYTES} bytes"),
+            );
         }
     }
     let published_at = match published_at.map(SystemTime::try_from).transpose() {
         Ok(time) => time,
         Err(e) => {
-            violations.add(format!("{field}.published_at"), format!("is not a valid time: {e}"));
+            violations.add(
+                format!("{field}.published_at"),
+                format!("is not a valid time: {e}"),
+            );
             None
         }
     };
-    violations.finish(Story { id, title, body, published_at, source, language })
+    violations.finish(Story {
+        id,
+        title,
+        body,
+        published_at,
+        source,
+        language,
+    })
 }
 
 /// Validates a Summarize request.
@@ -112,13 +135,15 @@ pub fn summarize_request(
     limits: Limits,
 ) -> Result<(Story, Budget), ApiError> {
     use proto::summarize_request::Budget as B;
-    let proto::SummarizeRequest { story: story_field, budget } = request;
+    let proto::SummarizeRequest {
+        story: story_field,
+        budget,
+    } = request;
     let story = story(story_field, "story", IdRule::Optional, limits);
     let budget = match budget {
         None => Ok(Budget::default()),
-        Some(B::MaxSentences(n)) => {
-            Budget::sentences(n as usize).map_err(|e| ApiError::field("max_sentences", e.to_string()))
-        }
+        Some(B::MaxSentences(n)) => Budget::sentences(n as usize)
+            .map_err(|e| ApiError::field("max_sentences", e.to_string())),
         Some(B::MaxWords(n)) => {
             Budget::words(n as usize).map_err(|e| ApiError::field("max_words", e.to_string()))
         }
@@ -209,7 +234,10 @@ pub fn next_page_token(before: Option<ClusterId>) -> String {
 pub fn max_matches(n: u32) -> Result<usize, ApiError> {
     match n as usize {
         0 => Ok(DEFAULT_MAX_MATCHES),
-        n if n > MAX_MATCHES => Err(ApiError::field("max_matches", format!("must be at most {MAX_MATCHES}"))),
+        n if n > MAX_MATCHES => Err(ApiError::field(
+            "max_matches",
+            format!("must be at most {MAX_MATCHES}"),
+        )),
         n => Ok(n),
     }
 }
@@ -261,7 +289,11 @@ pub fn ingest_response(report: &IngestReport) -> proto::IngestStoryResponse {
         similarity: report.duplicate_of.as_ref().map(|(_, e)| similarity(e)),
         canonical_story: story_resource(&report.canonical),
         cluster_size: report.cluster_size as u32,
-        related_clusters: report.related.iter().map(|&c| cluster_resource(c)).collect(),
+        related_clusters: report
+            .related
+            .iter()
+            .map(|&c| cluster_resource(c))
+            .collect(),
         outcome: outcome as i32,
         matches: matches(&report.matches),
     }
@@ -277,14 +309,29 @@ pub fn find_response(placement: &Placement, max_matches: usize) -> proto::FindDu
             .map(|(id, _)| story_resource(id))
             .unwrap_or_default(),
         cluster: placement.cluster.map(cluster_resource).unwrap_or_default(),
-        related_clusters: placement.related.iter().map(|&c| cluster_resource(c)).collect(),
+        related_clusters: placement
+            .related
+            .iter()
+            .map(|&c| cluster_resource(c))
+            .collect(),
         matches: matches(shown),
     }
 }
 
 pub fn stored_story(stored: StoredStory) -> proto::Story {
-    let StoredStory { story, cluster, ingested_at } = stored;
-    let Story { id, title, body, published_at, source, language } = story;
+    let StoredStory {
+        story,
+        cluster,
+        ingested_at,
+    } = stored;
+    let Story {
+        id,
+        title,
+        body,
+        published_at,
+        source,
+        language,
+    } = story;
     proto::Story {
         name: story_resource(&id),
         id,
@@ -301,7 +348,11 @@ pub fn stored_story(stored: StoredStory) -> proto::Story {
 /// The Cluster message; `summary` is given for GetCluster and left out of
 /// ListClusters together with the canonical body.
 pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>) -> proto::Cluster {
-    let ClusterDetail { view, canonical, titles } = detail;
+    let ClusterDetail {
+        view,
+        canonical,
+        titles,
+    } = detail;
     let with_body = summary.is_some();
     let mut canonical = stored_story(canonical);
     if !with_body {

@@ -11,13 +11,13 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use super::convert::{self, IdRule, Limits};
-use super::error::{to_rpc_status, ApiError};
+use super::error::{ApiError, to_rpc_status};
 use super::proto::dedup_service_server::DedupService;
 use super::proto::{self, ingest_stories_response};
 use crate::dedup::IngestReport;
 use crate::store::Store;
 use crate::story::{PreparedStory, Story};
-use crate::summarize::{summarize, Budget};
+use crate::summarize::{Budget, summarize};
 
 /// The DedupService handlers.
 #[derive(Debug, Clone)]
@@ -30,7 +30,11 @@ pub struct DedupApi {
 
 impl DedupApi {
     pub fn new(store: Arc<dyn Store>, limits: Limits, stream_buffer: usize) -> Self {
-        DedupApi { store, limits, stream_buffer }
+        DedupApi {
+            store,
+            limits,
+            stream_buffer,
+        }
     }
 
     /// Validates, fingerprints (off the executor) and ingests one story.
@@ -45,7 +49,8 @@ async fn prepare(story: Story) -> Result<PreparedStory, ApiError> {
     Ok(tokio::task::spawn_blocking(move || PreparedStory::new(story)).await?)
 }
 
-type IngestStream = Pin<Box<dyn Stream<Item = Result<proto::IngestStoriesResponse, Status>> + Send>>;
+type IngestStream =
+    Pin<Box<dyn Stream<Item = Result<proto::IngestStoriesResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl DedupService for DedupApi {
@@ -78,7 +83,11 @@ impl DedupService for DedupApi {
         // task stops reading requests and HTTP/2 flow control pushes back.
         let (responses, receiver) = mpsc::channel(self.stream_buffer);
         let api = self.clone();
-        let span = tracing::info_span!("rpc", method = "IngestStories", items = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "rpc",
+            method = "IngestStories",
+            items = tracing::field::Empty
+        );
         tokio::spawn(
             async move {
                 let mut sequence = 0u64;
@@ -94,7 +103,11 @@ impl DedupService for DedupApi {
                                     &Status::from(err),
                                 )),
                             };
-                            Ok(proto::IngestStoriesResponse { sequence, story_id, result: Some(result) })
+                            Ok(proto::IngestStoriesResponse {
+                                sequence,
+                                story_id,
+                                result: Some(result),
+                            })
                         }
                         // The transport failed: end the stream with its status.
                         Err(status) => Err(status),
@@ -125,8 +138,15 @@ impl DedupService for DedupApi {
         async move {
             let max_matches = convert::max_matches(max_matches)?;
             let story = convert::story(story, "story", IdRule::Optional, self.limits)?;
-            let placement = self.store.find_duplicates(prepare(story).await?).await.map_err(ApiError::from)?;
-            Ok(Response::new(convert::find_response(&placement, max_matches)))
+            let placement = self
+                .store
+                .find_duplicates(prepare(story).await?)
+                .await
+                .map_err(ApiError::from)?;
+            Ok(Response::new(convert::find_response(
+                &placement,
+                max_matches,
+            )))
         }
         .instrument(span)
         .await
@@ -153,7 +173,10 @@ impl DedupService for DedupApi {
         let proto::DeleteStoryRequest { name } = request.into_inner();
         async move {
             let id = convert::story_name(&name, "name")?;
-            self.store.delete_story(&id, SystemTime::now()).await.map_err(ApiError::from)?;
+            self.store
+                .delete_story(&id, SystemTime::now())
+                .await
+                .map_err(ApiError::from)?;
             Ok(Response::new(()))
         }
         .instrument(tracing::info_span!("rpc", method = "DeleteStory"))
@@ -185,17 +208,32 @@ impl DedupService for DedupApi {
         &self,
         request: Request<proto::ListClustersRequest>,
     ) -> Result<Response<proto::ListClustersResponse>, Status> {
-        let proto::ListClustersRequest { page_size, page_token } = request.into_inner();
+        let proto::ListClustersRequest {
+            page_size,
+            page_token,
+        } = request.into_inner();
         async move {
             let size = convert::page_size(page_size)?;
             let before = convert::page_token(&page_token)?;
-            let page = self.store.list_clusters(before, size).await.map_err(ApiError::from)?;
+            let page = self
+                .store
+                .list_clusters(before, size)
+                .await
+                .map_err(ApiError::from)?;
             Ok(Response::new(proto::ListClustersResponse {
                 next_page_token: convert::next_page_token(page.next_before),
-                clusters: page.clusters.into_iter().map(|c| convert::cluster(c, None)).collect(),
+                clusters: page
+                    .clusters
+                    .into_iter()
+                    .map(|c| convert::cluster(c, None))
+                    .collect(),
             }))
         }
-        .instrument(tracing::info_span!("rpc", method = "ListClusters", page_size))
+        .instrument(tracing::info_span!(
+            "rpc",
+            method = "ListClusters",
+            page_size
+        ))
         .await
     }
 }

@@ -13,7 +13,7 @@ mod server;
 mod summary_service;
 
 pub use error::ApiError;
-pub use server::{serve, serve_with_store, ServeError, ServerConfig};
+pub use server::{ServeError, ServerConfig, serve, serve_with_store};
 
 /// Generated protobuf types and tonic stubs for `copydesk.v1`.
 pub mod proto {
@@ -21,5 +21,6 @@ pub mod proto {
     tonic::include_proto!("copydesk.v1");
 
     /// Encoded descriptors of `proto/`, for server reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("copydesk_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("copydesk_descriptor");
 }

@@ -92,12 +92,17 @@ pub async fn serve_with_store(
     store: Arc<dyn Store>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    if config.max_body_bytes == 0 || config.stream_buffer == 0 || config.max_concurrent_requests == 0 {
+    if config.max_body_bytes == 0
+        || config.stream_buffer == 0
+        || config.max_concurrent_requests == 0
+    {
         return Err(ServeError::Config(
             "max body bytes, stream buffer and concurrency must be at least 1".into(),
         ));
     }
-    let limits = Limits { max_body_bytes: config.max_body_bytes };
+    let limits = Limits {
+        max_body_bytes: config.max_body_bytes,
+    };
     let summary = SummaryServiceServer::new(SummaryApi::new(limits))
         .max_decoding_message_size(config.max_decoding_bytes())
         .max_encoding_message_size(config.max_encoding_bytes());
@@ -106,7 +111,9 @@ pub async fn serve_with_store(
         .max_encoding_message_size(config.max_encoding_bytes());
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<SummaryServiceServer<SummaryApi>>().await;
+    health
+        .set_serving::<SummaryServiceServer<SummaryApi>>()
+        .await;
     health.set_serving::<DedupServiceServer<DedupApi>>().await;
 
     let reflection = || {
@@ -127,8 +134,12 @@ pub async fn serve_with_store(
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight calls");
-        drain_health.set_not_serving::<SummaryServiceServer<SummaryApi>>().await;
-        drain_health.set_not_serving::<DedupServiceServer<DedupApi>>().await;
+        drain_health
+            .set_not_serving::<SummaryServiceServer<SummaryApi>>()
+            .await;
+        drain_health
+            .set_not_serving::<DedupServiceServer<DedupApi>>()
+            .await;
         let _ = draining_tx.send(true);
     };
 

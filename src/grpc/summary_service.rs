@@ -26,7 +26,11 @@ impl SummaryService for SummaryApi {
         &self,
         request: Request<SummarizeRequest>,
     ) -> Result<Response<SummarizeResponse>, Status> {
-        let span = tracing::info_span!("rpc", method = "Summarize", body_bytes = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "rpc",
+            method = "Summarize",
+            body_bytes = tracing::field::Empty
+        );
         async move {
             let (story, budget) = convert::summarize_request(request.into_inner(), self.limits)?;
             tracing::Span::current().record("body_bytes", story.body.len());

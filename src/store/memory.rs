@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use super::{ClusterDetail, ClusterPage, Store, StoreError};
-use crate::dedup::{ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement, StoryMeta};
+use crate::dedup::{
+    ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement, StoryMeta,
+};
 use crate::story::{PreparedStory, StoredStory};
 
 #[derive(Debug)]
@@ -50,28 +52,41 @@ impl MemoryStore {
 /// A panic while holding the lock leaves the index as it was before the
 /// panicking call's first write; keep serving rather than poison every call.
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl State {
     fn detail(&self, view: ClusterView) -> Result<ClusterDetail, StoreError> {
-        let canonical = self
-            .stories
-            .get(&view.canonical)
-            .cloned()
-            .ok_or_else(|| StoreError::Backend(format!("canonical story {:?} has no text", view.canonical)))?;
+        let canonical = self.stories.get(&view.canonical).cloned().ok_or_else(|| {
+            StoreError::Backend(format!("canonical story {:?} has no text", view.canonical))
+        })?;
         let titles = view
             .members
             .iter()
-            .map(|m| self.stories.get(&m.meta.id).map(|s| s.story.title.clone()).unwrap_or_default())
+            .map(|m| {
+                self.stories
+                    .get(&m.meta.id)
+                    .map(|s| s.story.title.clone())
+                    .unwrap_or_default()
+            })
             .collect();
-        Ok(ClusterDetail { view, canonical, titles })
+        Ok(ClusterDetail {
+            view,
+            canonical,
+            titles,
+        })
     }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn ingest(&self, prepared: PreparedStory, now: SystemTime) -> Result<IngestReport, StoreError> {
+    async fn ingest(
+        &self,
+        prepared: PreparedStory,
+        now: SystemTime,
+    ) -> Result<IngestReport, StoreError> {
         self.with_state(move |state| {
             let PreparedStory { story, fingerprint } = prepared;
             let meta = StoryMeta {
@@ -88,7 +103,11 @@ impl Store for MemoryStore {
                 .map_or(now, |m| m.ingested_at);
             state.stories.insert(
                 story.id.clone(),
-                StoredStory { story, cluster: report.cluster, ingested_at },
+                StoredStory {
+                    story,
+                    cluster: report.cluster,
+                    ingested_at,
+                },
             );
             report
         })
@@ -131,24 +150,38 @@ impl Store for MemoryStore {
 
     async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError> {
         self.with_state(move |state| {
-            let view = state.index.cluster(id).ok_or(StoreError::ClusterNotFound(id))?;
+            let view = state
+                .index
+                .cluster(id)
+                .ok_or(StoreError::ClusterNotFound(id))?;
             state.detail(view)
         })
         .await?
     }
 
-    async fn list_clusters(&self, before: Option<ClusterId>, limit: usize) -> Result<ClusterPage, StoreError> {
+    async fn list_clusters(
+        &self,
+        before: Option<ClusterId>,
+        limit: usize,
+    ) -> Result<ClusterPage, StoreError> {
         self.with_state(move |state| {
             // One more than asked tells whether another page exists.
             let mut views = state.index.clusters_before(before, limit + 1);
             let more = views.len() > limit;
             views.truncate(limit);
-            let next_before = if more { views.last().map(|v| v.id) } else { None };
+            let next_before = if more {
+                views.last().map(|v| v.id)
+            } else {
+                None
+            };
             let clusters = views
                 .into_iter()
                 .map(|v| state.detail(v))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(ClusterPage { clusters, next_before })
+            Ok(ClusterPage {
+                clusters,
+                next_before,
+            })
         })
         .await?
     }

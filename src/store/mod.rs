@@ -55,7 +55,11 @@ pub struct ClusterPage {
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Matches, decides, assigns and stores one story, returning once the
     /// change is stored.
-    async fn ingest(&self, story: PreparedStory, now: SystemTime) -> Result<IngestReport, StoreError>;
+    async fn ingest(
+        &self,
+        story: PreparedStory,
+        now: SystemTime,
+    ) -> Result<IngestReport, StoreError>;
 
     /// Decides where a story would go, without storing anything. A story id,
     /// when set, leaves that stored story out of the matches.
@@ -71,5 +75,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError>;
 
     /// Up to `limit` clusters older than `before`, newest first.
-    async fn list_clusters(&self, before: Option<ClusterId>, limit: usize) -> Result<ClusterPage, StoreError>;
+    async fn list_clusters(
+        &self,
+        before: Option<ClusterId>,
+        limit: usize,
+    ) -> Result<ClusterPage, StoreError>;
 }

@@ -39,12 +39,20 @@ impl Default for Budget {
 impl Budget {
     /// At most `n` sentences; `n` must be at least 1.
     pub fn sentences(n: usize) -> Result<Self, BudgetError> {
-        if n == 0 { Err(BudgetError::Zero) } else { Ok(Budget::Sentences(n)) }
+        if n == 0 {
+            Err(BudgetError::Zero)
+        } else {
+            Ok(Budget::Sentences(n))
+        }
     }
 
     /// At most `n` words; `n` must be at least 1.
     pub fn words(n: usize) -> Result<Self, BudgetError> {
-        if n == 0 { Err(BudgetError::Zero) } else { Ok(Budget::Words(n)) }
+        if n == 0 {
+            Err(BudgetError::Zero)
+        } else {
+            Ok(Budget::Words(n))
+        }
     }
 
     /// A share of the story in (0, 1].

@@ -65,7 +65,11 @@ pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
     let (max_sentences, max_words) = budget.limits(spans.len());
 
     let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by(|&a, &b| scored.scores[b].total_cmp(&scored.scores[a]).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        scored.scores[b]
+            .total_cmp(&scored.scores[a])
+            .then(a.cmp(&b))
+    });
 
     let mut chosen: Vec<usize> = Vec::new();
     let mut words = 0;
@@ -119,7 +123,12 @@ mod tests {
         let summary = summarize("", STORY, Budget::default());
         assert_eq!(summary.sentences.len(), 3);
         assert_eq!(summary.story_sentences, 6);
-        assert!(summary.sentences.windows(2).all(|w| w[0].index < w[1].index));
+        assert!(
+            summary
+                .sentences
+                .windows(2)
+                .all(|w| w[0].index < w[1].index)
+        );
         assert_eq!(summary.sentences[0].index, 0, "the lede leads");
     }
 
@@ -138,10 +147,14 @@ mod tests {
 
     #[test]
     fn repeated_sentence_is_not_chosen_twice() {
-        let body = "Talks opened in Geneva on Monday. Talks opened in Geneva on Monday. Nothing else.";
+        let body =
+            "Talks opened in Geneva on Monday. Talks opened in Geneva on Monday. Nothing else.";
         let summary = summarize("", body, Budget::sentences(2).unwrap());
         let texts: Vec<_> = summary.texts(body).collect();
-        assert_eq!(texts, ["Talks opened in Geneva on Monday.", "Nothing else."]);
+        assert_eq!(
+            texts,
+            ["Talks opened in Geneva on Monday.", "Nothing else."]
+        );
     }
 
     proptest! {

@@ -193,7 +193,7 @@ fn form_multiplier(sentence: &str, index: usize) -> f64 {
     } else if words.len() > MAX_WORDS {
         multiplier *= LONG_PENALTY;
     }
-    let trimmed = sentence.trim_end_matches(|c: char| matches!(c, '"' | '\'' | '”' | '’' | ')'));
+    let trimmed = sentence.trim_end_matches(['"', '\'', '”', '’', ')']);
     if trimmed.ends_with('?') {
         multiplier *= QUESTION_PENALTY;
     }

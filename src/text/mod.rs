@@ -14,5 +14,5 @@ pub mod sentences;
 pub mod words;
 
 pub use normalize::normalize;
-pub use sentences::{split_sentences, SentenceSpan};
-pub use words::{word_tokens, WordToken};
+pub use sentences::{SentenceSpan, split_sentences};
+pub use words::{WordToken, word_tokens};

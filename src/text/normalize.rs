@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn invisible_characters_and_nbsp_vanish() {
-        assert_eq!(normalize("Gen\u{00AD}eva\u{200B} talks\u{00A0}end"), "geneva talks end");
+        assert_eq!(
+            normalize("Gen\u{00AD}eva\u{200B} talks\u{00A0}end"),
+            "geneva talks end"
+        );
     }
 
     #[test]

@@ -85,7 +85,9 @@ fn starts_with_bullet(line: &str) -> bool {
     let line = line.trim_start();
     let mut chars = line.chars();
     match chars.next() {
-        Some('-' | '*' | '•' | '·' | '▪' | '–' | '—') => chars.next().is_some_and(char::is_whitespace),
+        Some('-' | '*' | '•' | '·' | '▪' | '–' | '—') => {
+            chars.next().is_some_and(char::is_whitespace)
+        }
         Some(c) if c.is_ascii_digit() => {
             let rest = line.trim_start_matches(|c: char| c.is_ascii_digit());
             let mut rest = rest.chars();
@@ -102,7 +104,10 @@ fn is_cased(text: &str) -> bool {
 }
 
 fn is_terminator(ch: char) -> bool {
-    matches!(ch, '.' | '!' | '?' | '…' | '。' | '！' | '？' | '‼' | '⁇' | '⁈' | '⁉')
+    matches!(
+        ch,
+        '.' | '!' | '?' | '…' | '。' | '！' | '？' | '‼' | '⁇' | '⁈' | '⁉'
+    )
 }
 
 fn is_cjk_terminator(ch: char) -> bool {
@@ -111,12 +116,18 @@ fn is_cjk_terminator(ch: char) -> bool {
 
 /// Characters that close a sentence after its terminator: quotes, brackets.
 fn is_closer(ch: char) -> bool {
-    matches!(ch, '"' | '\'' | '”' | '’' | ')' | ']' | '»' | '›' | '」' | '』' | '）')
+    matches!(
+        ch,
+        '"' | '\'' | '”' | '’' | ')' | ']' | '»' | '›' | '」' | '』' | '）'
+    )
 }
 
 /// Characters that may open a sentence before its first word.
 fn is_opener(ch: char) -> bool {
-    matches!(ch, '"' | '\'' | '“' | '‘' | '(' | '[' | '«' | '‹' | '¿' | '¡' | '「' | '『' | '（')
+    matches!(
+        ch,
+        '"' | '\'' | '“' | '‘' | '(' | '[' | '«' | '‹' | '¿' | '¡' | '「' | '『' | '（'
+    )
 }
 
 fn split_block(text: &str, start: usize, end: usize, cased: bool, out: &mut Vec<SentenceSpan>) {
@@ -202,16 +213,68 @@ const MAYBE_FINAL: &[&str] = &[
 
 /// Words that commonly open a sentence.
 const SENTENCE_OPENERS: &[&str] = &[
-    "the", "he", "she", "it", "they", "we", "i", "but", "and", "in", "a", "an", "this", "that",
-    "there", "his", "her", "its", "their", "our", "on", "at", "for", "after", "as", "when",
-    "while", "however", "meanwhile", "then", "so", "if", "some", "many", "most", "both", "officials",
-    "police", "what", "who", "yet", "still", "since", "last", "earlier", "later",
+    "the",
+    "he",
+    "she",
+    "it",
+    "they",
+    "we",
+    "i",
+    "but",
+    "and",
+    "in",
+    "a",
+    "an",
+    "this",
+    "that",
+    "there",
+    "his",
+    "her",
+    "its",
+    "their",
+    "our",
+    "on",
+    "at",
+    "for",
+    "after",
+    "as",
+    "when",
+    "while",
+    "however",
+    "meanwhile",
+    "then",
+    "so",
+    "if",
+    "some",
+    "many",
+    "most",
+    "both",
+    "officials",
+    "police",
+    "what",
+    "who",
+    "yet",
+    "still",
+    "since",
+    "last",
+    "earlier",
+    "later",
 ];
 
 /// German month names, after which `am 3.` is an ordinal date.
 const MONTHS_DE: &[&str] = &[
-    "januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
-    "november", "dezember",
+    "januar",
+    "februar",
+    "märz",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "dezember",
 ];
 
 /// Decides whether a terminator run ends the sentence, from the text of the
@@ -245,10 +308,11 @@ fn ends_sentence(before: &str, run: &str, after: &str, cased: bool) -> bool {
     }
     // An initial: J. R. R. Tolkien.
     let mut token_chars = token.chars();
-    if let (Some(c), None) = (token_chars.next(), token_chars.next()) {
-        if c.is_alphabetic() && (c.is_uppercase() || !cased) {
-            return false;
-        }
+    if let (Some(c), None) = (token_chars.next(), token_chars.next())
+        && c.is_alphabetic()
+        && (c.is_uppercase() || !cased)
+    {
+        return false;
     }
     // An ordinal number: `am 3. Oktober`, `der 2. Platz`.
     if !token.is_empty()
@@ -264,10 +328,7 @@ fn ends_sentence(before: &str, run: &str, after: &str, cased: bool) -> bool {
 /// The whitespace-delimited token just before a terminator, without opening
 /// punctuation.
 fn last_token(before: &str) -> &str {
-    let token = before
-        .rsplit(char::is_whitespace)
-        .next()
-        .unwrap_or("");
+    let token = before.rsplit(char::is_whitespace).next().unwrap_or("");
     token.trim_start_matches(|c: char| !c.is_alphanumeric())
 }
 
@@ -290,14 +351,22 @@ mod tests {
 
     #[test]
     fn plain_sentences() {
-        assert_eq!(split("Talks ended. Both sides spoke!"), ["Talks ended.", "Both sides spoke!"]);
+        assert_eq!(
+            split("Talks ended. Both sides spoke!"),
+            ["Talks ended.", "Both sides spoke!"]
+        );
     }
 
     #[test]
     fn titles_and_abbreviations_do_not_split() {
         assert_eq!(
-            split("Dr. Smith met Gen. Jones on Sept. 5 at No. 10 Downing St. in London. It rained."),
-            ["Dr. Smith met Gen. Jones on Sept. 5 at No. 10 Downing St. in London.", "It rained."]
+            split(
+                "Dr. Smith met Gen. Jones on Sept. 5 at No. 10 Downing St. in London. It rained."
+            ),
+            [
+                "Dr. Smith met Gen. Jones on Sept. 5 at No. 10 Downing St. in London.",
+                "It rained."
+            ]
         );
     }
 
@@ -305,7 +374,11 @@ mod tests {
     fn us_at_end_of_sentence_splits_before_opener() {
         assert_eq!(
             split("Troops left the U.S. The talks went on. The U.S. Army stayed."),
-            ["Troops left the U.S.", "The talks went on.", "The U.S. Army stayed."]
+            [
+                "Troops left the U.S.",
+                "The talks went on.",
+                "The U.S. Army stayed."
+            ]
         );
     }
 
@@ -321,13 +394,20 @@ mod tests {
     fn quotes_after_terminators() {
         assert_eq!(
             split("\u{201C}We are ready.\u{201D} Lavrov said. \"Why?\" he asked."),
-            ["\u{201C}We are ready.\u{201D}", "Lavrov said.", "\"Why?\" he asked."]
+            [
+                "\u{201C}We are ready.\u{201D}",
+                "Lavrov said.",
+                "\"Why?\" he asked."
+            ]
         );
     }
 
     #[test]
     fn ellipsis_mid_sentence() {
-        assert_eq!(split("He paused... and went on. Then..."), ["He paused... and went on.", "Then..."]);
+        assert_eq!(
+            split("He paused... and went on. Then..."),
+            ["He paused... and went on.", "Then..."]
+        );
     }
 
     #[test]
@@ -343,20 +423,31 @@ mod tests {
     fn blank_lines_and_short_lines_are_boundaries() {
         assert_eq!(
             split("Talks end without deal\n\nBy Jane Doe\nThe talks ended on Monday"),
-            ["Talks end without deal", "By Jane Doe", "The talks ended on Monday"]
+            [
+                "Talks end without deal",
+                "By Jane Doe",
+                "The talks ended on Monday"
+            ]
         );
     }
 
     #[test]
     fn bullets_split() {
-        assert_eq!(split("Key points:\n- one thing\n- another"), ["Key points:", "- one thing", "- another"]);
+        assert_eq!(
+            split("Key points:\n- one thing\n- another"),
+            ["Key points:", "- one thing", "- another"]
+        );
     }
 
     #[test]
     fn lowercased_tokenized_text() {
         assert_eq!(
             split("the talks ended . mr. ryabkov said it was hard . nato did not reply ."),
-            ["the talks ended .", "mr. ryabkov said it was hard .", "nato did not reply ."]
+            [
+                "the talks ended .",
+                "mr. ryabkov said it was hard .",
+                "nato did not reply ."
+            ]
         );
     }
 
@@ -364,15 +455,18 @@ mod tests {
     fn cjk_and_spanish_and_german() {
         assert_eq!(split("会谈结束。双方发言！"), ["会谈结束。", "双方发言！"]);
         assert_eq!(split("¿Qué pasó? ¡Nada!"), ["¿Qué pasó?", "¡Nada!"]);
-        assert_eq!(split("Die Gespräche am 3. Oktober endeten. Es regnete."), [
-            "Die Gespräche am 3. Oktober endeten.",
-            "Es regnete."
-        ]);
+        assert_eq!(
+            split("Die Gespräche am 3. Oktober endeten. Es regnete."),
+            ["Die Gespräche am 3. Oktober endeten.", "Es regnete."]
+        );
     }
 
     #[test]
     fn no_punctuation_is_one_sentence() {
-        assert_eq!(split("no punctuation at all here"), ["no punctuation at all here"]);
+        assert_eq!(
+            split("no punctuation at all here"),
+            ["no punctuation at all here"]
+        );
         assert!(split("   \n\n ").is_empty());
     }
 

@@ -49,7 +49,10 @@ mod tests {
 
     #[test]
     fn punctuation_is_not_a_word() {
-        assert_eq!(words("Talks end, Lavrov says."), ["talks", "end", "lavrov", "says"]);
+        assert_eq!(
+            words("Talks end, Lavrov says."),
+            ["talks", "end", "lavrov", "says"]
+        );
     }
 
     #[test]
