@@ -1,0 +1,130 @@
+//! The `copydesk` binary's batch commands on JSON Lines written here.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{texts, TestServer};
+use copydesk::grpc::ServerConfig;
+use serde_json::{json, Value};
+
+fn copydesk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_copydesk"))
+        .args(args)
+        .output()
+        .expect("run copydesk")
+}
+
+fn write_input(dir: &Path, lines: &[String]) -> String {
+    let path = dir.join("in.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write input");
+    path.to_string_lossy().into_owned()
+}
+
+fn read_output(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("read output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("output line is JSON"))
+        .collect()
+}
+
+fn wire_lines() -> Vec<String> {
+    vec![
+        json!({"id": "full", "title": texts::GENEVA_TITLE, "text": texts::geneva_full()}).to_string(),
+        json!({"id": "trimmed", "text": texts::geneva_trimmed(), "published_at": "2026-11-27T10:00:00Z"})
+            .to_string(),
+        "{not json".to_owned(),
+        json!({"id": "restyled", "text": texts::geneva_restyled()}).to_string(),
+        json!({"id": "council", "text": texts::COUNCIL}).to_string(),
+    ]
+}
+
+#[test]
+fn summarize_writes_one_line_per_story_and_skips_malformed_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &wire_lines());
+    let output = dir.path().join("out.jsonl");
+    let run = copydesk(&["summarize", "--input", &input, "--output", output.to_str().unwrap(), "--sentences", "2"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("line 3"), "malformed line reported: {stderr}");
+
+    let lines = read_output(&output);
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["full", "trimmed", "restyled", "council"]);
+    let body = texts::geneva_full();
+    let sentences = lines[0]["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 2);
+    for s in sentences {
+        let (start, end) = (s["start"].as_u64().unwrap() as usize, s["end"].as_u64().unwrap() as usize);
+        assert_eq!(&body[start..end], s["text"].as_str().unwrap());
+        assert!(s["index"].is_u64() && s["score"].is_f64());
+    }
+}
+
+#[test]
+fn strict_stops_at_the_first_malformed_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &wire_lines());
+    let output = dir.path().join("out.jsonl");
+    let run = copydesk(&["dedup", "--strict", "-i", &input, "-o", output.to_str().unwrap()]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("line 3"));
+}
+
+#[test]
+fn dedup_folds_versions_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &wire_lines());
+    let output = dir.path().join("out.jsonl");
+    let run = copydesk(&["dedup", "-i", &input, "-o", output.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let lines = read_output(&output);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[1]["cluster"], lines[0]["cluster"]);
+    assert_eq!(lines[2]["cluster"], lines[0]["cluster"]);
+    assert_ne!(lines[3]["cluster"], lines[0]["cluster"]);
+    assert_eq!(lines[1]["duplicate_of"], "full");
+    assert_eq!(lines[2]["canonical"], "full");
+    assert!(lines[2]["similarity"]["containment"].as_f64().unwrap() > 0.9);
+    assert!(lines[3]["duplicate_of"].is_null());
+}
+
+#[test]
+fn bad_budget_is_a_usage_error() {
+    let run = copydesk(&["summarize", "--words", "0", "-i", "-", "-o", "-"]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("budget"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedup_streams_through_a_running_server() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &wire_lines());
+    let output = dir.path().join("out.jsonl");
+    let address = format!("http://{}", server.address);
+    let out = output.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        copydesk(&["dedup", "--server", &address, "-i", &input, "-o", out.to_str().unwrap()])
+    })
+    .await
+    .expect("join");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let lines = read_output(&output);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[2]["cluster"], lines[0]["cluster"]);
+    assert_eq!(lines[2]["canonical"], "full");
+    assert_ne!(lines[3]["cluster"], lines[0]["cluster"]);
+
+    // The stories are now in the live index.
+    let mut client = server.dedup().await;
+    let stored = client
+        .get_story(copydesk::grpc::proto::GetStoryRequest { name: "stories/council".into() })
+        .await
+        .expect("stored by the batch job");
+    assert_eq!(stored.into_inner().body, texts::COUNCIL);
+    server.stop().await;
+}
