@@ -5,9 +5,9 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{texts, TestServer};
+use common::{TestServer, texts};
 use copydesk::grpc::ServerConfig;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn copydesk(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_copydesk"))
@@ -46,10 +46,25 @@ fn summarize_writes_one_line_per_story_and_skips_malformed_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = write_input(dir.path(), &wire_lines());
     let output = dir.path().join("out.jsonl");
-    let run = copydesk(&["summarize", "--input", &input, "--output", output.to_str().unwrap(), "--sentences", "2"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = copydesk(&[
+        "summarize",
+        "--input",
+        &input,
+        "--output",
+        output.to_str().unwrap(),
+        "--sentences",
+        "2",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(stderr.contains("line 3"), "malformed line reported: {stderr}");
+    assert!(
+        stderr.contains("line 3"),
+        "malformed line reported: {stderr}"
+    );
 
     let lines = read_output(&output);
     let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
@@ -58,7 +73,10 @@ fn summarize_writes_one_line_per_story_and_skips_malformed_lines() {
     let sentences = lines[0]["sentences"].as_array().unwrap();
     assert_eq!(sentences.len(), 2);
     for s in sentences {
-        let (start, end) = (s["start"].as_u64().unwrap() as usize, s["end"].as_u64().unwrap() as usize);
+        let (start, end) = (
+            s["start"].as_u64().unwrap() as usize,
+            s["end"].as_u64().unwrap() as usize,
+        );
         assert_eq!(&body[start..end], s["text"].as_str().unwrap());
         assert!(s["index"].is_u64() && s["score"].is_f64());
     }
@@ -69,7 +87,14 @@ fn strict_stops_at_the_first_malformed_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = write_input(dir.path(), &wire_lines());
     let output = dir.path().join("out.jsonl");
-    let run = copydesk(&["dedup", "--strict", "-i", &input, "-o", output.to_str().unwrap()]);
+    let run = copydesk(&[
+        "dedup",
+        "--strict",
+        "-i",
+        &input,
+        "-o",
+        output.to_str().unwrap(),
+    ]);
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("line 3"));
 }
@@ -80,7 +105,11 @@ fn dedup_folds_versions_offline() {
     let input = write_input(dir.path(), &wire_lines());
     let output = dir.path().join("out.jsonl");
     let run = copydesk(&["dedup", "-i", &input, "-o", output.to_str().unwrap()]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let lines = read_output(&output);
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[1]["cluster"], lines[0]["cluster"]);
@@ -108,11 +137,23 @@ async fn dedup_streams_through_a_running_server() {
     let address = format!("http://{}", server.address);
     let out = output.clone();
     let run = tokio::task::spawn_blocking(move || {
-        copydesk(&["dedup", "--server", &address, "-i", &input, "-o", out.to_str().unwrap()])
+        copydesk(&[
+            "dedup",
+            "--server",
+            &address,
+            "-i",
+            &input,
+            "-o",
+            out.to_str().unwrap(),
+        ])
     })
     .await
     .expect("join");
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let lines = read_output(&output);
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[2]["cluster"], lines[0]["cluster"]);
@@ -122,7 +163,9 @@ async fn dedup_streams_through_a_running_server() {
     // The stories are now in the live index.
     let mut client = server.dedup().await;
     let stored = client
-        .get_story(copydesk::grpc::proto::GetStoryRequest { name: "stories/council".into() })
+        .get_story(copydesk::grpc::proto::GetStoryRequest {
+            name: "stories/council".into(),
+        })
         .await
         .expect("stored by the batch job");
     assert_eq!(stored.into_inner().body, texts::COUNCIL);

@@ -10,6 +10,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
+use super::traced;
+
 use super::convert::{self, IdRule, Limits};
 use super::error::{ApiError, to_rpc_status};
 use super::proto::dedup_service_server::DedupService;
@@ -64,11 +66,10 @@ impl DedupService for DedupApi {
             method = "IngestStory",
             body_bytes = story.as_ref().map_or(0, |s| s.body.len())
         );
-        async move {
+        traced(span, async move {
             let report = self.ingest(story).await?;
             Ok(Response::new(convert::ingest_response(&report)))
-        }
-        .instrument(span)
+        })
         .await
     }
 
@@ -135,20 +136,15 @@ impl DedupService for DedupApi {
             method = "FindDuplicates",
             body_bytes = story.as_ref().map_or(0, |s| s.body.len())
         );
-        async move {
+        traced(span, async move {
             let max_matches = convert::max_matches(max_matches)?;
             let story = convert::story(story, "story", IdRule::Optional, self.limits)?;
-            let placement = self
-                .store
-                .find_duplicates(prepare(story).await?)
-                .await
-                .map_err(ApiError::from)?;
+            let placement = self.store.find_duplicates(prepare(story).await?).await?;
             Ok(Response::new(convert::find_response(
                 &placement,
                 max_matches,
             )))
-        }
-        .instrument(span)
+        })
         .await
     }
 
@@ -157,12 +153,14 @@ impl DedupService for DedupApi {
         request: Request<proto::GetStoryRequest>,
     ) -> Result<Response<proto::Story>, Status> {
         let proto::GetStoryRequest { name } = request.into_inner();
-        async move {
-            let id = convert::story_name(&name, "name")?;
-            let stored = self.store.get_story(&id).await.map_err(ApiError::from)?;
-            Ok(Response::new(convert::stored_story(stored)))
-        }
-        .instrument(tracing::info_span!("rpc", method = "GetStory"))
+        traced(
+            tracing::info_span!("rpc", method = "GetStory"),
+            async move {
+                let id = convert::story_name(&name, "name")?;
+                let stored = self.store.get_story(&id).await?;
+                Ok(Response::new(convert::stored_story(stored)))
+            },
+        )
         .await
     }
 
@@ -171,15 +169,14 @@ impl DedupService for DedupApi {
         request: Request<proto::DeleteStoryRequest>,
     ) -> Result<Response<()>, Status> {
         let proto::DeleteStoryRequest { name } = request.into_inner();
-        async move {
-            let id = convert::story_name(&name, "name")?;
-            self.store
-                .delete_story(&id, SystemTime::now())
-                .await
-                .map_err(ApiError::from)?;
-            Ok(Response::new(()))
-        }
-        .instrument(tracing::info_span!("rpc", method = "DeleteStory"))
+        traced(
+            tracing::info_span!("rpc", method = "DeleteStory"),
+            async move {
+                let id = convert::story_name(&name, "name")?;
+                self.store.delete_story(&id, SystemTime::now()).await?;
+                Ok(Response::new(()))
+            },
+        )
         .await
     }
 
@@ -188,19 +185,20 @@ impl DedupService for DedupApi {
         request: Request<proto::GetClusterRequest>,
     ) -> Result<Response<proto::Cluster>, Status> {
         let proto::GetClusterRequest { name } = request.into_inner();
-        async move {
-            let id = convert::cluster_name(&name, "name")?;
-            let detail = self.store.get_cluster(id).await.map_err(ApiError::from)?;
-            let story = detail.canonical.story.clone();
-            let summary = tokio::task::spawn_blocking(move || {
-                let summary = summarize(&story.title, &story.body, Budget::default());
-                convert::summary_response(&story.body, &summary)
-            })
-            .await
-            .map_err(ApiError::from)?;
-            Ok(Response::new(convert::cluster(detail, Some(summary))))
-        }
-        .instrument(tracing::info_span!("rpc", method = "GetCluster"))
+        traced(
+            tracing::info_span!("rpc", method = "GetCluster"),
+            async move {
+                let id = convert::cluster_name(&name, "name")?;
+                let detail = self.store.get_cluster(id).await?;
+                let story = detail.canonical.story.clone();
+                let summary = tokio::task::spawn_blocking(move || {
+                    let summary = summarize(&story.title, &story.body, Budget::default());
+                    convert::summary_response(&story.body, &summary)
+                })
+                .await?;
+                Ok(Response::new(convert::cluster(detail, Some(summary))))
+            },
+        )
         .await
     }
 
@@ -212,28 +210,22 @@ impl DedupService for DedupApi {
             page_size,
             page_token,
         } = request.into_inner();
-        async move {
-            let size = convert::page_size(page_size)?;
-            let before = convert::page_token(&page_token)?;
-            let page = self
-                .store
-                .list_clusters(before, size)
-                .await
-                .map_err(ApiError::from)?;
-            Ok(Response::new(proto::ListClustersResponse {
-                next_page_token: convert::next_page_token(page.next_before),
-                clusters: page
-                    .clusters
-                    .into_iter()
-                    .map(|c| convert::cluster(c, None))
-                    .collect(),
-            }))
-        }
-        .instrument(tracing::info_span!(
-            "rpc",
-            method = "ListClusters",
-            page_size
-        ))
+        traced(
+            tracing::info_span!("rpc", method = "ListClusters", page_size),
+            async move {
+                let size = convert::page_size(page_size)?;
+                let before = convert::page_token(&page_token)?;
+                let page = self.store.list_clusters(before, size).await?;
+                Ok(Response::new(proto::ListClustersResponse {
+                    next_page_token: convert::next_page_token(page.next_before),
+                    clusters: page
+                        .clusters
+                        .into_iter()
+                        .map(|c| convert::cluster(c, None))
+                        .collect(),
+                }))
+            },
+        )
         .await
     }
 }

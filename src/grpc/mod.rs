@@ -24,3 +24,24 @@ pub mod proto {
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("copydesk_descriptor");
 }
+
+/// Runs a handler body inside its RPC span, logs how it ended, and maps
+/// its error to a `Status`.
+async fn traced<T>(
+    span: tracing::Span,
+    handler: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, tonic::Status> {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let result = handler.instrument(span.clone()).await;
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    let _entered = span.enter();
+    match &result {
+        Ok(_) => tracing::debug!(elapsed_us, "rpc ok"),
+        Err(ApiError::InvalidArgument(_)) => {
+            tracing::debug!(elapsed_us, "rpc refused: invalid argument")
+        }
+        Err(err) => tracing::info!(elapsed_us, cause = %err, "rpc failed"),
+    }
+    result.map_err(tonic::Status::from)
+}

@@ -1,7 +1,7 @@
 //! `copydesk.v1.SummaryService`.
 
+use super::traced;
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
 use super::convert::{self, Limits};
 use super::proto::summary_service_server::SummaryService;
@@ -31,18 +31,16 @@ impl SummaryService for SummaryApi {
             method = "Summarize",
             body_bytes = tracing::field::Empty
         );
-        async move {
+        traced(span, async move {
             let (story, budget) = convert::summarize_request(request.into_inner(), self.limits)?;
             tracing::Span::current().record("body_bytes", story.body.len());
             let response = tokio::task::spawn_blocking(move || {
                 let summary = summarize(&story.title, &story.body, budget);
                 convert::summary_response(&story.body, &summary)
             })
-            .await
-            .map_err(super::ApiError::from)?;
+            .await?;
             Ok(Response::new(response))
-        }
-        .instrument(span)
+        })
         .await
     }
 }
