@@ -49,7 +49,7 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
                     index: s.index,
                     start: s.start,
                     end: s.end,
-                    score: s.score,
+                    score: s.score.total,
                 })
                 .collect(),
         })?;

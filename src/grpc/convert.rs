@@ -169,7 +169,7 @@ pub fn summary_response(body: &str, summary: &Summary) -> proto::SummarizeRespon
             index: s.index as u32,
             start: s.start as u64,
             end: s.end as u64,
-            score: s.score,
+            score: s.score.total,
         })
         .collect();
     proto::SummarizeResponse {

@@ -12,9 +12,9 @@ mod budget;
 mod score;
 
 pub use budget::{Budget, BudgetError};
-pub use score::score_sentences;
+pub use score::{MAX_GRAPH_SENTENCES, ScoreParts, Weights, score_sentences};
 
-use crate::text::{split_sentences, words::word_count};
+use crate::text::split_sentences;
 
 /// One chosen sentence.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +25,8 @@ pub struct SummarySentence {
     pub start: usize,
     /// Byte offset just past the sentence in the body.
     pub end: usize,
-    /// The sentence's score (higher is better).
-    pub score: f64,
+    /// The sentence's score (higher is better) and its parts.
+    pub score: ScoreParts,
 }
 
 /// A summary of one story.
@@ -57,17 +57,22 @@ impl Summary {
 const MAX_REDUNDANCY: f64 = 0.6;
 
 /// Summarizes `body` (with its headline `title`, which may be empty) within
-/// `budget`.
+/// `budget`, with the default weights.
 pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
+    summarize_with(title, body, budget, &Weights::default())
+}
+
+/// Summarizes with explicit scoring weights.
+pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights) -> Summary {
     let spans = split_sentences(body);
-    let scored = score_sentences(title, body, &spans);
-    let word_counts: Vec<usize> = spans.iter().map(|s| word_count(s.text(body))).collect();
+    let scored = score_sentences(title, body, &spans, weights);
     let (max_sentences, max_words) = budget.limits(spans.len());
 
     let mut order: Vec<usize> = (0..spans.len()).collect();
     order.sort_by(|&a, &b| {
-        scored.scores[b]
-            .total_cmp(&scored.scores[a])
+        scored.parts[b]
+            .total
+            .total_cmp(&scored.parts[a].total)
             .then(a.cmp(&b))
     });
 
@@ -77,7 +82,8 @@ pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
         if chosen.len() >= max_sentences {
             break;
         }
-        if word_counts[candidate] == 0 || words + word_counts[candidate] > max_words {
+        let length = scored.words[candidate];
+        if length == 0 || words + length > max_words {
             continue;
         }
         let redundant = chosen
@@ -86,7 +92,7 @@ pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
         if redundant {
             continue;
         }
-        words += word_counts[candidate];
+        words += length;
         chosen.push(candidate);
     }
     chosen.sort_unstable();
@@ -98,7 +104,7 @@ pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
                 index,
                 start: spans[index].start,
                 end: spans[index].end,
-                score: scored.scores[index],
+                score: scored.parts[index],
             })
             .collect(),
         story_sentences: spans.len(),

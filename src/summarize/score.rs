@@ -1,211 +1,562 @@
-//! Sentence scores: position prior, directed centrality, headline overlap,
-//! length and form penalties.
+//! Sentence scores: a position prior, PacSum directed centrality, headline
+//! similarity, and a form multiplier for sentences that make poor summary
+//! lines. Every part is kept so a client can see why a sentence was chosen.
+//!
+//! Built for throughput: one pass over the words of each sentence (hashed,
+//! never allocated), term ids in one arena, tf-idf vectors in another, and
+//! the similarity graph only over the first [`MAX_GRAPH_SENTENCES`].
 
-use std::collections::HashMap;
+use std::sync::LazyLock;
 
-use crate::text::{sentences::SentenceSpan, word_tokens};
+use crate::text::sentences::SentenceSpan;
+use crate::text::words::{for_each_word, word_hash};
 
-/// Weight of the position prior `1 / (1 + index)^POSITION_DECAY`.
-const W_POSITION: f64 = 1.0;
-const POSITION_DECAY: f64 = 0.7;
-/// Weight of the directed centrality, scaled to [0, 1] within a story.
-const W_CENTRALITY: f64 = 0.45;
-/// Weight of the tf-idf cosine with the headline.
-const W_TITLE: f64 = 0.35;
-/// PacSum: edges below `min + BETA * (max - min)` are dropped.
-const BETA: f64 = 0.6;
-/// PacSum: weights of edges to earlier and to later sentences. A sentence
-/// that later ones echo is central; one that echoes earlier ones is not.
-const LAMBDA_EARLIER: f64 = -0.3;
-const LAMBDA_LATER: f64 = 1.0;
-/// Sentences shorter than this many words rarely summarize anything.
-const MIN_WORDS: usize = 6;
-/// Sentences longer than this are usually run-ons or lists.
-const MAX_WORDS: usize = 70;
-/// Multipliers for sentences that make poor summary lines.
-const SHORT_PENALTY: f64 = 0.4;
-const LONG_PENALTY: f64 = 0.8;
-const QUESTION_PENALTY: f64 = 0.6;
-const QUOTE_PENALTY: f64 = 0.8;
-const DANGLING_PRONOUN_PENALTY: f64 = 0.85;
+/// The weights of the score. `Default` holds the values tuned on the
+/// CNN/DailyMail development split (see `examples/tune_summary.rs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weights {
+    /// Exponent of the position prior `1 / (1 + index)^decay`.
+    pub position_decay: f64,
+    /// Weight of the directed centrality, scaled to [0, 1] within a story.
+    pub centrality: f64,
+    /// Weight of the tf-idf cosine with the headline.
+    pub title: f64,
+    /// PacSum: edges below `min + beta * (max - min)` are dropped.
+    pub beta: f64,
+    /// PacSum: weight of edges to earlier sentences (a sentence that echoes
+    /// earlier text is not central). Edges to later ones weigh 1.
+    pub lambda_earlier: f64,
+    /// Sentences with fewer words are penalized.
+    pub min_words: usize,
+    /// Sentences with more words are penalized.
+    pub max_words: usize,
+    /// Multiplier for a sentence shorter than `min_words`.
+    pub short_penalty: f64,
+    /// Multiplier for a sentence longer than `max_words`.
+    pub long_penalty: f64,
+    /// Multiplier for a question.
+    pub question_penalty: f64,
+    /// Multiplier for a sentence that opens with a quotation mark.
+    pub quote_penalty: f64,
+    /// Multiplier for a sentence (not the first) that opens with a pronoun.
+    pub pronoun_penalty: f64,
+    /// Multiplier for a byline, credit or other furniture line.
+    pub furniture_penalty: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            position_decay: 0.7,
+            centrality: 0.45,
+            title: 0.35,
+            beta: 0.6,
+            lambda_earlier: -0.3,
+            min_words: 6,
+            max_words: 70,
+            short_penalty: 0.4,
+            long_penalty: 0.8,
+            question_penalty: 0.6,
+            quote_penalty: 0.8,
+            pronoun_penalty: 0.85,
+            furniture_penalty: 0.1,
+        }
+    }
+}
+
+/// The centrality graph covers at most this many leading sentences: news
+/// puts what matters early, and a 1 MiB story must not cost a quadratic
+/// graph. Later sentences score on position and headline alone.
+pub const MAX_GRAPH_SENTENCES: usize = 200;
+
+/// The parts of one sentence's score:
+/// `total = (position + centrality_weight · centrality + title_weight · title) · form`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ScoreParts {
+    /// Position prior: 1 for the first sentence, decaying.
+    pub position: f64,
+    /// Directed centrality in [0, 1].
+    pub centrality: f64,
+    /// Cosine similarity with the headline, in [0, 1].
+    pub title: f64,
+    /// Form multiplier in (0, 1]: 1 unless a penalty applies.
+    pub form: f64,
+    /// The combined score.
+    pub total: f64,
+}
 
 /// Function words left out of the similarity vectors (English; other
-/// languages simply keep all their words).
+/// languages keep all their words).
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been",
     "but", "by", "can", "could", "did", "do", "for", "from", "had", "has", "have", "he", "her",
     "his", "i", "if", "in", "into", "is", "it", "it's", "its", "more", "not", "of", "on", "one",
     "or", "our", "out", "s", "said", "says", "she", "so", "than", "that", "the", "their", "them",
     "there", "they", "this", "to", "up", "was", "we", "were", "what", "when", "which", "who",
-    "will", "with", "would", "you",
+    "will", "with", "would", "you", "lrb", "rrb", "cnn",
 ];
 
-/// Pronouns that need an antecedent; a summary sentence opening with one
-/// dangles.
+/// Longest entry of [`STOPWORDS`], in bytes.
+const MAX_STOPWORD_BYTES: usize = 5;
+
+/// Pronouns that need an antecedent: a summary line opening with one dangles.
 const LEADING_PRONOUNS: &[&str] = &[
-    "he", "she", "they", "it", "this", "these", "those", "his", "her", "their", "its",
+    "he", "she", "they", "it", "this", "these", "those", "his", "her", "their", "its", "him",
+    "them",
 ];
 
-/// Per-sentence scores of one story, and what selection needs to check
-/// redundancy.
+/// Openings of lines that are furniture, not story.
+const FURNITURE_OPENINGS: &[&str] = &[
+    "by",
+    "reporting",
+    "editing",
+    "writing",
+    "additional",
+    "copyright",
+    "click",
+    "follow",
+    "related",
+    "read",
+    "subscribe",
+    "sign",
+];
+
+/// A set of word hashes answered with one or two loads: open addressing
+/// over a small power-of-two table (the sets here hold under 100 words).
+#[derive(Debug)]
+struct WordSet {
+    slots: Vec<u64>,
+    mask: usize,
+}
+
+impl WordSet {
+    fn new(words: &[&str]) -> WordSet {
+        let size = (words.len() * 4).next_power_of_two();
+        let mut set = WordSet {
+            slots: vec![0; size],
+            mask: size - 1,
+        };
+        for word in words {
+            let hash = word_hash(word);
+            let mut i = hash as usize & set.mask;
+            while set.slots[i] != 0 && set.slots[i] != hash {
+                i = (i + 1) & set.mask;
+            }
+            set.slots[i] = hash;
+        }
+        set
+    }
+
+    fn contains(&self, hash: u64) -> bool {
+        let mut i = hash as usize & self.mask;
+        loop {
+            match self.slots[i] {
+                0 => return false,
+                h if h == hash => return true,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+}
+
+fn hash_set(words: &[&str]) -> Vec<u64> {
+    let mut hashes: Vec<u64> = words.iter().map(|w| word_hash(w)).collect();
+    hashes.sort_unstable();
+    hashes
+}
+
+static STOPWORD_SET: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(STOPWORDS));
+static PRONOUN_HASHES: LazyLock<Vec<u64>> = LazyLock::new(|| hash_set(LEADING_PRONOUNS));
+static FURNITURE_HASHES: LazyLock<Vec<u64>> = LazyLock::new(|| hash_set(FURNITURE_OPENINGS));
+
+/// Dense ids for the distinct word hashes of one story: open addressing
+/// with linear probing, kept at most half full. Word hashes are already well
+/// mixed, so their low bits index the table directly.
+#[derive(Debug)]
+struct Vocabulary {
+    /// (hash, id + 1); an id of 0 marks an empty slot.
+    slots: Vec<(u64, u32)>,
+    len: u32,
+}
+
+impl Vocabulary {
+    fn with_capacity(terms: usize) -> Vocabulary {
+        let size = (terms * 2).max(16).next_power_of_two();
+        Vocabulary {
+            slots: vec![(0, 0); size],
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// The id of `hash`, assigning the next one if it is new.
+    fn id(&mut self, hash: u64) -> u32 {
+        if (self.len as usize + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let (h, id) = self.slots[i];
+            if id == 0 {
+                self.len += 1;
+                self.slots[i] = (hash, self.len);
+                return self.len - 1;
+            }
+            if h == hash {
+                return id - 1;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![(0, 0); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.slots.len() - 1;
+        for (hash, id) in old.into_iter().filter(|&(_, id)| id != 0) {
+            let mut i = hash as usize & mask;
+            while self.slots[i].1 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (hash, id);
+        }
+    }
+}
+
+/// One story's sentences, analysed and scored.
 #[derive(Debug)]
 pub struct ScoredSentences {
-    /// One score per sentence, in story order.
-    pub scores: Vec<f64>,
-    vectors: Vec<SparseVector>,
+    /// Score and parts per sentence, in story order.
+    pub parts: Vec<ScoreParts>,
+    /// Words per sentence.
+    pub words: Vec<usize>,
+    /// tf-idf vectors, (term, weight) sorted by term, in one arena.
+    vectors: Vec<(u32, f32)>,
+    /// Each sentence's range in `vectors`.
+    ranges: Vec<(u32, u32)>,
+    /// Distinct terms in the story and headline.
+    vocabulary_len: usize,
 }
 
 impl ScoredSentences {
     /// Cosine similarity of sentences `a` and `b`.
     pub fn similarity(&self, a: usize, b: usize) -> f64 {
-        self.vectors[a].cosine(&self.vectors[b])
+        f64::from(cosine(self.vector(a), self.vector(b)))
+    }
+
+    fn vector(&self, i: usize) -> &[(u32, f32)] {
+        let (start, end) = self.ranges[i];
+        &self.vectors[start as usize..end as usize]
     }
 }
 
-/// A unit-length tf-idf vector: (term id, weight), sorted by term id.
-#[derive(Debug, Default)]
-struct SparseVector(Vec<(u32, f64)>);
-
-impl SparseVector {
-    fn cosine(&self, other: &SparseVector) -> f64 {
-        let (mut i, mut j, mut dot) = (0, 0, 0.0);
-        while i < self.0.len() && j < other.0.len() {
-            match self.0[i].0.cmp(&other.0[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    dot += self.0[i].1 * other.0[j].1;
-                    i += 1;
-                    j += 1;
-                }
+fn cosine(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
+    let (mut i, mut j, mut dot) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                dot += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
             }
         }
-        dot
+    }
+    dot
+}
+
+/// Dot product of a dense vector with a sparse one. Four partial sums
+/// break the dependency chain of one running sum.
+fn gather_dot(dense: &[f32], sparse: &[(u32, f32)]) -> f32 {
+    let mut sums = [0.0f32; 4];
+    let mut chunks = sparse.chunks_exact(4);
+    for chunk in &mut chunks {
+        for (sum, &(t, w)) in sums.iter_mut().zip(chunk) {
+            *sum += dense[t as usize] * w;
+        }
+    }
+    let rest: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|&(t, w)| dense[t as usize] * w)
+        .sum();
+    sums.iter().sum::<f32>() + rest
+}
+
+/// What one pass over a sentence's words finds.
+struct SentenceWords {
+    words: usize,
+    first_word: Option<u64>,
+}
+
+/// Pushes the term ids of `text`'s content words onto `terms`.
+fn collect_terms(text: &str, vocabulary: &mut Vocabulary, terms: &mut Vec<u32>) -> SentenceWords {
+    let mut words = 0;
+    let mut first_word = None;
+    for_each_word(text, |word| {
+        let hash = word_hash(word);
+        if words == 0 {
+            first_word = Some(hash);
+        }
+        words += 1;
+        // Every stopword is short: longer words skip the lookup.
+        if word.len() > MAX_STOPWORD_BYTES || !STOPWORD_SET.contains(hash) {
+            terms.push(vocabulary.id(hash));
+        }
+    });
+    SentenceWords { words, first_word }
+}
+
+/// Sorts `terms` and appends its unit-length tf-idf vector to `out`.
+fn push_tfidf(terms: &mut [u32], idf: &[f32], out: &mut Vec<(u32, f32)>) {
+    terms.sort_unstable();
+    let start = out.len();
+    let mut i = 0;
+    while i < terms.len() {
+        let term = terms[i];
+        let mut tf = 0.0;
+        while i < terms.len() && terms[i] == term {
+            tf += 1.0;
+            i += 1;
+        }
+        out.push((term, tf * idf[term as usize]));
+    }
+    let norm = out[start..].iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        out[start..].iter_mut().for_each(|(_, w)| *w /= norm);
     }
 }
 
 /// Scores every sentence of `body` (split into `spans`) for a summary.
-pub fn score_sentences(title: &str, body: &str, spans: &[SentenceSpan]) -> ScoredSentences {
-    let mut vocabulary: HashMap<String, u32> = HashMap::new();
-    let mut term_ids = |text: &str| -> Vec<u32> {
-        word_tokens(text)
-            .into_iter()
-            .filter(|w| !STOPWORDS.contains(&w.text.as_str()))
-            .map(|w| {
-                let next = vocabulary.len() as u32;
-                *vocabulary.entry(w.text).or_insert(next)
-            })
-            .collect()
-    };
-    let sentence_terms: Vec<Vec<u32>> = spans.iter().map(|s| term_ids(s.text(body))).collect();
-    let title_terms = term_ids(title);
+pub fn score_sentences(
+    title: &str,
+    body: &str,
+    spans: &[SentenceSpan],
+    weights: &Weights,
+) -> ScoredSentences {
+    let n = spans.len();
+    let mut vocabulary = Vocabulary::with_capacity(body.len() / 8);
+    let mut terms: Vec<u32> = Vec::new();
+    let mut term_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
+    let mut words = Vec::with_capacity(n);
+    let mut first_words = Vec::with_capacity(n);
+    for span in spans {
+        let start = terms.len() as u32;
+        let found = collect_terms(span.text(body), &mut vocabulary, &mut terms);
+        term_ranges.push((start, terms.len() as u32));
+        words.push(found.words);
+        first_words.push(found.first_word);
+    }
+    let title_start = terms.len();
+    collect_terms(title, &mut vocabulary, &mut terms);
 
+    // Document frequency over sentences (the headline does not count).
     let mut document_frequency = vec![0u32; vocabulary.len()];
-    for terms in &sentence_terms {
-        let mut seen = terms.clone();
-        seen.sort_unstable();
-        seen.dedup();
-        for t in seen {
-            document_frequency[t as usize] += 1;
+    let mut last_seen = vec![u32::MAX; vocabulary.len()];
+    for (i, &(start, end)) in term_ranges.iter().enumerate() {
+        for &t in &terms[start as usize..end as usize] {
+            if last_seen[t as usize] != i as u32 {
+                last_seen[t as usize] = i as u32;
+                document_frequency[t as usize] += 1;
+            }
         }
     }
-    let n = spans.len().max(1) as f64;
-    let idf: Vec<f64> = document_frequency
+    let sentences = n.max(1) as f32;
+    let idf: Vec<f32> = document_frequency
         .iter()
-        .map(|&df| (n / f64::from(df.max(1))).ln() + 1.0)
+        .map(|&df| (sentences / df.max(1) as f32).ln() + 1.0)
         .collect();
-    let vectors: Vec<SparseVector> = sentence_terms.iter().map(|t| tfidf(t, &idf)).collect();
-    let title_vector = tfidf(&title_terms, &idf);
 
-    let centrality = directed_centrality(&vectors);
-    let scores = spans
-        .iter()
-        .enumerate()
-        .map(|(index, span)| {
-            let position = 1.0 / (1.0 + index as f64).powf(POSITION_DECAY);
-            let title = title_vector.cosine(&vectors[index]);
-            let base = W_POSITION * position + W_CENTRALITY * centrality[index] + W_TITLE * title;
-            base * form_multiplier(span.text(body), index)
-        })
-        .collect();
-    ScoredSentences { scores, vectors }
+    let mut vectors = Vec::with_capacity(terms.len());
+    let mut ranges = Vec::with_capacity(n);
+    for &(start, end) in &term_ranges {
+        let from = vectors.len() as u32;
+        push_tfidf(&mut terms[start as usize..end as usize], &idf, &mut vectors);
+        ranges.push((from, vectors.len() as u32));
+    }
+    let mut title_vector = Vec::new();
+    push_tfidf(&mut terms[title_start..], &idf, &mut title_vector);
+
+    let mut scored = ScoredSentences {
+        parts: Vec::with_capacity(n),
+        words,
+        vectors,
+        ranges,
+        vocabulary_len: vocabulary.len(),
+    };
+    let centrality = directed_centrality(&scored, n.min(MAX_GRAPH_SENTENCES), weights);
+    for (index, span) in spans.iter().enumerate() {
+        let position = 1.0 / (1.0 + index as f64).powf(weights.position_decay);
+        let title = f64::from(cosine(&title_vector, scored.vector(index)));
+        let centrality = centrality.get(index).copied().unwrap_or(0.0);
+        let form = form_multiplier(
+            span.text(body),
+            index,
+            scored.words[index],
+            first_words[index],
+            weights,
+        );
+        let total = (position + weights.centrality * centrality + weights.title * title) * form;
+        scored.parts.push(ScoreParts {
+            position,
+            centrality,
+            title,
+            form,
+            total,
+        });
+    }
+    scored
 }
 
-fn tfidf(terms: &[u32], idf: &[f64]) -> SparseVector {
-    let mut counts: HashMap<u32, f64> = HashMap::new();
-    for &t in terms {
-        *counts.entry(t).or_default() += 1.0;
+/// PacSum directed centrality over the first `m` sentences, scaled to [0, 1].
+fn directed_centrality(scored: &ScoredSentences, m: usize, weights: &Weights) -> Vec<f64> {
+    if m < 2 {
+        return vec![0.0; m];
     }
-    let mut weights: Vec<(u32, f64)> = counts
-        .into_iter()
-        .map(|(t, tf)| (t, tf * idf[t as usize]))
-        .collect();
-    weights.sort_unstable_by_key(|&(t, _)| t);
-    let norm = weights.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
-    if norm > 0.0 {
-        for (_, w) in &mut weights {
-            *w /= norm;
+    // Scatter sentence i into a dense vector, then each later sentence's
+    // dot product is a branch-free gather.
+    let mut dense = vec![0.0f32; scored.vocabulary_len];
+    let mut similarity = vec![0.0f32; m * m];
+    let (mut min, mut max) = (f32::MAX, f32::MIN);
+    for i in 0..m {
+        for &(t, w) in scored.vector(i) {
+            dense[t as usize] = w;
         }
-    }
-    SparseVector(weights)
-}
-
-/// PacSum directed centrality, scaled to [0, 1].
-fn directed_centrality(vectors: &[SparseVector]) -> Vec<f64> {
-    let n = vectors.len();
-    if n < 2 {
-        return vec![0.0; n];
-    }
-    let mut similarity = vec![0.0; n * n];
-    let (mut min, mut max) = (f64::MAX, f64::MIN);
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let s = vectors[i].cosine(&vectors[j]);
-            similarity[i * n + j] = s;
+        for j in (i + 1)..m {
+            let s = gather_dot(&dense, scored.vector(j));
+            similarity[i * m + j] = s;
             min = min.min(s);
             max = max.max(s);
         }
+        for &(t, _) in scored.vector(i) {
+            dense[t as usize] = 0.0;
+        }
     }
-    let threshold = min + BETA * (max - min);
-    let mut centrality = vec![0.0; n];
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let edge = (similarity[i * n + j] - threshold).max(0.0);
+    let threshold = f64::from(min) + weights.beta * f64::from(max - min);
+    let mut centrality = vec![0.0f64; m];
+    for i in 0..m {
+        for j in (i + 1)..m {
+            let edge = (f64::from(similarity[i * m + j]) - threshold).max(0.0);
             // i is earlier than j: j echoes i.
-            centrality[i] += LAMBDA_LATER * edge;
-            centrality[j] += LAMBDA_EARLIER * edge;
+            centrality[i] += edge;
+            centrality[j] += weights.lambda_earlier * edge;
         }
     }
     let lo = centrality.iter().copied().fold(f64::MAX, f64::min);
     let hi = centrality.iter().copied().fold(f64::MIN, f64::max);
     if hi - lo <= f64::EPSILON {
-        return vec![0.0; n];
+        return vec![0.0; m];
     }
     centrality.iter().map(|c| (c - lo) / (hi - lo)).collect()
 }
 
 /// Multiplier in (0, 1] for the form of a sentence.
-fn form_multiplier(sentence: &str, index: usize) -> f64 {
-    let words = word_tokens(sentence);
+fn form_multiplier(
+    sentence: &str,
+    index: usize,
+    words: usize,
+    first_word: Option<u64>,
+    w: &Weights,
+) -> f64 {
+    let is_first_word = |list: &[u64]| first_word.is_some_and(|h| list.binary_search(&h).is_ok());
     let mut multiplier = 1.0;
-    if words.len() < MIN_WORDS {
-        multiplier *= SHORT_PENALTY;
-    } else if words.len() > MAX_WORDS {
-        multiplier *= LONG_PENALTY;
+    if words < w.min_words {
+        multiplier *= w.short_penalty;
+    } else if words > w.max_words {
+        multiplier *= w.long_penalty;
     }
-    let trimmed = sentence.trim_end_matches(['"', '\'', '”', '’', ')']);
+    let trimmed = sentence.trim_end_matches(['"', '\'', '”', '’', ')', ' ']);
     if trimmed.ends_with('?') {
-        multiplier *= QUESTION_PENALTY;
+        multiplier *= w.question_penalty;
     }
-    if sentence.starts_with(['"', '“', '\'', '‘']) {
-        multiplier *= QUOTE_PENALTY;
+    if sentence.starts_with(['"', '“', '\'', '‘', '`']) {
+        multiplier *= w.quote_penalty;
     }
-    if index > 0
-        && words
-            .first()
-            .is_some_and(|w| LEADING_PRONOUNS.contains(&w.text.as_str()))
-    {
-        multiplier *= DANGLING_PRONOUN_PENALTY;
+    if index > 0 && is_first_word(&PRONOUN_HASHES) {
+        multiplier *= w.pronoun_penalty;
+    }
+    // Bylines and credits: short lines that open with a furniture word.
+    if words <= 12 && is_first_word(&FURNITURE_HASHES) {
+        multiplier *= w.furniture_penalty;
     }
     multiplier
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::split_sentences;
+
+    fn score(title: &str, body: &str) -> ScoredSentences {
+        score_sentences(title, body, &split_sentences(body), &Weights::default())
+    }
+
+    #[test]
+    fn vocabulary_ids_are_dense_and_stable() {
+        let mut vocabulary = Vocabulary::with_capacity(1);
+        let ids: Vec<u32> = (0..100u64)
+            .map(|h| vocabulary.id(h.wrapping_mul(0x9E37_79B9)))
+            .collect();
+        assert_eq!(ids, (0..100).collect::<Vec<u32>>());
+        assert_eq!(vocabulary.id(7u64.wrapping_mul(0x9E37_79B9)), 7);
+        assert_eq!(vocabulary.len(), 100);
+    }
+
+    #[test]
+    fn word_set_answers_membership() {
+        assert!(STOPWORD_SET.contains(word_hash("The")));
+        assert!(!STOPWORD_SET.contains(word_hash("geneva")));
+        assert!(
+            STOPWORDS
+                .iter()
+                .all(|w| STOPWORD_SET.contains(word_hash(w)))
+        );
+    }
+
+    #[test]
+    fn stopword_length_bound_holds() {
+        assert_eq!(
+            STOPWORDS.iter().map(|w| w.len()).max(),
+            Some(MAX_STOPWORD_BYTES)
+        );
+    }
+
+    #[test]
+    fn parts_multiply_out_to_the_total() {
+        let body = "Talks on security opened in Geneva on Monday. Russia wants guarantees on NATO. \
+                    The Geneva talks on security continue on Tuesday.";
+        let scored = score("Geneva security talks", body);
+        let w = Weights::default();
+        for p in &scored.parts {
+            let expected = (p.position + w.centrality * p.centrality + w.title * p.title) * p.form;
+            assert!((p.total - expected).abs() < 1e-12);
+            assert!((0.0..=1.0).contains(&p.centrality) && (0.0..=1.0 + 1e-6).contains(&p.title));
+        }
+        assert!(scored.parts[0].title > scored.parts[1].title);
+    }
+
+    #[test]
+    fn penalties_apply() {
+        let body = "Talks on security opened in Geneva on Monday morning. Will the talks on security succeed at all in the end? \
+                    He said the talks on security were useful and long. Reporting by Jane Doe.";
+        let scored = score("", body);
+        let w = Weights::default();
+        assert_eq!(scored.parts[0].form, 1.0);
+        assert_eq!(scored.parts[1].form, w.question_penalty);
+        assert_eq!(scored.parts[2].form, w.pronoun_penalty);
+        assert!(scored.parts[3].form <= w.furniture_penalty);
+    }
+
+    #[test]
+    fn a_huge_story_scores_without_a_quadratic_graph() {
+        let body = "The council met again on the budget today. ".repeat(5_000);
+        let scored = score("", &body);
+        assert_eq!(scored.parts.len(), 5_000);
+        assert_eq!(scored.parts[4_999].centrality, 0.0);
+    }
 }
