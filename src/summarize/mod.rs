@@ -52,10 +52,6 @@ impl Summary {
     }
 }
 
-/// Two chosen sentences may not be more alike than this (tf-idf cosine):
-/// wire copy often repeats its lede almost word for word further down.
-const MAX_REDUNDANCY: f64 = 0.6;
-
 /// Summarizes `body` (with its headline `title`, which may be empty) within
 /// `budget`, with the default weights.
 pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
@@ -88,7 +84,7 @@ pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights
         }
         let redundant = chosen
             .iter()
-            .any(|&c| scored.similarity(c, candidate) > MAX_REDUNDANCY);
+            .any(|&c| scored.similarity(c, candidate) > weights.max_redundancy);
         if redundant {
             continue;
         }

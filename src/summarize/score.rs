@@ -42,6 +42,9 @@ pub struct Weights {
     pub pronoun_penalty: f64,
     /// Multiplier for a byline, credit or other furniture line.
     pub furniture_penalty: f64,
+    /// Two chosen sentences may not be more alike than this (tf-idf
+    /// cosine): wire copy often repeats its lede almost word for word.
+    pub max_redundancy: f64,
 }
 
 impl Default for Weights {
@@ -60,6 +63,7 @@ impl Default for Weights {
             quote_penalty: 0.8,
             pronoun_penalty: 0.85,
             furniture_penalty: 0.1,
+            max_redundancy: 0.6,
         }
     }
 }

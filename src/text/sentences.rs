@@ -336,6 +336,10 @@ fn ends_sentence(before: &str, run: &str, after: &str, cased: bool) -> bool {
         return !(cased && next_is_lower);
     }
 
+    // A spaced ellipsis (`. . .`) or a list marker (`1. Cut taxes`).
+    if next_char == Some('.') || is_list_marker(before) {
+        return false;
+    }
     let token = last_token(before);
     if in_list(token, NEVER_FINAL) {
         return false;
@@ -365,6 +369,12 @@ fn ends_sentence(before: &str, run: &str, after: &str, cased: bool) -> bool {
     !(cased && next_is_lower)
 }
 
+/// A sentence that so far holds only a number is a list item's marker.
+fn is_list_marker(before: &str) -> bool {
+    let before = before.trim();
+    !before.is_empty() && before.len() <= 3 && before.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Whether `word` is in `list` (lowercase entries), ignoring case, without
 /// allocating for ASCII words.
 fn in_list(word: &str, list: &[&str]) -> bool {
@@ -391,6 +401,10 @@ fn first_word(after: &str) -> &str {
         .unwrap_or(trimmed.len());
     &trimmed[..end]
 }
+
+#[cfg(test)]
+#[path = "sentences_table.rs"]
+mod table;
 
 #[cfg(test)]
 mod tests {
