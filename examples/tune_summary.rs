@@ -19,25 +19,25 @@ struct Line {
     title: String,
 }
 
+/// Coordinate search: the base weights, then one parameter changed at a
+/// time. Edit `base` to the round's winner and run again.
 fn grid() -> Vec<(String, Weights)> {
     let base = Weights::default();
-    let mut out = vec![("default".to_owned(), base)];
-    for decay in [0.5, 0.7, 1.0, 1.5, 2.0] {
-        for centrality in [0.0, 0.2, 0.45, 0.8] {
-            for lambda_earlier in [-1.0, -0.3, 0.0] {
-                let w = Weights {
-                    position_decay: decay,
-                    centrality,
-                    lambda_earlier,
-                    ..base
-                };
-                out.push((
-                    format!("decay{decay}_cent{centrality}_lam{lambda_earlier}"),
-                    w,
-                ));
-            }
+    let mut out = vec![("base".to_owned(), base)];
+    let mut vary = |name: &str, values: &[f64], set: fn(&mut Weights, f64)| {
+        for &v in values {
+            let mut w = base;
+            set(&mut w, v);
+            out.push((format!("{name}{v}"), w));
         }
-    }
+    };
+    vary("min_words", &[13.0, 14.0], |w, v| w.min_words = v as usize);
+    vary("max_words", &[30.0, 35.0, 45.0], |w, v| {
+        w.max_words = v as usize
+    });
+    vary("long_penalty", &[0.6, 0.7, 0.9], |w, v| w.long_penalty = v);
+    vary("short_penalty", &[0.3], |w, v| w.short_penalty = v);
+    vary("max_redundancy", &[0.5, 0.7], |w, v| w.max_redundancy = v);
     out
 }
 

@@ -79,6 +79,11 @@ fn summarize_writes_one_line_per_story_and_skips_malformed_lines() {
         );
         assert_eq!(&body[start..end], s["text"].as_str().unwrap());
         assert!(s["index"].is_u64() && s["score"].is_f64());
+        assert!(
+            s["parts"]["form"]
+                .as_f64()
+                .is_some_and(|f| f > 0.0 && f <= 1.0)
+        );
     }
 }
 

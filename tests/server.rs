@@ -51,7 +51,22 @@ async fn summarize_returns_sentences_in_story_order_with_offsets() {
         assert!(last_index < Some(s.index));
         last_index = Some(s.index);
         assert!(s.score > 0.0);
+        let parts = s.parts.as_ref().expect("score parts");
+        assert!(parts.form > 0.0 && parts.form <= 1.0);
+        assert!(parts.position > 0.0 && parts.position <= 1.0);
+        assert!((0.0..=1.0).contains(&parts.centrality));
     }
+    assert_eq!(
+        response.sentences[0].parts.as_ref().map(|p| p.position),
+        Some(1.0)
+    );
+    assert!(
+        response.sentences[0]
+            .parts
+            .as_ref()
+            .is_some_and(|p| p.title > 0.0),
+        "the headline overlaps the lede"
+    );
     assert!(response.summary.starts_with(&response.sentences[0].text));
 
     let by_words = client

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BatchArgs, CliError};
 use crate::story::{Story, validate_story_id};
+use crate::summarize::Budget;
 
 const BUFFER_BYTES: usize = 1 << 20;
 
@@ -25,6 +26,20 @@ struct InputLine {
     /// RFC 3339, e.g. `2026-11-27T14:00:00Z`.
     #[serde(default)]
     published_at: Option<String>,
+    /// This story's own summary budget, overriding the command's.
+    #[serde(default)]
+    max_sentences: Option<usize>,
+    #[serde(default)]
+    max_words: Option<usize>,
+}
+
+/// One well-formed input story with the options its line carried.
+#[derive(Debug)]
+pub struct Item {
+    /// The story.
+    pub story: Story,
+    /// A per-story summary budget, when the line sets one.
+    pub budget: Option<Budget>,
 }
 
 /// A batch run: numbered input stories in, JSON lines out.
@@ -80,6 +95,11 @@ impl Batch {
 
     /// The next well-formed story; `None` at the end of the input.
     pub fn next_story(&mut self) -> Result<Option<Story>, CliError> {
+        Ok(self.next_item()?.map(|item| item.story))
+    }
+
+    /// The next well-formed line; `None` at the end of the input.
+    pub fn next_item(&mut self) -> Result<Option<Item>, CliError> {
         loop {
             self.buffer.clear();
             let read = self
@@ -98,7 +118,7 @@ impl Batch {
                 continue;
             }
             match parse_line(&self.buffer) {
-                Ok(story) => return Ok(Some(story)),
+                Ok(item) => return Ok(Some(item)),
                 Err(reason) => self.malformed(self.line, reason)?,
             }
         }
@@ -159,7 +179,7 @@ fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
     }
 }
 
-fn parse_line(bytes: &[u8]) -> Result<Story, String> {
+fn parse_line(bytes: &[u8]) -> Result<Item, String> {
     let input: InputLine =
         serde_json::from_slice(bytes).map_err(|e| format!("not a story object: {e}"))?;
     validate_story_id(&input.id).map_err(|e| format!("id {e}"))?;
@@ -170,14 +190,21 @@ fn parse_line(bytes: &[u8]) -> Result<Story, String> {
         .published_at
         .map(|t| humantime::parse_rfc3339_weak(&t).map_err(|e| format!("published_at {t:?}: {e}")))
         .transpose()?;
-    Ok(Story {
+    let budget = match (input.max_sentences, input.max_words) {
+        (Some(_), Some(_)) => return Err("set max_sentences or max_words, not both".into()),
+        (Some(n), None) => Some(Budget::sentences(n).map_err(|e| format!("max_sentences: {e}"))?),
+        (None, Some(n)) => Some(Budget::words(n).map_err(|e| format!("max_words: {e}"))?),
+        (None, None) => None,
+    };
+    let story = Story {
         id: input.id,
         title: input.title.unwrap_or_default(),
         body: input.text,
         published_at,
         source: String::new(),
         language: String::new(),
-    })
+    };
+    Ok(Item { story, budget })
 }
 
 #[cfg(test)]
@@ -186,10 +213,11 @@ mod tests {
 
     #[test]
     fn lines_parse_or_say_why() {
-        let story = parse_line(
-            br#"{"id":"a","text":"Talks end.","title":"T","published_at":"2026-11-27T10:00:00Z"}"#,
+        let Item { story, budget } = parse_line(
+            br#"{"id":"a","text":"Talks end.","title":"T","published_at":"2026-11-27T10:00:00Z","max_sentences":2}"#,
         )
         .unwrap();
+        assert_eq!(budget, Some(Budget::Sentences(2)));
         assert_eq!((story.id.as_str(), story.title.as_str()), ("a", "T"));
         assert!(story.published_at.is_some());
         assert!(parse_line(br#"{"id":"a"}"#).unwrap_err().contains("text"));
@@ -204,6 +232,18 @@ mod tests {
                 .contains("empty")
         );
         assert!(parse_line(b"not json").is_err());
+        assert!(
+            parse_line(br#"{"id":"a","text":"x","max_words":0}"#)
+                .unwrap_err()
+                .contains("max_words")
+        );
+        assert!(parse_line(br#"{"id":"a","text":"x","max_words":5,"max_sentences":1}"#).is_err());
+        assert!(
+            parse_line(br#"{"id":"a","text":"x","max_words":0}"#)
+                .unwrap_err()
+                .contains("max_words")
+        );
+        assert!(parse_line(br#"{"id":"a","text":"x","max_words":5,"max_sentences":1}"#).is_err());
         assert!(parse_line(br#"{"id":"a","text":"x","published_at":"yesterday"}"#).is_err());
     }
 }

@@ -64,8 +64,9 @@ pub struct ServeArgs {
 /// Input and error handling shared by the batch commands.
 #[derive(Debug, Args)]
 pub struct BatchArgs {
-    /// JSON Lines input, `{"id","text"}` with optional `"title"` and
-    /// `"published_at"` (RFC 3339); `-` for stdin.
+    /// JSON Lines input, `{"id","text"}` with optional `"title"`,
+    /// `"published_at"` (RFC 3339) and, for summarize, a per-story
+    /// `"max_sentences"` or `"max_words"`; `-` for stdin.
     #[arg(long, short, default_value = "-")]
     input: PathBuf,
     /// JSON Lines output, one line per input story in input order; `-` for

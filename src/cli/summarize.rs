@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::batch::Batch;
+use super::batch::{Batch, Item};
 use super::{CliError, SummarizeArgs};
 use crate::summarize::{Budget, summarize};
 
@@ -19,6 +19,15 @@ struct SentenceLine<'a> {
     start: usize,
     end: usize,
     score: f64,
+    parts: PartsLine,
+}
+
+#[derive(Serialize)]
+struct PartsLine {
+    position: f64,
+    centrality: f64,
+    title: f64,
+    form: f64,
 }
 
 pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
@@ -37,8 +46,12 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
     .map_err(|e| CliError::Usage(format!("budget: {e}")))?;
 
     let mut batch = Batch::open(&batch)?;
-    while let Some(story) = batch.next_story()? {
-        let summary = summarize(&story.title, &story.body, budget);
+    while let Some(Item {
+        story,
+        budget: own_budget,
+    }) = batch.next_item()?
+    {
+        let summary = summarize(&story.title, &story.body, own_budget.unwrap_or(budget));
         batch.write(&SummaryLine {
             id: &story.id,
             sentences: summary
@@ -50,6 +63,12 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
                     start: s.start,
                     end: s.end,
                     score: s.score.total,
+                    parts: PartsLine {
+                        position: s.score.position,
+                        centrality: s.score.centrality,
+                        title: s.score.title,
+                        form: s.score.form,
+                    },
                 })
                 .collect(),
         })?;

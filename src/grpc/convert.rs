@@ -170,6 +170,12 @@ pub fn summary_response(body: &str, summary: &Summary) -> proto::SummarizeRespon
             start: s.start as u64,
             end: s.end as u64,
             score: s.score.total,
+            parts: Some(proto::ScoreParts {
+                position: s.score.position,
+                centrality: s.score.centrality,
+                title: s.score.title,
+                form: s.score.form,
+            }),
         })
         .collect();
     proto::SummarizeResponse {

@@ -50,13 +50,13 @@ pub struct Weights {
 impl Default for Weights {
     fn default() -> Self {
         Weights {
-            position_decay: 0.7,
-            centrality: 0.45,
+            position_decay: 0.6,
+            centrality: 0.2,
             title: 0.35,
             beta: 0.6,
             lambda_earlier: -0.3,
-            min_words: 6,
-            max_words: 70,
+            min_words: 13,
+            max_words: 40,
             short_penalty: 0.4,
             long_penalty: 0.8,
             question_penalty: 0.6,
@@ -370,10 +370,21 @@ pub fn score_sentences(
             }
         }
     }
-    let sentences = n.max(1) as f32;
+    // idf = ln(n / df) + 1. Most terms occur in one or two sentences, so
+    // the logarithm is computed once per distinct df, not once per term.
+    let log_sentences = (n.max(1) as f32).ln();
+    let mut idf_by_df: Vec<f32> = Vec::new();
     let idf: Vec<f32> = document_frequency
         .iter()
-        .map(|&df| (sentences / df.max(1) as f32).ln() + 1.0)
+        .map(|&df| {
+            let df = df.max(1) as usize;
+            if df >= idf_by_df.len() {
+                idf_by_df.extend(
+                    (idf_by_df.len()..=df).map(|d| log_sentences - (d.max(1) as f32).ln() + 1.0),
+                );
+            }
+            idf_by_df[df]
+        })
         .collect();
 
     let mut vectors = Vec::with_capacity(terms.len());
@@ -546,8 +557,10 @@ mod tests {
 
     #[test]
     fn penalties_apply() {
-        let body = "Talks on security opened in Geneva on Monday morning. Will the talks on security succeed at all in the end? \
-                    He said the talks on security were useful and long. Reporting by Jane Doe.";
+        let body = "Talks on European security opened in Geneva on Monday morning with delegations from both sides. \
+                    Will the talks on European security succeed at all in the end, or fail like the last round? \
+                    He said the talks on European security were useful and long and would go on next week. \
+                    Reporting by Jane Doe.";
         let scored = score("", body);
         let w = Weights::default();
         assert_eq!(scored.parts[0].form, 1.0);

@@ -42,10 +42,12 @@ pub fn word_count(text: &str) -> usize {
 /// (`1,000`); curly double quotes, dashes, ellipses, bullets and currency
 /// signs separate. Any other text goes through `unicode-segmentation`.
 pub fn for_each_word<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
-    if !text.is_ascii()
-        && !text
-            .chars()
-            .all(|c| c.is_ascii() || fast_class(c).is_some())
+    if text.is_ascii() {
+        return ascii_words(text, f);
+    }
+    if !text
+        .chars()
+        .all(|c| c.is_ascii() || fast_class(c).is_some())
     {
         text.unicode_words().for_each(f);
         return;
@@ -104,6 +106,55 @@ pub fn for_each_word<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
         if has_alphanumeric {
             f(&text[start..i]);
         }
+    }
+}
+
+/// The ASCII-only fast path: the same rules as the general fast path, with
+/// a table lookup per byte and no per-byte bookkeeping.
+fn ascii_words<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+    let bytes = text.as_bytes();
+    let is_word = |i: usize| {
+        matches!(
+            ascii_class(bytes[i]),
+            Class::Letter | Class::Digit | Class::Underscore
+        )
+    };
+    let n = bytes.len();
+    let mut i = 0;
+    while i < n {
+        while i < n && !is_word(i) {
+            i += 1;
+        }
+        if i == n {
+            break;
+        }
+        let start = i;
+        loop {
+            while i < n && is_word(i) {
+                i += 1;
+            }
+            if i + 1 < n && joins(bytes[i - 1], bytes[i], bytes[i + 1]) {
+                i += 2;
+            } else {
+                break;
+            }
+        }
+        // A run of underscores alone is not a word.
+        if bytes[start] != b'_' || bytes[start..i].iter().any(u8::is_ascii_alphanumeric) {
+            f(&text[start..i]);
+        }
+    }
+}
+
+/// Whether ASCII punctuation `mid` joins the word characters around it.
+fn joins(prev: u8, mid: u8, next: u8) -> bool {
+    let letters = prev.is_ascii_alphabetic() && next.is_ascii_alphabetic();
+    let digits = prev.is_ascii_digit() && next.is_ascii_digit();
+    match ascii_class(mid) {
+        Class::MidLetterNum => letters || digits,
+        Class::MidLetter => letters,
+        Class::MidNum => digits,
+        Class::Letter | Class::Digit | Class::Underscore | Class::Separator => false,
     }
 }
 
