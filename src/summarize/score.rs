@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 
 use crate::text::sentences::SentenceSpan;
-use crate::text::words::{for_each_word, word_hash};
+use crate::text::words::{for_each_word_hashed, word_hash};
 
 /// The weights of the score. `Default` holds the values tuned on the
 /// CNN/DailyMail development split (see `examples/tune_summary.rs`).
@@ -302,8 +302,7 @@ struct SentenceWords {
 fn collect_terms(text: &str, vocabulary: &mut Vocabulary, terms: &mut Vec<u32>) -> SentenceWords {
     let mut words = 0;
     let mut first_word = None;
-    for_each_word(text, |word| {
-        let hash = word_hash(word);
+    for_each_word_hashed(text, |word, hash| {
         if words == 0 {
             first_word = Some(hash);
         }

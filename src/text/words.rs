@@ -43,7 +43,7 @@ pub fn word_count(text: &str) -> usize {
 /// signs separate. Any other text goes through `unicode-segmentation`.
 pub fn for_each_word<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
     if text.is_ascii() {
-        return ascii_words(text, f);
+        return ascii_words(text, |word, _| f(word));
     }
     if !text
         .chars()
@@ -109,39 +109,53 @@ pub fn for_each_word<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
     }
 }
 
+/// Like [`for_each_word`], with each word's [`word_hash`]; ASCII text is
+/// hashed in the same pass that finds the words.
+pub fn for_each_word_hashed<'t>(text: &'t str, mut f: impl FnMut(&'t str, u64)) {
+    if text.is_ascii() {
+        ascii_words(text, f);
+    } else {
+        for_each_word(text, |word| f(word, word_hash(word)));
+    }
+}
+
 /// The ASCII-only fast path: the same rules as the general fast path, with
-/// a table lookup per byte and no per-byte bookkeeping.
-fn ascii_words<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+/// a table lookup per byte, and each word's [`word_hash`] computed while it
+/// is scanned.
+fn ascii_words<'t>(text: &'t str, mut f: impl FnMut(&'t str, u64)) {
     let bytes = text.as_bytes();
-    let is_word = |i: usize| {
+    let is_word = |b: u8| {
         matches!(
-            ascii_class(bytes[i]),
+            ascii_class(b),
             Class::Letter | Class::Digit | Class::Underscore
         )
     };
     let n = bytes.len();
     let mut i = 0;
     while i < n {
-        while i < n && !is_word(i) {
+        while i < n && !is_word(bytes[i]) {
             i += 1;
         }
         if i == n {
             break;
         }
         let start = i;
+        let mut hash = HASH_SEED;
         loop {
-            while i < n && is_word(i) {
+            while i < n && is_word(bytes[i]) {
+                hash = hash_byte(hash, bytes[i] | 0x20);
                 i += 1;
             }
             if i + 1 < n && joins(bytes[i - 1], bytes[i], bytes[i + 1]) {
-                i += 2;
+                hash = hash_byte(hash, bytes[i] | 0x20);
+                i += 1;
             } else {
                 break;
             }
         }
         // A run of underscores alone is not a word.
         if bytes[start] != b'_' || bytes[start..i].iter().any(u8::is_ascii_alphanumeric) {
-            f(&text[start..i]);
+            f(&text[start..i], finish(hash ^ (i - start) as u64));
         }
     }
 }
@@ -214,41 +228,34 @@ fn fast_class(c: char) -> Option<Class> {
 /// A hash of `word` that ignores case: equal for `Geneva` and `GENEVA`.
 /// Stable across runs and platforms.
 ///
-/// Meant for words as [`for_each_word`] yields them. ASCII words are hashed
-/// eight bytes at a time, lowercased by setting bit 5 of every byte (exact
-/// for letters, a no-op for digits and the joining punctuation); other words
-/// are lowercased per character and hashed byte by byte.
+/// Meant for words as [`for_each_word`] yields them: a multiply-xor per byte
+/// of the lowercased UTF-8 (ASCII is lowercased by setting bit 5, exact for
+/// letters and a no-op for digits and the joining punctuation), then the
+/// length and a finalizer.
 pub fn word_hash(word: &str) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    const LOWER: u64 = 0x2020_2020_2020_2020;
-    let mix = |hash: u64, v: u64| (hash ^ v).wrapping_mul(K).rotate_left(29);
-    let mut hash = K ^ word.len() as u64;
+    let mut hash = HASH_SEED;
     if word.is_ascii() {
-        let mut chunks = word.as_bytes().chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut v = [0u8; 8];
-            v.copy_from_slice(chunk);
-            hash = mix(hash, u64::from_le_bytes(v) | LOWER);
+        for b in word.bytes() {
+            hash = hash_byte(hash, b | 0x20);
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            // A shift loop, not a copy: short words are the common case and
-            // a variable-length memcpy costs more than the hash.
-            let v = rest
-                .iter()
-                .rev()
-                .fold(0u64, |v, &b| (v << 8) | u64::from(b));
-            hash = mix(hash, v | (LOWER >> (8 * (8 - rest.len()))));
-        }
-    } else {
-        let mut buffer = [0u8; 4];
-        for c in word.chars().flat_map(char::to_lowercase) {
-            for b in c.encode_utf8(&mut buffer).bytes() {
-                hash = mix(hash, u64::from(b));
-            }
+        return finish(hash ^ word.len() as u64);
+    }
+    let mut buffer = [0u8; 4];
+    let mut len = 0;
+    for c in word.chars().flat_map(char::to_lowercase) {
+        for b in c.encode_utf8(&mut buffer).bytes() {
+            hash = hash_byte(hash, b);
+            len += 1;
         }
     }
-    finish(hash)
+    finish(hash ^ len)
+}
+
+const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[inline]
+fn hash_byte(hash: u64, b: u8) -> u64 {
+    (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
 /// The splitmix64 finalizer: spreads every input bit over the output.
@@ -321,6 +328,19 @@ mod tests {
         fn fast_path_matches_unicode_words(text in "[a-zA-Z0-9 .,;:'_\u{2018}\u{2019}\u{201C}\u{2014}£-]{0,40}") {
             let uax: Vec<&str> = text.unicode_words().collect();
             proptest::prop_assert_eq!(fast_words(&text), uax);
+        }
+    }
+
+    #[test]
+    fn hashed_words_agree_with_word_hash() {
+        for text in [
+            "It's 3.5% up on the U.S. figure",
+            "Genf – Gespräche ’n’ Talks",
+            "a_b __ x",
+        ] {
+            for_each_word_hashed(text, |word, hash| {
+                assert_eq!(hash, word_hash(word), "{word}")
+            });
         }
     }
 
