@@ -33,6 +33,7 @@ struct SimilarityLine {
     containment: f64,
     lede_overlap: f64,
     title_similarity: f64,
+    word_cosine: f64,
 }
 
 impl From<Evidence> for SimilarityLine {
@@ -42,6 +43,7 @@ impl From<Evidence> for SimilarityLine {
             containment: e.containment,
             lede_overlap: e.lede_overlap,
             title_similarity: e.title_similarity,
+            word_cosine: e.word_cosine,
         }
     }
 }
@@ -53,12 +55,14 @@ impl From<proto::Similarity> for SimilarityLine {
             containment,
             lede_overlap,
             title_similarity,
+            word_cosine,
         } = s;
         SimilarityLine {
             jaccard,
             containment,
             lede_overlap,
             title_similarity,
+            word_cosine,
         }
     }
 }

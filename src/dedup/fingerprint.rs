@@ -10,6 +10,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::minhash::{Signature, signature};
 use crate::text::normalize;
+use crate::text::stopwords::is_stopword;
+use crate::text::words::word_hash;
 
 /// Words per shingle. Five keeps unrelated stories apart on news copy while
 /// a copy-edit touches only a handful of shingles.
@@ -29,6 +31,11 @@ pub struct Fingerprint {
     pub title_words: Vec<String>,
     /// MinHash signature of `shingles`.
     pub signature: Signature,
+    /// Content words (stopwords and single letters left out) as a
+    /// unit-length term-frequency vector, sorted by word hash. A rewrite
+    /// keeps its vocabulary while its word order, and so its shingles,
+    /// change.
+    pub words: Vec<(u64, f32)>,
 }
 
 impl Fingerprint {
@@ -50,8 +57,33 @@ impl Fingerprint {
             lede,
             title_words: title.unicode_words().map(str::to_owned).collect(),
             signature,
+            words: word_vector(&words),
         }
     }
+}
+
+/// The unit-length term-frequency vector of the content words of `words`.
+fn word_vector(words: &[&str]) -> Vec<(u64, f32)> {
+    let mut hashes: Vec<u64> = words
+        .iter()
+        .filter(|w| w.chars().nth(1).is_some())
+        .map(|w| (w, word_hash(w)))
+        .filter(|&(w, h)| !is_stopword(w, h))
+        .map(|(_, h)| h)
+        .collect();
+    hashes.sort_unstable();
+    let mut vector: Vec<(u64, f32)> = Vec::new();
+    for h in hashes {
+        match vector.last_mut() {
+            Some((last, count)) if *last == h => *count += 1.0,
+            _ => vector.push((h, 1.0)),
+        }
+    }
+    let norm = vector.iter().map(|(_, c)| c * c).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|(_, c)| *c /= norm);
+    }
+    vector
 }
 
 /// Hashes of the word n-grams of `words`, in text order. A text shorter than

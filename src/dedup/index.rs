@@ -61,7 +61,7 @@ impl FromStr for CanonicalPolicy {
 /// LSH candidates are looked for around this Jaccard similarity: low,
 /// because trimmed versions and related stories share far less than half of
 /// their shingles, and every candidate is verified anyway.
-pub const CANDIDATE_THRESHOLD: f64 = 0.3;
+pub const CANDIDATE_THRESHOLD: f64 = 0.1;
 
 /// How the index matches and elects.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,6 +9,7 @@
 use std::sync::LazyLock;
 
 use crate::text::sentences::SentenceSpan;
+use crate::text::stopwords::is_stopword;
 use crate::text::words::{for_each_word_hashed, word_hash};
 
 /// The weights of the score. `Default` holds the values tuned on the
@@ -89,20 +90,6 @@ pub struct ScoreParts {
     pub total: f64,
 }
 
-/// Function words left out of the similarity vectors (English; other
-/// languages keep all their words).
-const STOPWORDS: &[&str] = &[
-    "a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been",
-    "but", "by", "can", "could", "did", "do", "for", "from", "had", "has", "have", "he", "her",
-    "his", "i", "if", "in", "into", "is", "it", "it's", "its", "more", "not", "of", "on", "one",
-    "or", "our", "out", "s", "said", "says", "she", "so", "than", "that", "the", "their", "them",
-    "there", "they", "this", "to", "up", "was", "we", "were", "what", "when", "which", "who",
-    "will", "with", "would", "you", "lrb", "rrb", "cnn",
-];
-
-/// Longest entry of [`STOPWORDS`], in bytes.
-const MAX_STOPWORD_BYTES: usize = 5;
-
 /// Pronouns that need an antecedent: a summary line opening with one dangles.
 const LEADING_PRONOUNS: &[&str] = &[
     "he", "she", "they", "it", "this", "these", "those", "his", "her", "their", "its", "him",
@@ -125,51 +112,12 @@ const FURNITURE_OPENINGS: &[&str] = &[
     "sign",
 ];
 
-/// A set of word hashes answered with one or two loads: open addressing
-/// over a small power-of-two table (the sets here hold under 100 words).
-#[derive(Debug)]
-struct WordSet {
-    slots: Vec<u64>,
-    mask: usize,
-}
-
-impl WordSet {
-    fn new(words: &[&str]) -> WordSet {
-        let size = (words.len() * 4).next_power_of_two();
-        let mut set = WordSet {
-            slots: vec![0; size],
-            mask: size - 1,
-        };
-        for word in words {
-            let hash = word_hash(word);
-            let mut i = hash as usize & set.mask;
-            while set.slots[i] != 0 && set.slots[i] != hash {
-                i = (i + 1) & set.mask;
-            }
-            set.slots[i] = hash;
-        }
-        set
-    }
-
-    fn contains(&self, hash: u64) -> bool {
-        let mut i = hash as usize & self.mask;
-        loop {
-            match self.slots[i] {
-                0 => return false,
-                h if h == hash => return true,
-                _ => i = (i + 1) & self.mask,
-            }
-        }
-    }
-}
-
 fn hash_set(words: &[&str]) -> Vec<u64> {
     let mut hashes: Vec<u64> = words.iter().map(|w| word_hash(w)).collect();
     hashes.sort_unstable();
     hashes
 }
 
-static STOPWORD_SET: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(STOPWORDS));
 static PRONOUN_HASHES: LazyLock<Vec<u64>> = LazyLock::new(|| hash_set(LEADING_PRONOUNS));
 static FURNITURE_HASHES: LazyLock<Vec<u64>> = LazyLock::new(|| hash_set(FURNITURE_OPENINGS));
 
@@ -308,7 +256,7 @@ fn collect_terms(text: &str, vocabulary: &mut Vocabulary, terms: &mut Vec<u32>) 
         }
         words += 1;
         // Every stopword is short: longer words skip the lookup.
-        if word.len() > MAX_STOPWORD_BYTES || !STOPWORD_SET.contains(hash) {
+        if !is_stopword(word, hash) {
             terms.push(vocabulary.id(hash));
         }
     });
@@ -519,25 +467,6 @@ mod tests {
         assert_eq!(ids, (0..100).collect::<Vec<u32>>());
         assert_eq!(vocabulary.id(7u64.wrapping_mul(0x9E37_79B9)), 7);
         assert_eq!(vocabulary.len(), 100);
-    }
-
-    #[test]
-    fn word_set_answers_membership() {
-        assert!(STOPWORD_SET.contains(word_hash("The")));
-        assert!(!STOPWORD_SET.contains(word_hash("geneva")));
-        assert!(
-            STOPWORDS
-                .iter()
-                .all(|w| STOPWORD_SET.contains(word_hash(w)))
-        );
-    }
-
-    #[test]
-    fn stopword_length_bound_holds() {
-        assert_eq!(
-            STOPWORDS.iter().map(|w| w.len()).max(),
-            Some(MAX_STOPWORD_BYTES)
-        );
     }
 
     #[test]

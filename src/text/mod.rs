@@ -8,9 +8,11 @@
 //!   wire story (Unicode forms, quotes, dashes, invisible characters, case).
 //! - [`sentences`]: splits a story into sentences with byte offsets.
 //! - [`words`]: Unicode word tokens, lowercased, for scoring and matching.
+//! - [`stopwords`]: English function words as a fast hash set.
 
 pub mod normalize;
 pub mod sentences;
+pub mod stopwords;
 pub mod words;
 
 pub use normalize::normalize;
