@@ -6,12 +6,11 @@
 //! furniture produce the same shingles.
 
 use unicode_segmentation::UnicodeSegmentation;
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::minhash::{Signature, signature};
 use crate::text::normalize;
 use crate::text::stopwords::is_stopword;
-use crate::text::words::word_hash;
+use crate::text::words::for_each_word_hashed;
 
 /// Words per shingle. Five keeps unrelated stories apart on news copy while
 /// a copy-edit touches only a handful of shingles.
@@ -42,7 +41,8 @@ impl Fingerprint {
     /// Fingerprints a story from its headline and body.
     pub fn of(title: &str, body: &str) -> Fingerprint {
         let text = normalize(&strip_furniture(body));
-        let words: Vec<&str> = text.unicode_words().collect();
+        let mut words: Vec<(&str, u64)> = Vec::with_capacity(text.len() / 5);
+        for_each_word_hashed(&text, |word, hash| words.push((word, hash)));
         let lede_shingle_count = LEDE_WORDS.saturating_sub(SHINGLE_WORDS - 1).max(1);
         let mut shingles = shingle_hashes(&words);
         let mut lede: Vec<u64> = shingles.iter().copied().take(lede_shingle_count).collect();
@@ -63,13 +63,11 @@ impl Fingerprint {
 }
 
 /// The unit-length term-frequency vector of the content words of `words`.
-fn word_vector(words: &[&str]) -> Vec<(u64, f32)> {
+fn word_vector(words: &[(&str, u64)]) -> Vec<(u64, f32)> {
     let mut hashes: Vec<u64> = words
         .iter()
-        .filter(|w| w.chars().nth(1).is_some())
-        .map(|w| (w, word_hash(w)))
-        .filter(|&(w, h)| !is_stopword(w, h))
-        .map(|(_, h)| h)
+        .filter(|&&(w, h)| w.chars().nth(1).is_some() && !is_stopword(w, h))
+        .map(|&(_, h)| h)
         .collect();
     hashes.sort_unstable();
     let mut vector: Vec<(u64, f32)> = Vec::new();
@@ -86,31 +84,24 @@ fn word_vector(words: &[&str]) -> Vec<(u64, f32)> {
     vector
 }
 
-/// Hashes of the word n-grams of `words`, in text order. A text shorter than
+/// Hashes of the word n-grams of `words`, in text order, combined from the
+/// words' own hashes (order-sensitive, then finalized). A text shorter than
 /// one shingle is one shingle.
-fn shingle_hashes(words: &[&str]) -> Vec<u64> {
+fn shingle_hashes(words: &[(&str, u64)]) -> Vec<u64> {
     if words.is_empty() {
         return Vec::new();
     }
-    let mut buffer = String::new();
-    let windows: Vec<&[&str]> = if words.len() < SHINGLE_WORDS {
-        vec![words]
-    } else {
-        words.windows(SHINGLE_WORDS).collect()
+    let combine = |window: &[(&str, u64)]| {
+        let mut h = window.len() as u64;
+        for &(_, w) in window {
+            h = (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        h ^ (h >> 29)
     };
-    windows
-        .into_iter()
-        .map(|window| {
-            buffer.clear();
-            for (i, w) in window.iter().enumerate() {
-                if i > 0 {
-                    buffer.push(' ');
-                }
-                buffer.push_str(w);
-            }
-            xxh3_64(buffer.as_bytes())
-        })
-        .collect()
+    if words.len() < SHINGLE_WORDS {
+        return vec![combine(words)];
+    }
+    words.windows(SHINGLE_WORDS).map(combine).collect()
 }
 
 /// Lines that are wire or site furniture, not story: compared lowercased
@@ -141,19 +132,33 @@ const FURNITURE_PREFIXES: &[&str] = &[
 /// Removes furniture lines, bylines on their own line and a leading
 /// dateline with an agency tag.
 fn strip_furniture(body: &str) -> String {
-    let mut kept = String::with_capacity(body.len());
+    let mut kept = String::with_capacity(body.len() + 1);
     for line in body.lines() {
         let trimmed = line.trim();
-        let lowered = trimmed.to_lowercase();
-        let is_furniture = FURNITURE_PREFIXES.iter().any(|p| lowered.starts_with(p))
-            || (lowered.starts_with("by ") && trimmed.split_whitespace().count() <= 6)
-            || lowered.ends_with("all rights reserved.");
+        let is_furniture = FURNITURE_PREFIXES
+            .iter()
+            .any(|p| starts_with_ignore_case(trimmed, p))
+            || (starts_with_ignore_case(trimmed, "by ") && trimmed.split_whitespace().count() <= 6)
+            || ends_with_ignore_case(trimmed, "all rights reserved.");
         if !is_furniture {
             kept.push_str(line);
             kept.push('\n');
         }
     }
     strip_dateline(&kept).to_owned()
+}
+
+/// ASCII-case-insensitive prefix test (`prefix` is lowercase ASCII or `©`).
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.is_char_boundary(prefix.len())
+        && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len()
+        && text.is_char_boundary(text.len() - suffix.len())
+        && text[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 /// Agency tags that close a dateline.

@@ -666,6 +666,34 @@ mod tests {
     }
 
     #[test]
+    fn a_story_matching_two_clusters_joins_the_stronger_and_links_the_other() {
+        let first_half = "Russia and the United States ended security talks in Geneva on Monday without a breakthrough. \
+            Moscow wants guarantees that NATO will not expand further east, while Washington calls the demand a non-starter.";
+        let second_half = "Flooding closed the main rail line between the two northern cities on Tuesday after days of heavy rain. \
+            Engineers said the embankment would need at least a week of repairs before trains could run again.";
+        let mut index = Index::new(IndexConfig::default());
+        let a = ingest(&mut index, "geneva", first_half, 1);
+        let b = ingest(&mut index, "floods", second_half, 2);
+        assert_ne!(a.cluster, b.cluster);
+        // A digest that carries both stories whole: SAME as each, but the
+        // two clusters must not merge through it.
+        let both = ingest(
+            &mut index,
+            "digest",
+            &format!("{first_half} {second_half}"),
+            3,
+        );
+        assert_eq!(
+            both.cluster, a.cluster,
+            "joins the cluster whose lede it shares"
+        );
+        assert_eq!(both.related, vec![b.cluster]);
+        assert_eq!(index.cluster(b.cluster).unwrap().members.len(), 1);
+        assert_eq!(index.cluster(b.cluster).unwrap().related, vec![a.cluster]);
+        assert_eq!(index.cluster_count(), 2);
+    }
+
+    #[test]
     fn pages_newest_first() {
         let mut index = Index::new(IndexConfig::default());
         ingest(&mut index, "a", FULL, 1);
