@@ -222,24 +222,6 @@ fn cosine(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
     dot
 }
 
-/// Dot product of a dense vector with a sparse one. Four partial sums
-/// break the dependency chain of one running sum.
-fn gather_dot(dense: &[f32], sparse: &[(u32, f32)]) -> f32 {
-    let mut sums = [0.0f32; 4];
-    let mut chunks = sparse.chunks_exact(4);
-    for chunk in &mut chunks {
-        for (sum, &(t, w)) in sums.iter_mut().zip(chunk) {
-            *sum += dense[t as usize] * w;
-        }
-    }
-    let rest: f32 = chunks
-        .remainder()
-        .iter()
-        .map(|&(t, w)| dense[t as usize] * w)
-        .sum();
-    sums.iter().sum::<f32>() + rest
-}
-
 /// What one pass over a sentence's words finds.
 struct SentenceWords {
     words: usize,
@@ -380,23 +362,42 @@ fn directed_centrality(scored: &ScoredSentences, m: usize, weights: &Weights) ->
     if m < 2 {
         return vec![0.0; m];
     }
-    // Scatter sentence i into a dense vector, then each later sentence's
-    // dot product is a branch-free gather.
-    let mut dense = vec![0.0f32; scored.vocabulary_len];
-    let mut similarity = vec![0.0f32; m * m];
-    let (mut min, mut max) = (f32::MAX, f32::MIN);
+    // Pairwise cosines through an inverted index: each term adds to the
+    // pairs of sentences that share it. Most terms occur in one or two
+    // sentences, so this costs far less than every pair's dot product.
+    let vocabulary = scored.vocabulary_len;
+    let mut starts = vec![0usize; vocabulary + 1];
+    for i in 0..m {
+        for &(t, _) in scored.vector(i) {
+            starts[t as usize + 1] += 1;
+        }
+    }
+    for t in 0..vocabulary {
+        starts[t + 1] += starts[t];
+    }
+    let mut fill = starts.clone();
+    let mut postings = vec![(0u32, 0.0f32); starts[vocabulary]];
     for i in 0..m {
         for &(t, w) in scored.vector(i) {
-            dense[t as usize] = w;
+            postings[fill[t as usize]] = (i as u32, w);
+            fill[t as usize] += 1;
         }
-        for j in (i + 1)..m {
-            let s = gather_dot(&dense, scored.vector(j));
-            similarity[i * m + j] = s;
+    }
+    let mut similarity = vec![0.0f32; m * m];
+    for t in 0..vocabulary {
+        let list = &postings[starts[t]..starts[t + 1]];
+        for (k, &(a, wa)) in list.iter().enumerate() {
+            // Sentences were added in order, so a < b.
+            for &(b, wb) in &list[k + 1..] {
+                similarity[a as usize * m + b as usize] += wa * wb;
+            }
+        }
+    }
+    let (mut min, mut max) = (f32::MAX, f32::MIN);
+    for i in 0..m {
+        for &s in &similarity[i * m + i + 1..(i + 1) * m] {
             min = min.min(s);
             max = max.max(s);
-        }
-        for &(t, _) in scored.vector(i) {
-            dense[t as usize] = 0.0;
         }
     }
     let threshold = f64::from(min) + weights.beta * f64::from(max - min);
