@@ -273,7 +273,7 @@ pub fn score_sentences(
     weights: &Weights,
 ) -> ScoredSentences {
     let n = spans.len();
-    let mut vocabulary = Vocabulary::with_capacity(body.len() / 8);
+    let mut vocabulary = Vocabulary::with_capacity(body.len() / 16);
     let mut terms: Vec<u32> = Vec::new();
     let mut term_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
     let mut words = Vec::with_capacity(n);
@@ -401,15 +401,26 @@ fn directed_centrality(scored: &ScoredSentences, m: usize, weights: &Weights) ->
         }
     }
     let threshold = f64::from(min) + weights.beta * f64::from(max - min);
-    let mut centrality = vec![0.0f64; m];
+    // Most pairs fall below the threshold; the rest add to the earlier
+    // sentence (it is echoed) and, weighted by lambda, to the later one.
+    let threshold = threshold as f32;
+    let mut echoed = vec![0.0f64; m];
+    let mut echoing = vec![0.0f64; m];
     for i in 0..m {
-        for j in (i + 1)..m {
-            let edge = (f64::from(similarity[i * m + j]) - threshold).max(0.0);
-            // i is earlier than j: j echoes i.
-            centrality[i] += edge;
-            centrality[j] += weights.lambda_earlier * edge;
+        let row = &similarity[i * m + i + 1..(i + 1) * m];
+        for (k, &s) in row.iter().enumerate() {
+            if s > threshold {
+                let edge = f64::from(s - threshold);
+                echoed[i] += edge;
+                echoing[i + 1 + k] += edge;
+            }
         }
     }
+    let centrality: Vec<f64> = echoed
+        .iter()
+        .zip(&echoing)
+        .map(|(later, earlier)| later + weights.lambda_earlier * earlier)
+        .collect();
     let lo = centrality.iter().copied().fold(f64::MAX, f64::min);
     let hi = centrality.iter().copied().fold(f64::MIN, f64::max);
     if hi - lo <= f64::EPSILON {
