@@ -10,7 +10,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use super::minhash::{Signature, signature};
 use crate::text::normalize;
 use crate::text::stopwords::is_stopword;
-use crate::text::words::for_each_word_hashed;
+use crate::text::words::{for_each_word_hashed, is_fast_text};
 
 /// Words per shingle. Five keeps unrelated stories apart on news copy while
 /// a copy-edit touches only a handful of shingles.
@@ -40,9 +40,21 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// Fingerprints a story from its headline and body.
     pub fn of(title: &str, body: &str) -> Fingerprint {
-        let text = normalize(&strip_furniture(body));
+        let stripped = strip_furniture(body);
+        // Words are hashed without regard to case or curly apostrophes, and
+        // the word splitter treats curly quotes, dashes and non-breaking
+        // spaces as separators: for such text, normalizing first changes no
+        // word. Anything else (ligatures, full-width forms, invisible
+        // characters) goes through the full normalization.
+        let normalized;
+        let text: &str = if is_fast_text(&stripped) {
+            &stripped
+        } else {
+            normalized = normalize(&stripped);
+            &normalized
+        };
         let mut words: Vec<(&str, u64)> = Vec::with_capacity(text.len() / 5);
-        for_each_word_hashed(&text, |word, hash| words.push((word, hash)));
+        for_each_word_hashed(text, |word, hash| words.push((word, hash)));
         let lede_shingle_count = LEDE_WORDS.saturating_sub(SHINGLE_WORDS - 1).max(1);
         let mut shingles = shingle_hashes(&words);
         let mut lede: Vec<u64> = shingles.iter().copied().take(lede_shingle_count).collect();

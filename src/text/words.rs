@@ -172,6 +172,15 @@ fn joins(prev: u8, mid: u8, next: u8) -> bool {
     }
 }
 
+/// Whether every character of `text` is one the word fast path knows:
+/// ASCII or the common typographic punctuation of news copy.
+pub fn is_fast_text(text: &str) -> bool {
+    text.is_ascii()
+        || text
+            .chars()
+            .all(|c| c.is_ascii() || fast_class(c).is_some())
+}
+
 /// Word-boundary classes of the fast path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
@@ -242,7 +251,15 @@ pub fn word_hash(word: &str) -> u64 {
     }
     let mut buffer = [0u8; 4];
     let mut len = 0;
-    for c in word.chars().flat_map(char::to_lowercase) {
+    // Curly apostrophes hash as the ASCII one: `it’s` and `it's` agree.
+    let fold = |c: char| {
+        if matches!(c, '\u{2018}' | '\u{2019}') {
+            '\''
+        } else {
+            c
+        }
+    };
+    for c in word.chars().map(fold).flat_map(char::to_lowercase) {
         for b in c.encode_utf8(&mut buffer).bytes() {
             hash = hash_byte(hash, b);
             len += 1;
@@ -348,6 +365,7 @@ mod tests {
     fn word_hash_ignores_case() {
         assert_eq!(word_hash("Geneva"), word_hash("GENEVA"));
         assert_eq!(word_hash("ÉTÉ"), word_hash("été"));
+        assert_eq!(word_hash("It\u{2019}s"), word_hash("it's"));
         assert_eq!(word_hash("Washington's"), word_hash("WASHINGTON'S"));
         assert_ne!(word_hash("geneva"), word_hash("genf"));
         assert_ne!(word_hash("3.5"), word_hash("3,5"));
