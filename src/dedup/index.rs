@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use super::compare::{Evidence, Relation, compare};
 use super::fingerprint::Fingerprint;
-use super::minhash::LshParams;
+use super::minhash::{LshParams, Signature};
 
 /// A cluster's number; clusters are named `clusters/{id}`.
 pub type ClusterId = u64;
@@ -59,9 +59,18 @@ impl FromStr for CanonicalPolicy {
 }
 
 /// LSH candidates are looked for around this Jaccard similarity: low,
-/// because trimmed versions and related stories share far less than half of
-/// their shingles, and every candidate is verified anyway.
-pub const CANDIDATE_THRESHOLD: f64 = 0.1;
+/// because related stories can share a tenth of their text or less. Every
+/// candidate is checked on its whole signature, then verified on its
+/// shingles.
+pub const CANDIDATE_THRESHOLD: f64 = 0.05;
+
+/// Candidates must agree on at least this many of the 128 min-hashes (an
+/// estimated Jaccard similarity of about 0.02) before exact verification.
+const MIN_EQUAL_POSITIONS: usize = 3;
+
+fn equal_positions(a: &Signature, b: &Signature) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x == y).count()
+}
 
 /// How the index matches and elects.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -298,6 +307,14 @@ impl Index {
             .filter(|&slot| Some(slot) != excluded)
             .filter_map(|slot| {
                 let entry = self.slot_entry(slot);
+                // A band collision on one min-hash is cheap to get by chance;
+                // a few more equal positions are not. This check costs a
+                // fraction of the exact verification below.
+                if equal_positions(&fingerprint.signature, &entry.fingerprint.signature)
+                    < MIN_EQUAL_POSITIONS
+                {
+                    return None;
+                }
                 let evidence = compare(fingerprint, &entry.fingerprint);
                 let relation = evidence.relation();
                 (relation != Relation::Unrelated).then(|| Match {
