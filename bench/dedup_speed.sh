@@ -11,24 +11,14 @@ venv="$root/target/bench-venv-dedup"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
+. "$root/bench/lib.sh"
 (cd "$root" && cargo build --release --quiet)
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check datasketch
-fi
+ensure_venv "$venv" datasketch
 one_core="taskset -c 0"
 stories=$(wc -l <"$corpus")
 
-best=""
-for _ in 1 2 3 4 5; do
-    start=$(date +%s.%N)
-    $one_core "$root/target/release/copydesk" dedup -i "$corpus" -o "$out/copydesk.jsonl"
-    end=$(date +%s.%N)
-    t=$(echo "$end - $start" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-done
+copydesk_rate=$(best_rate "$stories" "$root/target/release/copydesk" dedup -i "$corpus" -o "$out/copydesk.jsonl")
 [ "$(wc -l <"$out/copydesk.jsonl")" = "$stories" ] || { echo "copydesk wrote the wrong number of lines" >&2; exit 1; }
-copydesk_rate=$(echo "$stories / $best" | bc -l)
 peer_rate=$($one_core "$venv/bin/python" "$root/bench/peers/datasketch_dedup.py" "$corpus" "$out/datasketch.jsonl" | sed 's/.*stories_per_s //')
 
 printf 'copydesk dedup         %10.0f stories/s (best of 5, %s stories)\n' "$copydesk_rate" "$stories"

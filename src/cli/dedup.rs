@@ -13,7 +13,8 @@ use super::{CliError, DedupArgs};
 use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryMeta};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
-use crate::story::{PreparedStory, Story};
+use crate::grpc::story_message;
+use crate::story::PreparedStory;
 
 #[derive(Debug, Serialize)]
 struct DedupLine {
@@ -160,7 +161,7 @@ async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
                 Some(story) => {
                     pending.push_back(batch.line());
                     let request = proto::IngestStoriesRequest {
-                        story: Some(to_proto(story)),
+                        story: Some(story_message(story)),
                     };
                     requests
                         .send(request)
@@ -191,26 +192,6 @@ async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
     }
     drop(requests);
     batch.finish()
-}
-
-fn to_proto(story: Story) -> proto::Story {
-    let Story {
-        id,
-        title,
-        body,
-        published_at,
-        source,
-        language,
-    } = story;
-    proto::Story {
-        id,
-        title,
-        body,
-        published_at: published_at.map(Into::into),
-        source,
-        language,
-        ..proto::Story::default()
-    }
 }
 
 fn strip_story(name: &str) -> String {

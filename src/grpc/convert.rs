@@ -325,12 +325,8 @@ pub fn find_response(placement: &Placement, max_matches: usize) -> proto::FindDu
     }
 }
 
-pub fn stored_story(stored: StoredStory) -> proto::Story {
-    let StoredStory {
-        story,
-        cluster,
-        ingested_at,
-    } = stored;
+/// A core story as a `Story` message (output-only fields left empty).
+pub fn story_message(story: Story) -> proto::Story {
     let Story {
         id,
         title,
@@ -347,8 +343,21 @@ pub fn stored_story(stored: StoredStory) -> proto::Story {
         published_at: published_at.map(Into::into),
         source,
         language,
+        cluster: String::new(),
+        ingest_time: None,
+    }
+}
+
+pub fn stored_story(stored: StoredStory) -> proto::Story {
+    let StoredStory {
+        story,
+        cluster,
+        ingested_at,
+    } = stored;
+    proto::Story {
         cluster: cluster_resource(cluster),
         ingest_time: Some(ingested_at.into()),
+        ..story_message(story)
     }
 }
 

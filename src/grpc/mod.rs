@@ -12,6 +12,7 @@ mod error;
 mod server;
 mod summary_service;
 
+pub use convert::story_message;
 pub use error::ApiError;
 pub use server::{ServeError, ServerConfig, serve, serve_with_store};
 
