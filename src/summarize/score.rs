@@ -383,19 +383,22 @@ fn directed_centrality(scored: &ScoredSentences, m: usize, weights: &Weights) ->
             fill[t as usize] += 1;
         }
     }
-    let mut similarity = vec![0.0f32; m * m];
+    // The upper triangle only, row by row: row i holds pairs (i, j > i).
+    let row_start = |i: usize| i * m - i * (i + 1) / 2;
+    let mut similarity = vec![0.0f32; m * (m - 1) / 2];
     for t in 0..vocabulary {
         let list = &postings[starts[t]..starts[t + 1]];
         for (k, &(a, wa)) in list.iter().enumerate() {
             // Sentences were added in order, so a < b.
             for &(b, wb) in &list[k + 1..] {
-                similarity[a as usize * m + b as usize] += wa * wb;
+                let (a, b) = (a as usize, b as usize);
+                similarity[row_start(a) + b - a - 1] += wa * wb;
             }
         }
     }
     let (mut min, mut max) = (f32::MAX, f32::MIN);
     for i in 0..m {
-        for &s in &similarity[i * m + i + 1..(i + 1) * m] {
+        for &s in &similarity[row_start(i)..row_start(i + 1)] {
             min = min.min(s);
             max = max.max(s);
         }
@@ -407,7 +410,7 @@ fn directed_centrality(scored: &ScoredSentences, m: usize, weights: &Weights) ->
     let mut echoed = vec![0.0f64; m];
     let mut echoing = vec![0.0f64; m];
     for i in 0..m {
-        let row = &similarity[i * m + i + 1..(i + 1) * m];
+        let row = &similarity[row_start(i)..row_start(i + 1)];
         for (k, &s) in row.iter().enumerate() {
             if s > threshold {
                 let edge = f64::from(s - threshold);
