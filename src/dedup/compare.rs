@@ -117,7 +117,7 @@ pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Evidence {
 }
 
 /// Cosine of two unit-length sparse vectors sorted by key.
-fn sparse_cosine(a: &[(u64, f32)], b: &[(u64, f32)]) -> f64 {
+fn sparse_cosine(a: &[(u32, f32)], b: &[(u32, f32)]) -> f64 {
     let (mut i, mut j, mut dot) = (0, 0, 0.0f64);
     while i < a.len() && j < b.len() {
         match a[i].0.cmp(&b[j].0) {
@@ -133,7 +133,7 @@ fn sparse_cosine(a: &[(u64, f32)], b: &[(u64, f32)]) -> f64 {
     dot.min(1.0)
 }
 
-fn share_in(part: &[u64], whole: &[u64]) -> f64 {
+fn share_in(part: &[u32], whole: &[u32]) -> f64 {
     ratio(intersection_len(part, whole), part.len())
 }
 
@@ -146,7 +146,7 @@ fn ratio(numerator: usize, denominator: usize) -> f64 {
 }
 
 /// Size of the intersection of two sorted, deduplicated slices.
-fn intersection_len(a: &[u64], b: &[u64]) -> usize {
+fn intersection_len(a: &[u32], b: &[u32]) -> usize {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {

@@ -7,6 +7,7 @@
 //! qualifies for two clusters it joins the one it matches most strongly and
 //! the other becomes a related cluster.
 
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -218,6 +219,54 @@ struct Cluster {
     updated: SystemTime,
 }
 
+/// The stories in one LSH bucket. Most buckets hold one story, so that
+/// case needs no allocation of its own.
+#[derive(Debug)]
+enum Bucket {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Bucket {
+    fn slots(&self) -> &[u32] {
+        match self {
+            Bucket::One(slot) => std::slice::from_ref(slot),
+            Bucket::Many(slots) => slots,
+        }
+    }
+
+    fn push(&mut self, slot: u32) {
+        match self {
+            Bucket::One(first) => *self = Bucket::Many(vec![*first, slot]),
+            Bucket::Many(slots) => slots.push(slot),
+        }
+    }
+
+    /// Removes `slot`; true when the bucket is then empty.
+    fn remove(&mut self, slot: u32) -> bool {
+        match self {
+            Bucket::One(only) => *only == slot,
+            Bucket::Many(slots) => {
+                slots.retain(|&s| s != slot);
+                match slots.as_slice() {
+                    [] => true,
+                    [only] => {
+                        *self = Bucket::One(*only);
+                        false
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
+/// Bucket keys keep 32 bits of the band hash: a chance collision only adds
+/// a candidate, which verification then drops.
+fn bucket_key(band_hash: u64) -> u32 {
+    (band_hash >> 32) as u32
+}
+
 /// The near-duplicate index.
 #[derive(Debug)]
 pub struct Index {
@@ -226,7 +275,7 @@ pub struct Index {
     free_slots: Vec<u32>,
     by_id: HashMap<String, u32>,
     /// One bucket map per band: band key → slots.
-    buckets: Vec<HashMap<u64, Vec<u32>>>,
+    buckets: Vec<HashMap<u32, Bucket>>,
     clusters: BTreeMap<ClusterId, Cluster>,
     next_cluster: ClusterId,
     next_sequence: u64,
@@ -296,8 +345,8 @@ impl Index {
             .band_keys(&fingerprint.signature)
             .enumerate()
         {
-            if let Some(slots) = self.buckets[band].get(&key) {
-                candidates.extend_from_slice(slots);
+            if let Some(bucket) = self.buckets[band].get(&bucket_key(key)) {
+                candidates.extend_from_slice(bucket.slots());
             }
         }
         candidates.sort_unstable();
@@ -469,7 +518,12 @@ impl Index {
             }
         };
         for (band, key) in keys.into_iter().enumerate() {
-            self.buckets[band].entry(key).or_default().push(slot);
+            match self.buckets[band].entry(bucket_key(key)) {
+                MapEntry::Occupied(mut bucket) => bucket.get_mut().push(slot),
+                MapEntry::Vacant(vacant) => {
+                    vacant.insert(Bucket::One(slot));
+                }
+            }
         }
         self.by_id.insert(id, slot);
         slot
@@ -488,11 +542,11 @@ impl Index {
             .band_keys(&entry.fingerprint.signature)
             .enumerate()
         {
-            if let Some(slots) = self.buckets[band].get_mut(&key) {
-                slots.retain(|&s| s != slot);
-                if slots.is_empty() {
-                    self.buckets[band].remove(&key);
-                }
+            let key = bucket_key(key);
+            if let Some(bucket) = self.buckets[band].get_mut(&key)
+                && bucket.remove(slot)
+            {
+                self.buckets[band].remove(&key);
             }
         }
         let cluster_id = entry.cluster;
@@ -708,6 +762,19 @@ mod tests {
         assert_eq!(index.cluster(b.cluster).unwrap().members.len(), 1);
         assert_eq!(index.cluster(b.cluster).unwrap().related, vec![a.cluster]);
         assert_eq!(index.cluster_count(), 2);
+    }
+
+    #[test]
+    fn buckets_grow_and_shrink() {
+        let mut bucket = Bucket::One(1);
+        bucket.push(2);
+        bucket.push(3);
+        assert_eq!(bucket.slots(), [1, 2, 3]);
+        assert!(!bucket.remove(2));
+        assert!(!bucket.remove(1));
+        assert!(matches!(bucket, Bucket::One(3)));
+        assert!(!bucket.remove(9), "a slot not in the bucket leaves it");
+        assert!(bucket.remove(3));
     }
 
     #[test]
