@@ -5,6 +5,7 @@
 use textdistance::{Algorithm, SorensenDice};
 
 use super::fingerprint::Fingerprint;
+use crate::text::sparse;
 
 /// How two stories relate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,25 +113,8 @@ pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Evidence {
         containment: ratio(shared, smaller),
         lede_overlap: (lede_a + lede_b) / 2.0,
         title_similarity,
-        word_cosine: sparse_cosine(&a.words, &b.words),
+        word_cosine: f64::from(sparse::dot(&a.words, &b.words)).min(1.0),
     }
-}
-
-/// Cosine of two unit-length sparse vectors sorted by key.
-fn sparse_cosine(a: &[(u32, f32)], b: &[(u32, f32)]) -> f64 {
-    let (mut i, mut j, mut dot) = (0, 0, 0.0f64);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                dot += f64::from(a[i].1) * f64::from(b[j].1);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    dot.min(1.0)
 }
 
 fn share_in(part: &[u32], whole: &[u32]) -> f64 {

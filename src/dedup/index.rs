@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use super::compare::{Evidence, Relation, compare};
 use super::fingerprint::Fingerprint;
-use super::minhash::{LshParams, Signature};
+use super::minhash::{LshParams, equal_positions};
 
 /// A cluster's number; clusters are named `clusters/{id}`.
 pub type ClusterId = u64;
@@ -68,10 +68,6 @@ pub const CANDIDATE_THRESHOLD: f64 = 0.05;
 /// Candidates must agree on at least this many of the 128 min-hashes (an
 /// estimated Jaccard similarity of about 0.02) before exact verification.
 const MIN_EQUAL_POSITIONS: usize = 3;
-
-fn equal_positions(a: &Signature, b: &Signature) -> usize {
-    a.iter().zip(b).filter(|(x, y)| x == y).count()
-}
 
 /// How the index matches and elects.
 #[derive(Debug, Clone, Copy, PartialEq)]

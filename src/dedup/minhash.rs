@@ -141,10 +141,14 @@ pub fn signature(shingles: &[u64]) -> Signature {
     signature
 }
 
+/// How many positions two signatures agree on.
+pub fn equal_positions(a: &Signature, b: &Signature) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x == y).count()
+}
+
 /// The share of equal positions: an estimate of the Jaccard similarity.
 pub fn estimated_jaccard(a: &Signature, b: &Signature) -> f64 {
-    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
-    equal as f64 / SIGNATURE_LEN as f64
+    equal_positions(a, b) as f64 / SIGNATURE_LEN as f64
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@
 use std::sync::LazyLock;
 
 use crate::text::sentences::SentenceSpan;
-use crate::text::stopwords::is_stopword;
-use crate::text::words::{for_each_word_hashed, word_hash};
+use crate::text::sparse;
+use crate::text::stopwords::{WordSet, is_stopword};
+use crate::text::words::for_each_word_hashed;
 
 /// The weights of the score. `Default` holds the values tuned on the
 /// CNN/DailyMail development split (see `examples/tune_summary.rs`).
@@ -112,14 +113,8 @@ const FURNITURE_OPENINGS: &[&str] = &[
     "sign",
 ];
 
-fn hash_set(words: &[&str]) -> Vec<u64> {
-    let mut hashes: Vec<u64> = words.iter().map(|w| word_hash(w)).collect();
-    hashes.sort_unstable();
-    hashes
-}
-
-static PRONOUN_HASHES: LazyLock<Vec<u64>> = LazyLock::new(|| hash_set(LEADING_PRONOUNS));
-static FURNITURE_HASHES: LazyLock<Vec<u64>> = LazyLock::new(|| hash_set(FURNITURE_OPENINGS));
+static PRONOUNS: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(LEADING_PRONOUNS));
+static FURNITURE: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(FURNITURE_OPENINGS));
 
 /// Dense ids for the distinct word hashes of one story: open addressing
 /// with linear probing, kept at most half full. Word hashes are already well
@@ -197,29 +192,13 @@ pub struct ScoredSentences {
 impl ScoredSentences {
     /// Cosine similarity of sentences `a` and `b`.
     pub fn similarity(&self, a: usize, b: usize) -> f64 {
-        f64::from(cosine(self.vector(a), self.vector(b)))
+        f64::from(sparse::dot(self.vector(a), self.vector(b)))
     }
 
     fn vector(&self, i: usize) -> &[(u32, f32)] {
         let (start, end) = self.ranges[i];
         &self.vectors[start as usize..end as usize]
     }
-}
-
-fn cosine(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
-    let (mut i, mut j, mut dot) = (0, 0, 0.0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                dot += a[i].1 * b[j].1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    dot
 }
 
 /// What one pass over a sentence's words finds.
@@ -336,7 +315,7 @@ pub fn score_sentences(
     let centrality = directed_centrality(&scored, n.min(MAX_GRAPH_SENTENCES), weights);
     for (index, span) in spans.iter().enumerate() {
         let position = 1.0 / (1.0 + index as f64).powf(weights.position_decay);
-        let title = f64::from(cosine(&title_vector, scored.vector(index)));
+        let title = f64::from(sparse::dot(&title_vector, scored.vector(index)));
         let centrality = centrality.get(index).copied().unwrap_or(0.0);
         let form = form_multiplier(
             span.text(body),
@@ -440,7 +419,7 @@ fn form_multiplier(
     first_word: Option<u64>,
     w: &Weights,
 ) -> f64 {
-    let is_first_word = |list: &[u64]| first_word.is_some_and(|h| list.binary_search(&h).is_ok());
+    let is_first_word = |set: &WordSet| first_word.is_some_and(|h| set.contains(h));
     let mut multiplier = 1.0;
     if words < w.min_words {
         multiplier *= w.short_penalty;
@@ -454,11 +433,11 @@ fn form_multiplier(
     if sentence.starts_with(['"', '“', '\'', '‘', '`']) {
         multiplier *= w.quote_penalty;
     }
-    if index > 0 && is_first_word(&PRONOUN_HASHES) {
+    if index > 0 && is_first_word(&PRONOUNS) {
         multiplier *= w.pronoun_penalty;
     }
     // Bylines and credits: short lines that open with a furniture word.
-    if words <= 12 && is_first_word(&FURNITURE_HASHES) {
+    if words <= 12 && is_first_word(&FURNITURE) {
         multiplier *= w.furniture_penalty;
     }
     multiplier

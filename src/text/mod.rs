@@ -8,13 +8,14 @@
 //!   wire story (Unicode forms, quotes, dashes, invisible characters, case).
 //! - [`sentences`]: splits a story into sentences with byte offsets.
 //! - [`words`]: Unicode word tokens, lowercased, for scoring and matching.
+//! - [`sparse`]: dot products of sorted sparse term vectors.
 //! - [`stopwords`]: English function words as a fast hash set.
 
 pub mod normalize;
 pub mod sentences;
+pub mod sparse;
 pub mod stopwords;
 pub mod words;
 
 pub use normalize::normalize;
 pub use sentences::{SentenceSpan, split_sentences};
-pub use words::{WordToken, word_tokens};
