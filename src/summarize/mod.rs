@@ -73,6 +73,7 @@ pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights
     });
 
     let mut chosen: Vec<usize> = Vec::new();
+    let mut dense = Vec::new();
     let mut words = 0;
     for candidate in order {
         if chosen.len() >= max_sentences {
@@ -82,10 +83,7 @@ pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights
         if length == 0 || words + length > max_words {
             continue;
         }
-        let redundant = chosen
-            .iter()
-            .any(|&c| scored.similarity(c, candidate) > weights.max_redundancy);
-        if redundant {
+        if scored.max_similarity(candidate, &chosen, &mut dense) > weights.max_redundancy {
             continue;
         }
         words += length;

@@ -9,7 +9,6 @@
 use std::sync::LazyLock;
 
 use crate::text::sentences::SentenceSpan;
-use crate::text::sparse;
 use crate::text::stopwords::{WordSet, is_stopword};
 use crate::text::words::for_each_word_hashed;
 
@@ -181,7 +180,7 @@ pub struct ScoredSentences {
     pub parts: Vec<ScoreParts>,
     /// Words per sentence.
     pub words: Vec<usize>,
-    /// tf-idf vectors, (term, weight) sorted by term, in one arena.
+    /// tf-idf vectors, (term, weight) in order of first use, in one arena.
     vectors: Vec<(u32, f32)>,
     /// Each sentence's range in `vectors`.
     ranges: Vec<(u32, u32)>,
@@ -190,15 +189,36 @@ pub struct ScoredSentences {
 }
 
 impl ScoredSentences {
-    /// Cosine similarity of sentences `a` and `b`.
-    pub fn similarity(&self, a: usize, b: usize) -> f64 {
-        f64::from(sparse::dot(self.vector(a), self.vector(b)))
+    /// The highest cosine similarity of sentence `candidate` with any of
+    /// `others`. `dense` is scratch space, all zeros on entry and on return;
+    /// it grows to the vocabulary's size.
+    pub fn max_similarity(&self, candidate: usize, others: &[usize], dense: &mut Vec<f32>) -> f64 {
+        if dense.len() < self.vocabulary_len {
+            dense.resize(self.vocabulary_len, 0.0);
+        }
+        let vector = self.vector(candidate);
+        for &(t, w) in vector {
+            dense[t as usize] = w;
+        }
+        let best = others
+            .iter()
+            .map(|&other| dense_dot(dense, self.vector(other)))
+            .fold(0.0f32, f32::max);
+        for &(t, _) in vector {
+            dense[t as usize] = 0.0;
+        }
+        f64::from(best)
     }
 
     fn vector(&self, i: usize) -> &[(u32, f32)] {
         let (start, end) = self.ranges[i];
         &self.vectors[start as usize..end as usize]
     }
+}
+
+/// Dot product of a dense vector and a sparse one: no sorting, no branches.
+fn dense_dot(dense: &[f32], sparse: &[(u32, f32)]) -> f32 {
+    sparse.iter().map(|&(t, w)| w * dense[t as usize]).sum()
 }
 
 /// What one pass over a sentence's words finds.
@@ -224,21 +244,27 @@ fn collect_terms(text: &str, vocabulary: &mut Vocabulary, terms: &mut Vec<u32>) 
     SentenceWords { words, first_word }
 }
 
-/// Sorts `terms` and appends its unit-length tf-idf vector to `out`.
-fn push_tfidf(terms: &mut [u32], idf: &[f32], out: &mut Vec<(u32, f32)>) {
-    terms.sort_unstable();
+/// Appends the unit-length tf-idf vector of `terms` to `out`, terms in order
+/// of first use. `position` maps a term to where it was last pushed: an
+/// entry pointing into this vector's part of `out` (and naming the term)
+/// means the term is already there, so no sort and no clearing is needed.
+fn push_tfidf(terms: &[u32], idf: &[f32], position: &mut [u32], out: &mut Vec<(u32, f32)>) {
     let start = out.len();
-    let mut i = 0;
-    while i < terms.len() {
-        let term = terms[i];
-        let mut tf = 0.0;
-        while i < terms.len() && terms[i] == term {
-            tf += 1.0;
-            i += 1;
+    for &term in terms {
+        let at = position[term as usize] as usize;
+        if at >= start && at < out.len() && out[at].0 == term {
+            out[at].1 += 1.0;
+        } else {
+            position[term as usize] = out.len() as u32;
+            out.push((term, 1.0));
         }
-        out.push((term, tf * idf[term as usize]));
     }
-    let norm = out[start..].iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+    let mut norm = 0.0f32;
+    for (term, weight) in &mut out[start..] {
+        *weight *= idf[*term as usize];
+        norm += *weight * *weight;
+    }
+    let norm = norm.sqrt();
     if norm > 0.0 {
         out[start..].iter_mut().for_each(|(_, w)| *w /= norm);
     }
@@ -297,13 +323,29 @@ pub fn score_sentences(
 
     let mut vectors = Vec::with_capacity(terms.len());
     let mut ranges = Vec::with_capacity(n);
+    // `last_seen` is done with: it becomes push_tfidf's position map.
+    let mut position = last_seen;
     for &(start, end) in &term_ranges {
         let from = vectors.len() as u32;
-        push_tfidf(&mut terms[start as usize..end as usize], &idf, &mut vectors);
+        push_tfidf(
+            &terms[start as usize..end as usize],
+            &idf,
+            &mut position,
+            &mut vectors,
+        );
         ranges.push((from, vectors.len() as u32));
     }
     let mut title_vector = Vec::new();
-    push_tfidf(&mut terms[title_start..], &idf, &mut title_vector);
+    push_tfidf(
+        &terms[title_start..],
+        &idf,
+        &mut position,
+        &mut title_vector,
+    );
+    let mut title_weights = vec![0.0f32; vocabulary.len()];
+    for &(t, w) in &title_vector {
+        title_weights[t as usize] = w;
+    }
 
     let mut scored = ScoredSentences {
         parts: Vec::with_capacity(n),
@@ -315,7 +357,7 @@ pub fn score_sentences(
     let centrality = directed_centrality(&scored, n.min(MAX_GRAPH_SENTENCES), weights);
     for (index, span) in spans.iter().enumerate() {
         let position = 1.0 / (1.0 + index as f64).powf(weights.position_decay);
-        let title = f64::from(sparse::dot(&title_vector, scored.vector(index)));
+        let title = f64::from(dense_dot(&title_weights, scored.vector(index)));
         let centrality = centrality.get(index).copied().unwrap_or(0.0);
         let form = form_multiplier(
             span.text(body),

@@ -10,6 +10,11 @@
 //! ordinals such as German dates, a lowercase word next (in cased text),
 //! decimals and other terminators inside a token.
 
+use std::sync::LazyLock;
+
+use super::stopwords::WordSet;
+use super::words::word_hash;
+
 /// One sentence as a byte range of the text it was split from. The range is
 /// trimmed of surrounding whitespace and is never empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +116,28 @@ fn is_cased(text: &str) -> bool {
             .iter()
             .fold(false, |seen, b| seen | b.is_ascii_uppercase())
     });
-    ascii_upper || (!head.is_ascii() && text.chars().take(LOOK_BYTES).any(char::is_uppercase))
+    ascii_upper || has_non_ascii_upper(text, head.len())
+}
+
+/// Whether a non-ASCII uppercase letter starts before byte `limit`: only
+/// the non-ASCII characters are decoded.
+fn has_non_ascii_upper(text: &str, limit: usize) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(offset) = bytes[i..limit].iter().position(|&b| b >= 0x80) {
+        // ASCII bytes are whole characters, so `i + offset` starts one.
+        let Some(c) = text[i + offset..].chars().next() else {
+            return false;
+        };
+        if c.is_uppercase() {
+            return true;
+        }
+        i += offset + c.len_utf8();
+        if i >= limit {
+            return false;
+        }
+    }
+    false
 }
 
 fn is_terminator(ch: char) -> bool {
@@ -341,14 +367,15 @@ fn ends_sentence(before: &str, run: &str, after: &str, cased: bool) -> bool {
         return false;
     }
     let token = last_token(before);
-    if in_list(token, NEVER_FINAL) {
+    let token_hash = word_hash(token);
+    if NEVER_FINAL_SET.contains(token_hash) {
         return false;
     }
-    if next_is_digit && in_list(token, BEFORE_NUMBER) {
+    if next_is_digit && BEFORE_NUMBER_SET.contains(token_hash) {
         return false;
     }
-    if in_list(token, MAYBE_FINAL) {
-        return in_list(next_word, SENTENCE_OPENERS) && !(cased && next_is_lower);
+    if MAYBE_FINAL_SET.contains(token_hash) {
+        return in_list(next_word, &SENTENCE_OPENERS_SET) && !(cased && next_is_lower);
     }
     // An initial: J. R. R. Tolkien.
     let mut token_chars = token.chars();
@@ -362,7 +389,7 @@ fn ends_sentence(before: &str, run: &str, after: &str, cased: bool) -> bool {
     if !token.is_empty()
         && token.len() <= 2
         && token.chars().all(|c| c.is_ascii_digit())
-        && (next_is_lower || in_list(next_word, MONTHS_DE))
+        && (next_is_lower || in_list(next_word, &MONTHS_DE_SET))
     {
         return false;
     }
@@ -375,16 +402,17 @@ fn is_list_marker(before: &str) -> bool {
     !before.is_empty() && before.len() <= 3 && before.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether `word` is in `list` (lowercase entries), ignoring case, without
-/// allocating for ASCII words.
-fn in_list(word: &str, list: &[&str]) -> bool {
-    if word.is_ascii() {
-        list.iter()
-            .any(|w| w.len() == word.len() && w.eq_ignore_ascii_case(word))
-    } else {
-        let lowered = word.to_lowercase();
-        list.contains(&lowered.as_str())
-    }
+// Each word list as a set of [`word_hash`]es: membership ignoring case in
+// one hash and one or two loads, however long the list.
+static NEVER_FINAL_SET: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(NEVER_FINAL));
+static BEFORE_NUMBER_SET: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(BEFORE_NUMBER));
+static MAYBE_FINAL_SET: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(MAYBE_FINAL));
+static SENTENCE_OPENERS_SET: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(SENTENCE_OPENERS));
+static MONTHS_DE_SET: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(MONTHS_DE));
+
+/// Whether `word` is in `list`, ignoring case.
+fn in_list(word: &str, list: &WordSet) -> bool {
+    list.contains(word_hash(word))
 }
 
 /// The whitespace-delimited token just before a terminator, without opening
@@ -413,6 +441,18 @@ mod tests {
 
     fn split(text: &str) -> Vec<&str> {
         split_sentences(text).iter().map(|s| s.text(text)).collect()
+    }
+
+    #[test]
+    fn casing_is_seen_in_any_script() {
+        assert!(is_cased("Talks end."));
+        assert!(is_cased("été à Évian, « déjà » vu"));
+        assert!(is_cased("переговоры в Женеве"));
+        assert!(!is_cased("talks end in geneva . the envoys left ."));
+        assert!(!is_cased("été à évian — déjà vu … переговоры"));
+        // Only the head is looked at.
+        let late = format!("{}É", "a ".repeat(3000));
+        assert!(!is_cased(&late));
     }
 
     #[test]
