@@ -2,6 +2,7 @@
 //! library's index, or through a running server's IngestStories stream.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -14,6 +15,7 @@ use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryMeta};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::story_message;
+use crate::store::{DurableOptions, DurableStore};
 use crate::story::PreparedStory;
 
 #[derive(Debug, Serialize)]
@@ -73,17 +75,17 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
         batch,
         canonical,
         server,
+        data_dir,
     } = args;
     let batch = Batch::open(&batch)?;
-    match server {
-        None => run_offline(
-            batch,
-            IndexConfig {
-                canonical,
-                ..IndexConfig::default()
-            },
-        ),
-        Some(server) => {
+    let config = IndexConfig {
+        canonical,
+        ..IndexConfig::default()
+    };
+    match (server, data_dir) {
+        (None, None) => run_offline(batch, config),
+        (None, Some(dir)) => run_durable(batch, config, &dir),
+        (Some(server), _) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -94,6 +96,35 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
             runtime.block_on(run_remote(batch, server))
         }
     }
+}
+
+/// Stories per commit when building a durable store offline.
+const OFFLINE_COMMIT_GROUP: usize = 256;
+
+fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let (store, _) = DurableStore::open(dir, config, DurableOptions::default())?;
+    let mut group = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
+    loop {
+        let story = batch.next_story()?;
+        let done = story.is_none();
+        if let Some(story) = story {
+            group.push(PreparedStory::new(story));
+        }
+        if group.len() == OFFLINE_COMMIT_GROUP || (done && !group.is_empty()) {
+            let reports = store.ingest_blocking(std::mem::take(&mut group), SystemTime::now())?;
+            for report in reports {
+                batch.write(&offline_line(report))?;
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    batch.finish()
 }
 
 fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {

@@ -39,10 +39,27 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "COPYDESK_LISTEN", default_value = "127.0.0.1:50051")]
     listen: String,
-    /// Directory for the server's state. It is created if missing and must be
-    /// writable; this version keeps the index in memory.
+    /// Directory of the durable store (`copydesk.redb` inside), relative to
+    /// the working directory unless absolute. Created if missing.
     #[arg(long, env = "COPYDESK_DATA_DIR", default_value = "copydesk-data")]
     data_dir: PathBuf,
+    /// Keep everything in memory instead (lost on restart).
+    #[arg(long, env = "COPYDESK_IN_MEMORY")]
+    in_memory: bool,
+    /// Evict stories older than this (publication, else ingest time) from
+    /// the matching index, e.g. `72h`; by default nothing is evicted.
+    #[arg(long, env = "COPYDESK_RETENTION", value_parser = humantime::parse_duration)]
+    retention: Option<Duration>,
+    /// How often retention looks for stories to evict.
+    #[arg(long, env = "COPYDESK_EVICTION_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    eviction_interval: Duration,
+    /// Keep evicted stories readable through GetStory (they leave their
+    /// clusters either way); by default they are deleted.
+    #[arg(long, env = "COPYDESK_KEEP_EVICTED")]
+    keep_evicted: bool,
+    /// Most IngestStories items that share one durable commit.
+    #[arg(long, env = "COPYDESK_COMMIT_GROUP", default_value_t = 64)]
+    commit_group: usize,
     /// Longest story body accepted, in bytes.
     #[arg(long, env = "COPYDESK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
@@ -104,8 +121,13 @@ pub struct DedupArgs {
     canonical: CanonicalPolicy,
     /// Stream the file through IngestStories of a running server (e.g.
     /// `http://127.0.0.1:50051`) instead of deduplicating offline.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "data_dir")]
     server: Option<String>,
+    /// Build (or extend) the durable store in this directory, which
+    /// `copydesk serve --data-dir` then serves; by default the offline index
+    /// lives in memory only. Stop the server first: one process at a time.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 /// Errors of the command-line program.
@@ -141,6 +163,9 @@ pub enum CliError {
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// The durable store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The remote server could not be reached or refused the stream.
     #[error("server {server}: {reason}")]
     Remote {

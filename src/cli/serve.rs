@@ -1,7 +1,11 @@
 //! `copydesk serve`: bind, then hand the listener to the library.
 
+use std::sync::Arc;
+
 use super::{CliError, ServeArgs};
-use crate::grpc::{ServerConfig, serve};
+use crate::dedup::IndexConfig;
+use crate::grpc::{ServerConfig, serve_with_store};
+use crate::store::{DurableOptions, DurableStore, MemoryStore, Store};
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let ServeArgs {
@@ -12,14 +16,40 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         stream_buffer,
         drain_timeout,
         canonical,
+        in_memory,
+        retention,
+        eviction_interval,
+        keep_evicted,
+        commit_group,
     } = args;
-    prepare_data_dir(&data_dir)?;
+    let index_config = IndexConfig {
+        canonical,
+        ..IndexConfig::default()
+    };
+    let store: Arc<dyn Store> = if in_memory {
+        Arc::new(MemoryStore::new(index_config))
+    } else {
+        prepare_data_dir(&data_dir)?;
+        let (store, report) =
+            DurableStore::open(&data_dir, index_config, DurableOptions { keep_evicted })?;
+        tracing::info!(
+            path = %store.path().display(),
+            stories = report.stories,
+            clusters = report.clusters,
+            seconds = report.seconds,
+            "store opened"
+        );
+        Arc::new(store)
+    };
     let config = ServerConfig {
         max_body_bytes,
         max_concurrent_requests,
         stream_buffer,
         drain_timeout,
         canonical,
+        retention,
+        eviction_interval,
+        commit_group,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|source| CliError::Io {
         path: "tokio runtime".into(),
@@ -32,7 +62,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 address: listen.clone(),
                 source,
             })?;
-        serve(listener, config, shutdown_signal()).await?;
+        serve_with_store(listener, config, store, shutdown_signal()).await?;
         Ok(())
     })
 }

@@ -8,7 +8,9 @@ use super::fingerprint::Fingerprint;
 use crate::text::sparse;
 
 /// How two stories relate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Relation {
     /// Versions of one report: a feed shows only one.
     Same,
@@ -19,7 +21,7 @@ pub enum Relation {
 }
 
 /// The figures behind a decision, each in [0, 1].
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
     /// Jaccard similarity of the shingle sets.
     pub jaccard: f64,

@@ -275,6 +275,69 @@ pub struct Index {
     clusters: BTreeMap<ClusterId, Cluster>,
     next_cluster: ClusterId,
     next_sequence: u64,
+    /// Clusters changed since the last [`Index::take_changes`].
+    dirty: BTreeSet<ClusterId>,
+}
+
+/// A cluster as a store keeps it: members by story id.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterRecord {
+    /// The cluster's number.
+    pub id: ClusterId,
+    /// Member story ids, in the order they joined.
+    pub members: Vec<String>,
+    /// The canonical story's id.
+    pub canonical: String,
+    /// Related clusters.
+    pub related: Vec<ClusterId>,
+    /// When the cluster was created.
+    pub created: SystemTime,
+    /// When a member last joined or left.
+    pub updated: SystemTime,
+}
+
+/// What the index decided about one story, as a store keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlacementRecord {
+    /// Ingest order; breaks ties in canonical election.
+    pub sequence: u64,
+    /// The story's cluster.
+    pub cluster: ClusterId,
+    /// The version it duplicated when it joined, with the figures.
+    pub duplicate_of: Option<(String, Evidence)>,
+}
+
+/// Clusters a store must write after a change.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClusterChanges {
+    /// Clusters created or changed, as they are now.
+    pub changed: Vec<ClusterRecord>,
+    /// Clusters that no longer exist.
+    pub removed: Vec<ClusterId>,
+}
+
+/// The index's counters, kept by a store so a rebuilt index numbers new
+/// clusters as the old one would have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexCounters {
+    /// The next new cluster's number.
+    pub next_cluster: ClusterId,
+    /// The next ingest's sequence number.
+    pub next_sequence: u64,
+}
+
+/// Why stored records do not make a consistent index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// A cluster names a member that is not among the stories.
+    #[error("cluster {cluster} lists story {story:?}, which is not stored")]
+    MissingMember { cluster: ClusterId, story: String },
+    /// A story's cluster is not stored.
+    #[error("story {story:?} belongs to cluster {cluster}, which is not stored")]
+    MissingCluster { cluster: ClusterId, story: String },
+    /// The same story id appears twice.
+    #[error("story {0:?} is stored twice")]
+    DuplicateStory(String),
 }
 
 impl Index {
@@ -289,7 +352,125 @@ impl Index {
             clusters: BTreeMap::new(),
             next_cluster: 1,
             next_sequence: 0,
+            dirty: BTreeSet::new(),
         }
+    }
+
+    /// Rebuilds an index from what a store kept: each story's metadata,
+    /// fingerprint and placement, the clusters, and the counters. Nothing
+    /// is re-decided, so clusters and canonical stories are exactly as they
+    /// were.
+    pub fn restore(
+        config: IndexConfig,
+        mut stories: Vec<(StoryMeta, Fingerprint, PlacementRecord)>,
+        clusters: Vec<ClusterRecord>,
+        counters: IndexCounters,
+    ) -> Result<Index, RestoreError> {
+        let mut index = Index::new(config);
+        stories.sort_by_key(|(_, _, placement)| placement.sequence);
+        for (meta, fingerprint, placement) in stories {
+            if index.by_id.contains_key(&meta.id) {
+                return Err(RestoreError::DuplicateStory(meta.id));
+            }
+            index.insert_entry(Entry {
+                meta,
+                fingerprint,
+                cluster: placement.cluster,
+                sequence: placement.sequence,
+                duplicate_of: placement.duplicate_of,
+            });
+        }
+        for record in clusters {
+            let slot_of = |id: &str| {
+                index
+                    .by_id
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| RestoreError::MissingMember {
+                        cluster: record.id,
+                        story: id.to_owned(),
+                    })
+            };
+            let members = record
+                .members
+                .iter()
+                .map(|m| slot_of(m))
+                .collect::<Result<Vec<u32>, _>>()?;
+            let canonical = slot_of(&record.canonical)?;
+            index.clusters.insert(
+                record.id,
+                Cluster {
+                    members,
+                    canonical,
+                    related: record.related.into_iter().collect(),
+                    created: record.created,
+                    updated: record.updated,
+                },
+            );
+        }
+        for entry in index.slots.iter().flatten() {
+            if !index.clusters.contains_key(&entry.cluster) {
+                return Err(RestoreError::MissingCluster {
+                    cluster: entry.cluster,
+                    story: entry.meta.id.clone(),
+                });
+            }
+        }
+        index.next_cluster = counters.next_cluster;
+        index.next_sequence = counters.next_sequence;
+        Ok(index)
+    }
+
+    /// The counters a store keeps beside the records.
+    pub fn counters(&self) -> IndexCounters {
+        IndexCounters {
+            next_cluster: self.next_cluster,
+            next_sequence: self.next_sequence,
+        }
+    }
+
+    /// Where a stored story was placed, as a store keeps it.
+    pub fn placement_record(&self, id: &str) -> Option<PlacementRecord> {
+        self.entry(id).map(|e| PlacementRecord {
+            sequence: e.sequence,
+            cluster: e.cluster,
+            duplicate_of: e.duplicate_of.clone(),
+        })
+    }
+
+    /// The clusters changed or removed since the last call.
+    pub fn take_changes(&mut self) -> ClusterChanges {
+        let mut changes = ClusterChanges::default();
+        for id in std::mem::take(&mut self.dirty) {
+            match self.clusters.get(&id) {
+                Some(cluster) => changes.changed.push(ClusterRecord {
+                    id,
+                    members: cluster
+                        .members
+                        .iter()
+                        .map(|&s| self.slot_entry(s).meta.id.clone())
+                        .collect(),
+                    canonical: self.slot_entry(cluster.canonical).meta.id.clone(),
+                    related: cluster.related.iter().copied().collect(),
+                    created: cluster.created,
+                    updated: cluster.updated,
+                }),
+                None => changes.removed.push(id),
+            }
+        }
+        changes
+    }
+
+    /// Ids of stories whose time (publication, else ingest) is before
+    /// `cutoff`, at most `limit` of them.
+    pub fn stories_before(&self, cutoff: SystemTime, limit: usize) -> Vec<String> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|e| e.meta.time() < cutoff)
+            .take(limit)
+            .map(|e| e.meta.id.clone())
+            .collect()
     }
 
     /// Number of indexed stories.
@@ -465,9 +646,11 @@ impl Index {
         cluster.members.push(slot);
         cluster.updated = now;
         cluster.related.extend(placement.related.iter().copied());
+        self.dirty.insert(cluster_id);
         for &other in &placement.related {
-            if let Some(other) = self.clusters.get_mut(&other) {
-                other.related.insert(cluster_id);
+            if let Some(other_cluster) = self.clusters.get_mut(&other) {
+                other_cluster.related.insert(cluster_id);
+                self.dirty.insert(other);
             }
         }
         self.elect_canonical(cluster_id);
@@ -546,6 +729,7 @@ impl Index {
             }
         }
         let cluster_id = entry.cluster;
+        self.dirty.insert(cluster_id);
         let now_empty = match self.clusters.get_mut(&cluster_id) {
             Some(cluster) => {
                 cluster.members.retain(|&s| s != slot);
@@ -557,8 +741,9 @@ impl Index {
         if now_empty {
             if let Some(cluster) = self.clusters.remove(&cluster_id) {
                 for other in cluster.related {
-                    if let Some(other) = self.clusters.get_mut(&other) {
-                        other.related.remove(&cluster_id);
+                    if let Some(other_cluster) = self.clusters.get_mut(&other) {
+                        other_cluster.related.remove(&cluster_id);
+                        self.dirty.insert(other);
                     }
                 }
             }
@@ -685,6 +870,82 @@ mod tests {
         let other = ingest(&mut index, "other", OTHER, 3);
         assert_ne!(other.cluster, first.cluster);
         assert!(other.duplicate_of.is_none());
+    }
+
+    /// Replays the changes an index reports into a map, as a store would,
+    /// and rebuilds an index from it.
+    #[test]
+    fn restored_index_matches_the_original() {
+        let mut index = Index::new(IndexConfig::default());
+        let mut clusters: BTreeMap<ClusterId, ClusterRecord> = BTreeMap::new();
+        let mut stories: BTreeMap<String, (&str, u64)> = BTreeMap::new();
+        let apply = |index: &mut Index, clusters: &mut BTreeMap<ClusterId, ClusterRecord>| {
+            let changes = index.take_changes();
+            for record in changes.changed {
+                clusters.insert(record.id, record);
+            }
+            for id in changes.removed {
+                clusters.remove(&id);
+            }
+        };
+        for (id, body, second) in [
+            ("short", trimmed(), 1),
+            ("other", OTHER, 2),
+            ("full", FULL, 3),
+            ("gone", OTHER, 4),
+        ] {
+            ingest(&mut index, id, body, second);
+            stories.insert(id.to_owned(), (body, second));
+            apply(&mut index, &mut clusters);
+        }
+        index.remove("gone", UNIX_EPOCH + Duration::from_secs(5));
+        stories.remove("gone");
+        apply(&mut index, &mut clusters);
+
+        let records = stories
+            .iter()
+            .map(|(id, &(body, second))| {
+                let placement = index.placement_record(id).unwrap();
+                (meta(id, body, second), Fingerprint::of("", body), placement)
+            })
+            .collect();
+        let mut restored = Index::restore(
+            IndexConfig::default(),
+            records,
+            clusters.values().cloned().collect(),
+            index.counters(),
+        )
+        .unwrap();
+        for id in clusters.keys() {
+            assert_eq!(restored.cluster(*id), index.cluster(*id));
+        }
+        assert_eq!(restored.cluster_count(), index.cluster_count());
+        let late = ingest(&mut restored, "late", FULL, 6);
+        let expected = ingest(&mut index, "late", FULL, 6);
+        assert_eq!(late, expected);
+    }
+
+    #[test]
+    fn restore_refuses_inconsistent_records() {
+        let body = OTHER;
+        let placement = PlacementRecord {
+            sequence: 0,
+            cluster: 7,
+            duplicate_of: None,
+        };
+        let result = Index::restore(
+            IndexConfig::default(),
+            vec![(meta("a", body, 1), Fingerprint::of("", body), placement)],
+            Vec::new(),
+            IndexCounters {
+                next_cluster: 8,
+                next_sequence: 1,
+            },
+        );
+        assert!(matches!(
+            result,
+            Err(RestoreError::MissingCluster { cluster: 7, .. })
+        ));
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub mod minhash;
 pub use compare::{Evidence, Relation, compare};
 pub use fingerprint::Fingerprint;
 pub use index::{
-    CanonicalPolicy, ClusterId, ClusterView, Index, IndexConfig, IngestOutcome, IngestReport,
-    Match, MemberView, Placement, StoryMeta,
+    CanonicalPolicy, ClusterChanges, ClusterId, ClusterRecord, ClusterView, Index, IndexConfig,
+    IndexCounters, IngestOutcome, IngestReport, Match, MemberView, Placement, PlacementRecord,
+    RestoreError, StoryMeta,
 };
 pub use minhash::LshParams;

@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -28,15 +28,77 @@ pub struct DedupApi {
     limits: Limits,
     /// Responses a stream may hold unread before it stops reading requests.
     stream_buffer: usize,
+    /// Most stream items committed together.
+    commit_group: usize,
 }
 
 impl DedupApi {
-    pub fn new(store: Arc<dyn Store>, limits: Limits, stream_buffer: usize) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        stream_buffer: usize,
+        commit_group: usize,
+    ) -> Self {
         DedupApi {
             store,
             limits,
             stream_buffer,
+            commit_group,
         }
+    }
+
+    /// Validates and fingerprints a group of stream items, then ingests the
+    /// valid ones in one commit. One answer per item, in order; an item is
+    /// answered only once the group's commit is durable.
+    async fn ingest_group(
+        &self,
+        stories: Vec<Option<proto::Story>>,
+    ) -> Vec<Result<IngestReport, Status>> {
+        let mut answers: Vec<Option<Result<IngestReport, Status>>> = Vec::new();
+        let mut valid = Vec::new();
+        for story in stories {
+            match convert::story(story, "story", IdRule::Required, self.limits) {
+                Ok(story) => {
+                    valid.push(story);
+                    answers.push(None);
+                }
+                Err(err) => answers.push(Some(Err(Status::from(err)))),
+            }
+        }
+        let outcome = match tokio::task::spawn_blocking(move || {
+            valid
+                .into_iter()
+                .map(PreparedStory::new)
+                .collect::<Vec<_>>()
+        })
+        .await
+        {
+            Ok(prepared) => self
+                .store
+                .ingest_batch(prepared, SystemTime::now())
+                .await
+                .map_err(|e| Status::from(ApiError::from(e))),
+            Err(err) => Err(Status::from(ApiError::from(err))),
+        };
+        let mut reports = match outcome {
+            Ok(reports) => reports.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(status) => answers
+                .iter()
+                .filter(|a| a.is_none())
+                .map(|_| Err(status.clone()))
+                .collect(),
+        }
+        .into_iter();
+        answers
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| {
+                    reports
+                        .next()
+                        .unwrap_or_else(|| Err(Status::internal("internal error")))
+                })
+            })
+            .collect()
     }
 
     /// Validates, fingerprints (off the executor) and ingests one story.
@@ -92,32 +154,65 @@ impl DedupService for DedupApi {
         tokio::spawn(
             async move {
                 let mut sequence = 0u64;
-                while let Some(item) = requests.next().await {
-                    let response = match item {
-                        Ok(proto::IngestStoriesRequest { story }) => {
-                            let story_id = story.as_ref().map(|s| s.id.clone()).unwrap_or_default();
-                            let result = match api.ingest(story).await {
-                                Ok(report) => ingest_stories_response::Result::Ingested(
-                                    convert::ingest_response(&report),
-                                ),
-                                Err(err) => ingest_stories_response::Result::Error(to_rpc_status(
-                                    &Status::from(err),
-                                )),
-                            };
-                            Ok(proto::IngestStoriesResponse {
-                                sequence,
-                                story_id,
-                                result: Some(result),
-                            })
-                        }
-                        // The transport failed: end the stream with its status.
-                        Err(status) => Err(status),
+                let mut input_ended = false;
+                'stream: while !input_ended {
+                    // Wait for one item, then take those already waiting:
+                    // under load a group fills, alone an item goes at once.
+                    let Some(first) = requests.next().await else {
+                        break;
                     };
-                    let failed = response.is_err();
-                    if responses.send(response).await.is_err() || failed {
+                    let mut group = vec![first];
+                    while group.len() < api.commit_group {
+                        match requests.next().now_or_never() {
+                            Some(Some(item)) => group.push(item),
+                            Some(None) => {
+                                input_ended = true;
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    let mut transport_error = None;
+                    let mut stories = Vec::with_capacity(group.len());
+                    for item in group {
+                        match item {
+                            Ok(proto::IngestStoriesRequest { story }) => stories.push(story),
+                            // The transport failed: answer what came before,
+                            // then end the stream with its status.
+                            Err(status) => {
+                                transport_error = Some(status);
+                                break;
+                            }
+                        }
+                    }
+                    let ids: Vec<String> = stories
+                        .iter()
+                        .map(|s| s.as_ref().map(|s| s.id.clone()).unwrap_or_default())
+                        .collect();
+                    let answers = api.ingest_group(stories).await;
+                    for (story_id, answer) in ids.into_iter().zip(answers) {
+                        let result = match answer {
+                            Ok(report) => ingest_stories_response::Result::Ingested(
+                                convert::ingest_response(&report),
+                            ),
+                            Err(status) => {
+                                ingest_stories_response::Result::Error(to_rpc_status(&status))
+                            }
+                        };
+                        let response = proto::IngestStoriesResponse {
+                            sequence,
+                            story_id,
+                            result: Some(result),
+                        };
+                        if responses.send(Ok(response)).await.is_err() {
+                            break 'stream;
+                        }
+                        sequence += 1;
+                    }
+                    if let Some(status) = transport_error {
+                        let _ = responses.send(Err(status)).await;
                         break;
                     }
-                    sequence += 1;
                 }
                 tracing::Span::current().record("items", sequence);
             }

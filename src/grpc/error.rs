@@ -61,6 +61,10 @@ impl From<ApiError> for Status {
                 tracing::error!(cause = %detail, "store backend failed");
                 Status::internal("internal error")
             }
+            ApiError::Store(err @ (StoreError::Open { .. } | StoreError::Schema { .. })) => {
+                tracing::error!(cause = %err, "store unavailable");
+                Status::unavailable("store unavailable")
+            }
             ApiError::Worker(detail) => {
                 tracing::error!(cause = %detail, "worker task failed");
                 Status::internal("internal error")

@@ -30,6 +30,15 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// Which version of a story a cluster shows.
     pub canonical: CanonicalPolicy,
+    /// Stories older than this (publication, else ingest time) leave the
+    /// matching index, in the background; `None` keeps them.
+    pub retention: Option<Duration>,
+    /// How often retention looks for stories to evict.
+    pub eviction_interval: Duration,
+    /// Most IngestStories items committed together: items already waiting
+    /// in the stream share one durable commit, and each is answered only
+    /// after it.
+    pub commit_group: usize,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +49,9 @@ impl Default for ServerConfig {
             stream_buffer: 64,
             drain_timeout: Duration::from_secs(10),
             canonical: CanonicalPolicy::default(),
+            retention: None,
+            eviction_interval: Duration::from_secs(30),
+            commit_group: 64,
         }
     }
 }
@@ -95,9 +107,17 @@ pub async fn serve_with_store(
     if config.max_body_bytes == 0
         || config.stream_buffer == 0
         || config.max_concurrent_requests == 0
+        || config.commit_group == 0
     {
         return Err(ServeError::Config(
-            "max body bytes, stream buffer and concurrency must be at least 1".into(),
+            "max body bytes, stream buffer, concurrency and commit group must be at least 1".into(),
+        ));
+    }
+    if let Some(retention) = config.retention {
+        tokio::spawn(evict_periodically(
+            Arc::clone(&store),
+            retention,
+            config.eviction_interval,
         ));
     }
     let limits = Limits {
@@ -106,9 +126,14 @@ pub async fn serve_with_store(
     let summary = SummaryServiceServer::new(SummaryApi::new(limits))
         .max_decoding_message_size(config.max_decoding_bytes())
         .max_encoding_message_size(config.max_encoding_bytes());
-    let dedup = DedupServiceServer::new(DedupApi::new(store, limits, config.stream_buffer))
-        .max_decoding_message_size(config.max_decoding_bytes())
-        .max_encoding_message_size(config.max_encoding_bytes());
+    let dedup = DedupServiceServer::new(DedupApi::new(
+        store,
+        limits,
+        config.stream_buffer,
+        config.commit_group,
+    ))
+    .max_decoding_message_size(config.max_decoding_bytes())
+    .max_encoding_message_size(config.max_encoding_bytes());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -167,4 +192,36 @@ pub async fn serve_with_store(
     }
     tracing::info!("copydesk stopped");
     Ok(())
+}
+
+/// Stories evicted per lock hold: ingest interleaves between rounds.
+const EVICTION_ROUND: usize = 1_000;
+
+/// Evicts stories older than `retention` from the matching index every
+/// `interval`, a round of at most [`EVICTION_ROUND`] stories at a time.
+async fn evict_periodically(store: Arc<dyn Store>, retention: Duration, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    loop {
+        ticks.tick().await;
+        let now = std::time::SystemTime::now();
+        let Some(cutoff) = now.checked_sub(retention) else {
+            continue;
+        };
+        loop {
+            match store.evict_before(cutoff, now, EVICTION_ROUND).await {
+                Ok(evicted) => {
+                    if evicted > 0 {
+                        tracing::info!(evicted, "retention: evicted old stories");
+                    }
+                    if evicted < EVICTION_ROUND {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(cause = %err, "retention: eviction failed");
+                    break;
+                }
+            }
+        }
+    }
 }

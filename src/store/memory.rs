@@ -114,6 +114,23 @@ impl Store for MemoryStore {
         .await
     }
 
+    async fn evict_before(
+        &self,
+        cutoff: SystemTime,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.with_state(move |state| {
+            let ids = state.index.stories_before(cutoff, limit);
+            for id in &ids {
+                state.index.remove(id, now);
+                state.stories.remove(id);
+            }
+            ids.len()
+        })
+        .await
+    }
+
     async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
         self.with_state(move |state| {
             let exclude = (!prepared.story.id.is_empty()).then_some(prepared.story.id.as_str());

@@ -3,14 +3,18 @@
 //! No gRPC types. The trait's unit of work is a whole ingest ("find
 //! candidates → decide → assign → write"), so a backend can run it inside
 //! its own transaction; nothing here assumes the index lives in this process.
-//! [`MemoryStore`] keeps everything in memory.
+//! [`DurableStore`] (the default) keeps stories and clusters in a redb file
+//! and the matching index in memory; [`MemoryStore`] keeps everything in
+//! memory.
 
+mod durable;
 mod memory;
 
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+pub use durable::{DATABASE_FILE, DurableOptions, DurableStore, OpenReport, SCHEMA_VERSION};
 pub use memory::MemoryStore;
 
 use crate::dedup::{ClusterId, ClusterView, IngestReport, Placement};
@@ -28,6 +32,19 @@ pub enum StoreError {
     /// The backend failed; the detail is for the logs, not for clients.
     #[error("store backend failed: {0}")]
     Backend(String),
+    /// The data directory's store cannot be opened (corrupt, unreadable,
+    /// locked by another process, or inconsistent).
+    #[error("cannot open the store {path}: {reason}")]
+    Open {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    /// The store was written with another schema version.
+    #[error(
+        "the store was written with schema version {found}; this copydesk reads version {expected} \
+         (use the copydesk release that wrote it, or start from an empty data directory)"
+    )]
+    Schema { found: u32, expected: u32 },
 }
 
 /// A cluster with the stories clients want alongside it.
@@ -60,6 +77,30 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         story: PreparedStory,
         now: SystemTime,
     ) -> Result<IngestReport, StoreError>;
+
+    /// Ingests several stories in order, in one commit where the backend
+    /// has transactions: none is stored unless all are. The answers are in
+    /// the batch's order.
+    async fn ingest_batch(
+        &self,
+        batch: Vec<PreparedStory>,
+        now: SystemTime,
+    ) -> Result<Vec<IngestReport>, StoreError> {
+        let mut reports = Vec::with_capacity(batch.len());
+        for story in batch {
+            reports.push(self.ingest(story, now).await?);
+        }
+        Ok(reports)
+    }
+
+    /// Evicts from the matching index up to `limit` stories whose time
+    /// (publication, else ingest) is before `cutoff`; returns how many.
+    async fn evict_before(
+        &self,
+        cutoff: SystemTime,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<usize, StoreError>;
 
     /// Decides where a story would go, without storing anything. A story id,
     /// when set, leaves that stored story out of the matches.

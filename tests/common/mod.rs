@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use copydesk::grpc::proto::Story;
 use copydesk::grpc::proto::dedup_service_client::DedupServiceClient;
 use copydesk::grpc::proto::summary_service_client::SummaryServiceClient;
-use copydesk::grpc::{ServerConfig, serve};
+use std::sync::Arc;
+
+use copydesk::grpc::{ServerConfig, serve, serve_with_store};
+use copydesk::store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -31,6 +34,23 @@ impl TestServer {
         let address = listener.local_addr().expect("local address");
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(serve(listener, config, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            address,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Like [`TestServer::start`], on a store the test built.
+    pub async fn start_with_store(config: ServerConfig, store: Arc<dyn Store>) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("local address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve_with_store(listener, config, store, async {
             let _ = rx.await;
         }));
         TestServer {
