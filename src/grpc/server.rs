@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
@@ -168,6 +169,16 @@ pub async fn serve_with_store(
         let _ = draining_tx.send(true);
     };
 
+    // Small answers must not wait for the client's delayed ACK (Nagle):
+    // tonic sets TCP_NODELAY only on listeners it binds itself.
+    let incoming = TcpListenerStream::new(listener).map(|connection| {
+        if let Ok(stream) = &connection
+            && let Err(err) = stream.set_nodelay(true)
+        {
+            tracing::warn!(cause = %err, "cannot set TCP_NODELAY");
+        }
+        connection
+    });
     let server = Server::builder()
         .concurrency_limit_per_connection(config.max_concurrent_requests)
         .add_service(health_service)
@@ -175,7 +186,7 @@ pub async fn serve_with_store(
         .add_service(reflection_v1alpha)
         .add_service(summary)
         .add_service(dedup)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        .serve_with_incoming_shutdown(incoming, signal);
 
     let drain_deadline = async {
         if draining_rx.wait_for(|draining| *draining).await.is_err() {
