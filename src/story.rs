@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::dedup::{ClusterId, Fingerprint};
+use crate::dedup::{ClusterId, Fingerprint, StoryMeta};
 
 /// Longest story id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -37,7 +37,7 @@ pub fn validate_story_id(id: &str) -> Result<(), StoryIdError> {
 }
 
 /// A news story.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Story {
     /// The client's id (may be empty where no id is needed).
     pub id: String,
@@ -62,6 +62,18 @@ impl Story {
         hasher.update(&[0]);
         hasher.update(self.body.as_bytes());
         hasher.digest()
+    }
+
+    /// What the near-duplicate index keeps of this story, accepted at
+    /// `ingested_at`.
+    pub fn meta(&self, ingested_at: SystemTime) -> StoryMeta {
+        StoryMeta {
+            id: self.id.clone(),
+            content_hash: self.content_hash(),
+            body_bytes: self.body.len(),
+            published_at: self.published_at,
+            ingested_at,
+        }
     }
 }
 

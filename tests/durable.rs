@@ -27,15 +27,9 @@ fn open(dir: &Path, options: DurableOptions) -> Arc<DurableStore> {
     Arc::new(store)
 }
 
-async fn ingest(client: &mut DedupClient, id: &str, title: &str, body: &str) -> String {
-    client
-        .ingest_story(IngestStoryRequest {
-            story: Some(story(id, title, body)),
-        })
-        .await
-        .unwrap_or_else(|s| panic!("ingest {id}: {s:?}"))
-        .into_inner()
-        .cluster
+/// The cluster a story lands in.
+async fn ingest_cluster(client: &mut DedupClient, id: &str, title: &str, body: &str) -> String {
+    common::ingest(client, id, title, body).await.cluster
 }
 
 /// Everything a client can read back: stories, clusters and the list.
@@ -91,29 +85,29 @@ async fn restart_keeps_stories_clusters_and_canonicals() {
     )
     .await;
     let mut client = server.dedup().await;
-    let geneva = ingest(
+    let geneva = ingest_cluster(
         &mut client,
         "paper-trimmed",
         texts::GENEVA_TITLE,
         &texts::geneva_trimmed(),
     )
     .await;
-    ingest(
+    ingest_cluster(
         &mut client,
         "reuters-full",
         texts::GENEVA_TITLE,
         &texts::geneva_full(),
     )
     .await;
-    ingest(&mut client, "council", texts::COUNCIL_TITLE, texts::COUNCIL).await;
-    ingest(
+    ingest_cluster(&mut client, "council", texts::COUNCIL_TITLE, texts::COUNCIL).await;
+    ingest_cluster(
         &mut client,
         "follow-up",
         texts::GENEVA_TITLE,
         &texts::geneva_follow_up(),
     )
     .await;
-    ingest(&mut client, "gone", "Gone", &texts::geneva_restyled()).await;
+    ingest_cluster(&mut client, "gone", "Gone", &texts::geneva_restyled()).await;
     client
         .delete_story(DeleteStoryRequest {
             name: "stories/gone".into(),
@@ -136,7 +130,7 @@ async fn restart_keeps_stories_clusters_and_canonicals() {
 
     // A new version of an old story still joins its cluster, and the
     // re-sent original gets the same answer as before.
-    let restyled = ingest(
+    let restyled = ingest_cluster(
         &mut client,
         "ap-restyled",
         texts::GENEVA_TITLE,
@@ -144,7 +138,7 @@ async fn restart_keeps_stories_clusters_and_canonicals() {
     )
     .await;
     assert_eq!(restyled, geneva);
-    let again = ingest(
+    let again = ingest_cluster(
         &mut client,
         "paper-trimmed",
         texts::GENEVA_TITLE,
@@ -274,7 +268,7 @@ async fn retention_evicts_old_stories_in_the_background() {
         .ingest_story(IngestStoryRequest { story: Some(old) })
         .await
         .expect("ingest old");
-    let fresh = ingest(
+    let fresh = ingest_cluster(
         &mut client,
         "fresh",
         texts::GENEVA_TITLE,

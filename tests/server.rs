@@ -2,33 +2,14 @@
 
 mod common;
 
-use common::{TestServer, story, texts, violated_fields};
+use common::{TestServer, ingest, story, texts, violated_fields};
 use copydesk::grpc::ServerConfig;
 use copydesk::grpc::proto::{
     self, DeleteStoryRequest, FindDuplicatesRequest, GetClusterRequest, GetStoryRequest,
-    IngestOutcome, IngestStoriesRequest, IngestStoryRequest, IngestStoryResponse,
-    ListClustersRequest, Relation, SummarizeRequest, ingest_stories_response,
-    summarize_request::Budget,
+    IngestOutcome, IngestStoriesRequest, IngestStoryRequest, ListClustersRequest, Relation,
+    SummarizeRequest, ingest_stories_response, summarize_request::Budget,
 };
 use tonic::Code;
-use tonic::transport::Channel;
-
-type DedupClient = proto::dedup_service_client::DedupServiceClient<Channel>;
-
-async fn ingest(
-    client: &mut DedupClient,
-    id: &str,
-    title: &str,
-    body: &str,
-) -> IngestStoryResponse {
-    client
-        .ingest_story(IngestStoryRequest {
-            story: Some(story(id, title, body)),
-        })
-        .await
-        .unwrap_or_else(|s| panic!("ingest {id}: {s:?}"))
-        .into_inner()
-}
 
 #[tokio::test]
 async fn summarize_returns_sentences_in_story_order_with_offsets() {

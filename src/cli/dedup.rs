@@ -11,7 +11,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::batch::Batch;
 use super::{CliError, DedupArgs};
-use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryMeta};
+use crate::dedup::{Evidence, Index, IndexConfig, IngestReport};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::story_message;
@@ -130,13 +130,7 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
 fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
     let mut index = Index::new(config);
     while let Some(story) = batch.next_story()? {
-        let meta = StoryMeta {
-            id: story.id.clone(),
-            content_hash: story.content_hash(),
-            body_bytes: story.body.len(),
-            published_at: story.published_at,
-            ingested_at: SystemTime::now(),
-        };
+        let meta = story.meta(SystemTime::now());
         let PreparedStory { fingerprint, .. } = PreparedStory::new(story);
         let report = index.ingest(meta, fingerprint);
         batch.write(&offline_line(report))?;

@@ -18,12 +18,13 @@ use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{ClusterDetail, ClusterPage, Store, StoreError};
+use super::{ClusterDetail, ClusterPage, Store, StoreError, cluster_page};
 use crate::dedup::{
-    ClusterChanges, ClusterId, ClusterView, Fingerprint, Index, IndexConfig, IndexCounters,
-    IngestOutcome, IngestReport, Placement, PlacementRecord, StoryMeta,
+    ClusterChanges, ClusterId, ClusterRecord, ClusterView, Fingerprint, Index, IndexConfig,
+    IndexCounters, IngestOutcome, IngestReport, Placement, PlacementRecord, StoryMeta,
 };
 use crate::story::{PreparedStory, StoredStory, Story};
 
@@ -31,8 +32,9 @@ use crate::story::{PreparedStory, StoredStory, Story};
 pub const DATABASE_FILE: &str = "copydesk.redb";
 
 /// Version of the records' layout. A file written with another version is
-/// refused at open, never misread.
-pub const SCHEMA_VERSION: u32 = 1;
+/// refused at open, never misread. Version 2 stores the story as one nested
+/// record (version 1 listed its fields).
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const STORIES: TableDefinition<&str, &[u8]> = TableDefinition::new("stories");
@@ -40,14 +42,10 @@ const CLUSTERS: TableDefinition<u64, &[u8]> = TableDefinition::new("clusters");
 const SCHEMA_KEY: &str = "schema_version";
 const COUNTERS_KEY: &str = "counters";
 
-/// One story as stored.
+/// One story as stored, keyed by its id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoryRecord {
-    title: String,
-    body: String,
-    published_at: Option<SystemTime>,
-    source: String,
-    language: String,
+    story: Story,
     ingested_at: SystemTime,
     placement: PlacementRecord,
     /// Evicted by retention: readable, no longer matched or clustered.
@@ -55,16 +53,9 @@ struct StoryRecord {
 }
 
 impl StoryRecord {
-    fn stored(self, id: &str) -> StoredStory {
+    fn stored(self) -> StoredStory {
         StoredStory {
-            story: Story {
-                id: id.to_owned(),
-                title: self.title,
-                body: self.body,
-                published_at: self.published_at,
-                source: self.source,
-                language: self.language,
-            },
+            story: self.story,
             cluster: self.placement.cluster,
             ingested_at: self.ingested_at,
         }
@@ -106,12 +97,22 @@ pub struct DurableStore {
     path: PathBuf,
 }
 
-fn backend(context: &'static str) -> impl Fn(redb::Error) -> StoreError {
-    move |e| StoreError::Backend(format!("{context}: {e}"))
+/// Maps any redb error to a backend error naming what was being done.
+fn backend<E: Into<redb::Error>>(context: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError::Backend(format!("{context}: {}", e.into()))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     postcard::to_allocvec(value).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+}
+
+/// Decodes a stored value; `what` names it in the error.
+fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: impl std::fmt::Display,
+) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| StoreError::Backend(format!("{what} does not decode: {e}")))
 }
 
 impl DurableStore {
@@ -133,7 +134,8 @@ impl DurableStore {
             other => other,
         })?;
         let (records, clusters, counters) = read_all(&db).map_err(|e| open_error(e.to_string()))?;
-        let stories = fingerprint_all(records);
+        let stories = fingerprint_all(&records);
+        drop(records);
         let story_count = stories.len();
         let index = Index::restore(config, stories, clusters, counters)
             .map_err(|e| open_error(format!("stored records are inconsistent: {e}")))?;
@@ -167,11 +169,7 @@ impl DurableStore {
         let state = Arc::clone(&self.state);
         tokio::task::spawn_blocking(move || {
             let mut state = lock(&state);
-            if let Some(reason) = &state.failed {
-                return Err(StoreError::Backend(format!(
-                    "an earlier commit failed ({reason}); restart to rebuild from the file"
-                )));
-            }
+            state.usable()?;
             work(&mut state)
         })
         .await
@@ -185,11 +183,7 @@ impl DurableStore {
         now: SystemTime,
     ) -> Result<Vec<IngestReport>, StoreError> {
         let mut state = lock(&self.state);
-        if let Some(reason) = &state.failed {
-            return Err(StoreError::Backend(format!(
-                "an earlier commit failed ({reason})"
-            )));
-        }
+        state.usable()?;
         state.ingest_batch(batch, now)
     }
 }
@@ -202,19 +196,17 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 /// Writes the schema version into a new file; refuses another version.
 fn check_schema(db: &Database) -> Result<(), StoreError> {
-    let txn = db.begin_write().map_err(|e| backend("begin")(e.into()))?;
+    let txn = db.begin_write().map_err(backend("begin"))?;
     {
-        let mut meta = txn
-            .open_table(META)
-            .map_err(|e| backend("open meta")(e.into()))?;
+        let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
         let found = meta
             .get(SCHEMA_KEY)
-            .map_err(|e| backend("read schema")(e.into()))?
+            .map_err(backend("read schema"))?
             .map(|v| v.value().to_vec());
         match found {
             None => {
                 meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())
-                    .map_err(|e| backend("write schema")(e.into()))?;
+                    .map_err(backend("write schema"))?;
             }
             Some(bytes) => {
                 let found = <[u8; 4]>::try_from(bytes.as_slice())
@@ -232,91 +224,64 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
         }
     }
     // Read transactions cannot create tables: make sure every one exists.
-    txn.open_table(STORIES)
-        .map_err(|e| backend("create stories")(e.into()))?;
+    txn.open_table(STORIES).map_err(backend("create stories"))?;
     txn.open_table(CLUSTERS)
-        .map_err(|e| backend("create clusters")(e.into()))?;
-    txn.commit().map_err(|e| backend("commit schema")(e.into()))
+        .map_err(backend("create clusters"))?;
+    txn.commit().map_err(backend("commit schema"))
 }
 
-type Records = (
-    Vec<(String, StoryRecord)>,
-    Vec<crate::dedup::ClusterRecord>,
-    IndexCounters,
-);
+type Records = (Vec<StoryRecord>, Vec<ClusterRecord>, IndexCounters);
 
+/// Every live (not evicted) story, every cluster, and the counters.
 fn read_all(db: &Database) -> Result<Records, StoreError> {
-    let txn = db
-        .begin_read()
-        .map_err(|e| backend("begin read")(e.into()))?;
-    let stories_table = txn
-        .open_table(STORIES)
-        .map_err(|e| backend("open stories")(e.into()))?;
+    let txn = db.begin_read().map_err(backend("begin read"))?;
     let mut stories = Vec::new();
-    for row in stories_table
+    for row in txn
+        .open_table(STORIES)
+        .map_err(backend("open stories"))?
         .iter()
-        .map_err(|e| backend("read stories")(e.into()))?
+        .map_err(backend("read stories"))?
     {
-        let (id, value) = row.map_err(|e| backend("read story")(e.into()))?;
-        let record: StoryRecord = postcard::from_bytes(value.value()).map_err(|e| {
-            StoreError::Backend(format!("story {:?} does not decode: {e}", id.value()))
-        })?;
+        let (id, value) = row.map_err(backend("read story"))?;
+        let record: StoryRecord = decode(value.value(), format_args!("story {:?}", id.value()))?;
         if !record.evicted {
-            stories.push((id.value().to_owned(), record));
+            stories.push(record);
         }
     }
-    let clusters_table = txn
-        .open_table(CLUSTERS)
-        .map_err(|e| backend("open clusters")(e.into()))?;
     let mut clusters = Vec::new();
-    for row in clusters_table
+    for row in txn
+        .open_table(CLUSTERS)
+        .map_err(backend("open clusters"))?
         .iter()
-        .map_err(|e| backend("read clusters")(e.into()))?
+        .map_err(backend("read clusters"))?
     {
-        let (id, value) = row.map_err(|e| backend("read cluster")(e.into()))?;
-        clusters.push(postcard::from_bytes(value.value()).map_err(|e| {
-            StoreError::Backend(format!("cluster {} does not decode: {e}", id.value()))
-        })?);
+        let (id, value) = row.map_err(backend("read cluster"))?;
+        clusters.push(decode(
+            value.value(),
+            format_args!("cluster {}", id.value()),
+        )?);
     }
-    let meta = txn
+    let counters = match txn
         .open_table(META)
-        .map_err(|e| backend("open meta")(e.into()))?;
-    let counters = match meta
+        .map_err(backend("open meta"))?
         .get(COUNTERS_KEY)
-        .map_err(|e| backend("read counters")(e.into()))?
+        .map_err(backend("read counters"))?
     {
-        Some(value) => postcard::from_bytes(value.value())
-            .map_err(|e| StoreError::Backend(format!("counters do not decode: {e}")))?,
+        Some(value) => decode(value.value(), "the counters")?,
         None => Index::new(IndexConfig::default()).counters(),
     };
     Ok((stories, clusters, counters))
 }
 
 /// Fingerprints stored stories on every core: the costly part of a rebuild.
-fn fingerprint_all(
-    records: Vec<(String, StoryRecord)>,
-) -> Vec<(StoryMeta, Fingerprint, PlacementRecord)> {
+fn fingerprint_all(records: &[StoryRecord]) -> Vec<(StoryMeta, Fingerprint, PlacementRecord)> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = records.len().div_ceil(threads).max(1);
-    let fingerprint = |(id, record): &(String, StoryRecord)| {
-        let story = Story {
-            id: id.clone(),
-            title: record.title.clone(),
-            body: record.body.clone(),
-            published_at: record.published_at,
-            source: String::new(),
-            language: String::new(),
-        };
-        let meta = StoryMeta {
-            id: id.clone(),
-            content_hash: story.content_hash(),
-            body_bytes: record.body.len(),
-            published_at: record.published_at,
-            ingested_at: record.ingested_at,
-        };
+    let fingerprint = |record: &StoryRecord| {
+        let story = &record.story;
         (
-            meta,
-            Fingerprint::of(&record.title, &record.body),
+            story.meta(record.ingested_at),
+            Fingerprint::of(&story.title, &story.body),
             record.placement.clone(),
         )
     };
@@ -344,6 +309,16 @@ struct Writes {
 }
 
 impl State {
+    /// Refuses work once a commit has failed.
+    fn usable(&self) -> Result<(), StoreError> {
+        match &self.failed {
+            None => Ok(()),
+            Some(reason) => Err(StoreError::Backend(format!(
+                "an earlier commit failed ({reason}); restart to rebuild from the file"
+            ))),
+        }
+    }
+
     fn ingest_batch(
         &mut self,
         batch: Vec<PreparedStory>,
@@ -352,40 +327,19 @@ impl State {
         let mut writes = Writes::default();
         let mut reports = Vec::with_capacity(batch.len());
         for PreparedStory { story, fingerprint } in batch {
-            let meta = StoryMeta {
-                id: story.id.clone(),
-                content_hash: story.content_hash(),
-                body_bytes: story.body.len(),
-                published_at: story.published_at,
-                ingested_at: now,
-            };
-            let report = self.index.ingest(meta, fingerprint);
+            let report = self.index.ingest(story.meta(now), fingerprint);
             if report.outcome != IngestOutcome::Unchanged {
                 let placement = self
                     .index
                     .placement_record(&story.id)
                     .ok_or_else(|| StoreError::Backend("ingested story not indexed".into()))?;
-                let Story {
-                    id,
-                    title,
-                    body,
-                    published_at,
-                    source,
-                    language,
-                } = story;
-                writes.stories.push((
-                    id,
-                    Some(StoryRecord {
-                        title,
-                        body,
-                        published_at,
-                        source,
-                        language,
-                        ingested_at: now,
-                        placement,
-                        evicted: false,
-                    }),
-                ));
+                let record = StoryRecord {
+                    story,
+                    ingested_at: now,
+                    placement,
+                    evicted: false,
+                };
+                writes.stories.push((record.story.id.clone(), Some(record)));
             }
             reports.push(report);
         }
@@ -404,39 +358,40 @@ impl State {
         result
     }
 
+    /// The stored records of `ids`, in one read transaction.
+    fn read_stories(&self, ids: &[&str]) -> Result<Vec<Option<StoryRecord>>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend("begin read"))?;
+        let table = txn.open_table(STORIES).map_err(backend("open stories"))?;
+        ids.iter()
+            .map(|&id| {
+                table
+                    .get(id)
+                    .map_err(backend("read story"))?
+                    .map(|value| decode(value.value(), format_args!("story {id:?}")))
+                    .transpose()
+            })
+            .collect()
+    }
+
     fn read_story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| backend("begin read")(e.into()))?;
-        let table = txn
-            .open_table(STORIES)
-            .map_err(|e| backend("open stories")(e.into()))?;
-        let Some(value) = table.get(id).map_err(|e| backend("read story")(e.into()))? else {
-            return Ok(None);
-        };
-        postcard::from_bytes(value.value())
-            .map(Some)
-            .map_err(|e| StoreError::Backend(format!("story {id:?} does not decode: {e}")))
+        Ok(self.read_stories(&[id])?.pop().flatten())
     }
 
     fn detail(&self, view: ClusterView) -> Result<ClusterDetail, StoreError> {
-        let canonical = self
-            .read_story(&view.canonical)?
+        let ids: Vec<&str> = std::iter::once(view.canonical.as_str())
+            .chain(view.members.iter().map(|m| m.meta.id.as_str()))
+            .collect();
+        let mut records = self.read_stories(&ids)?.into_iter();
+        let canonical = records
+            .next()
+            .flatten()
             .ok_or_else(|| {
                 StoreError::Backend(format!("canonical story {:?} has no text", view.canonical))
             })?
-            .stored(&view.canonical);
-        let titles = view
-            .members
-            .iter()
-            .map(|m| {
-                Ok(self
-                    .read_story(&m.meta.id)?
-                    .map(|r| r.title)
-                    .unwrap_or_default())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .stored();
+        let titles = records
+            .map(|r| r.map(|r| r.story.title).unwrap_or_default())
+            .collect();
         Ok(ClusterDetail {
             view,
             canonical,
@@ -455,17 +410,19 @@ impl State {
         if ids.is_empty() {
             return Ok(0);
         }
+        let kept = if self.options.keep_evicted {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            self.read_stories(&ids)?
+        } else {
+            vec![None; ids.len()]
+        };
         let mut writes = Writes::default();
-        for id in &ids {
+        for (id, kept) in ids.iter().zip(kept) {
             self.index.remove(id, now);
-            let kept = if self.options.keep_evicted {
-                self.read_story(id)?.map(|mut r| {
-                    r.evicted = true;
-                    r
-                })
-            } else {
-                None
-            };
+            let kept = kept.map(|mut record| {
+                record.evicted = true;
+                record
+            });
             writes.stories.push((id.clone(), kept));
         }
         self.commit(writes)?;
@@ -474,45 +431,37 @@ impl State {
 }
 
 fn write(db: &Database, writes: &Writes, counters: IndexCounters) -> Result<(), StoreError> {
-    let txn = db.begin_write().map_err(|e| backend("begin")(e.into()))?;
+    let txn = db.begin_write().map_err(backend("begin"))?;
     {
-        let mut stories = txn
-            .open_table(STORIES)
-            .map_err(|e| backend("open stories")(e.into()))?;
+        let mut stories = txn.open_table(STORIES).map_err(backend("open stories"))?;
         for (id, record) in &writes.stories {
             match record {
                 Some(record) => {
                     stories
                         .insert(id.as_str(), encode(record)?.as_slice())
-                        .map_err(|e| backend("write story")(e.into()))?;
+                        .map_err(backend("write story"))?;
                 }
                 None => {
                     stories
                         .remove(id.as_str())
-                        .map_err(|e| backend("remove story")(e.into()))?;
+                        .map_err(backend("remove story"))?;
                 }
             }
         }
-        let mut clusters = txn
-            .open_table(CLUSTERS)
-            .map_err(|e| backend("open clusters")(e.into()))?;
+        let mut clusters = txn.open_table(CLUSTERS).map_err(backend("open clusters"))?;
         for record in &writes.changes.changed {
             clusters
                 .insert(record.id, encode(record)?.as_slice())
-                .map_err(|e| backend("write cluster")(e.into()))?;
+                .map_err(backend("write cluster"))?;
         }
         for id in &writes.changes.removed {
-            clusters
-                .remove(*id)
-                .map_err(|e| backend("remove cluster")(e.into()))?;
+            clusters.remove(*id).map_err(backend("remove cluster"))?;
         }
-        let mut meta = txn
-            .open_table(META)
-            .map_err(|e| backend("open meta")(e.into()))?;
+        let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
         meta.insert(COUNTERS_KEY, encode(&counters)?.as_slice())
-            .map_err(|e| backend("write counters")(e.into()))?;
+            .map_err(backend("write counters"))?;
     }
-    txn.commit().map_err(|e| backend("commit")(e.into()))
+    txn.commit().map_err(backend("commit"))
 }
 
 #[async_trait]
@@ -537,6 +486,16 @@ impl Store for DurableStore {
             .await
     }
 
+    async fn evict_before(
+        &self,
+        cutoff: SystemTime,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.with_state(move |state| state.evict(cutoff, now, limit))
+            .await
+    }
+
     async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
         self.with_state(move |state| {
             let exclude = (!prepared.story.id.is_empty()).then_some(prepared.story.id.as_str());
@@ -550,7 +509,7 @@ impl Store for DurableStore {
         self.with_state(move |state| {
             state
                 .read_story(&id)?
-                .map(|r| r.stored(&id))
+                .map(StoryRecord::stored)
                 .ok_or(StoreError::StoryNotFound(id))
         })
         .await
@@ -589,33 +548,8 @@ impl Store for DurableStore {
         limit: usize,
     ) -> Result<ClusterPage, StoreError> {
         self.with_state(move |state| {
-            let mut views = state.index.clusters_before(before, limit + 1);
-            let more = views.len() > limit;
-            views.truncate(limit);
-            let next_before = if more {
-                views.last().map(|v| v.id)
-            } else {
-                None
-            };
-            let clusters = views
-                .into_iter()
-                .map(|v| state.detail(v))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(ClusterPage {
-                clusters,
-                next_before,
-            })
+            cluster_page(&state.index, before, limit, |view| state.detail(view))
         })
         .await
-    }
-
-    async fn evict_before(
-        &self,
-        cutoff: SystemTime,
-        now: SystemTime,
-        limit: usize,
-    ) -> Result<usize, StoreError> {
-        self.with_state(move |state| state.evict(cutoff, now, limit))
-            .await
     }
 }

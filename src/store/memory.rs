@@ -8,10 +8,8 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{ClusterDetail, ClusterPage, Store, StoreError};
-use crate::dedup::{
-    ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement, StoryMeta,
-};
+use super::{ClusterDetail, ClusterPage, Store, StoreError, cluster_page};
+use crate::dedup::{ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement};
 use crate::story::{PreparedStory, StoredStory};
 
 #[derive(Debug)]
@@ -89,14 +87,7 @@ impl Store for MemoryStore {
     ) -> Result<IngestReport, StoreError> {
         self.with_state(move |state| {
             let PreparedStory { story, fingerprint } = prepared;
-            let meta = StoryMeta {
-                id: story.id.clone(),
-                content_hash: story.content_hash(),
-                body_bytes: story.body.len(),
-                published_at: story.published_at,
-                ingested_at: now,
-            };
-            let report = state.index.ingest(meta, fingerprint);
+            let report = state.index.ingest(story.meta(now), fingerprint);
             let ingested_at = state
                 .index
                 .story_meta(&report.story_id)
@@ -182,23 +173,7 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<ClusterPage, StoreError> {
         self.with_state(move |state| {
-            // One more than asked tells whether another page exists.
-            let mut views = state.index.clusters_before(before, limit + 1);
-            let more = views.len() > limit;
-            views.truncate(limit);
-            let next_before = if more {
-                views.last().map(|v| v.id)
-            } else {
-                None
-            };
-            let clusters = views
-                .into_iter()
-                .map(|v| state.detail(v))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(ClusterPage {
-                clusters,
-                next_before,
-            })
+            cluster_page(&state.index, before, limit, |view| state.detail(view))
         })
         .await?
     }

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 pub use durable::{DATABASE_FILE, DurableOptions, DurableStore, OpenReport, SCHEMA_VERSION};
 pub use memory::MemoryStore;
 
-use crate::dedup::{ClusterId, ClusterView, IngestReport, Placement};
+use crate::dedup::{ClusterId, ClusterView, Index, IngestReport, Placement};
 use crate::story::{PreparedStory, StoredStory};
 
 /// Errors of the store layer.
@@ -65,6 +65,33 @@ pub struct ClusterPage {
     pub clusters: Vec<ClusterDetail>,
     /// Pass as `before` for the next page; `None` on the last page.
     pub next_before: Option<ClusterId>,
+}
+
+/// One page of `index`'s clusters older than `before`, newest first, each
+/// completed by `detail`: the paging both backends share.
+fn cluster_page(
+    index: &Index,
+    before: Option<ClusterId>,
+    limit: usize,
+    detail: impl Fn(ClusterView) -> Result<ClusterDetail, StoreError>,
+) -> Result<ClusterPage, StoreError> {
+    // One more than asked tells whether another page exists.
+    let mut views = index.clusters_before(before, limit + 1);
+    let more = views.len() > limit;
+    views.truncate(limit);
+    let next_before = if more {
+        views.last().map(|v| v.id)
+    } else {
+        None
+    };
+    let clusters = views
+        .into_iter()
+        .map(detail)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ClusterPage {
+        clusters,
+        next_before,
+    })
 }
 
 /// Stories and the near-duplicate index.

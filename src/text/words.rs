@@ -106,9 +106,7 @@ fn fast_words<'t, const HASH: bool>(text: &'t str, mut f: impl FnMut(&'t str, u6
 /// predictable branch rather than a branch per byte whose exit mispredicts.
 fn word_run_end(bytes: &[u8], mut i: usize) -> usize {
     while i + 8 <= bytes.len() {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(&bytes[i..i + 8]);
-        let stops = non_word_bytes(u64::from_le_bytes(eight));
+        let stops = non_word_bytes(load_eight(bytes, i));
         if stops != 0 {
             return i + (stops.trailing_zeros() / 8) as usize;
         }
@@ -125,9 +123,7 @@ fn word_run_end(bytes: &[u8], mut i: usize) -> usize {
 fn next_word_byte(bytes: &[u8], mut i: usize) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while i + 8 <= bytes.len() {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(&bytes[i..i + 8]);
-        let starts = !non_word_bytes(u64::from_le_bytes(eight)) & HIGH;
+        let starts = !non_word_bytes(load_eight(bytes, i)) & HIGH;
         if starts != 0 {
             return i + (starts.trailing_zeros() / 8) as usize;
         }
@@ -137,6 +133,14 @@ fn next_word_byte(bytes: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// Bytes `at..at + 8` as a little-endian word (one unaligned load).
+#[inline]
+fn load_eight(bytes: &[u8], at: usize) -> u64 {
+    let mut eight = [0u8; 8];
+    eight.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(eight)
 }
 
 /// The high bit of each byte of `x` (little endian) that is not a word
@@ -272,11 +276,7 @@ fn hash_lowered_in(buffer: &[u8], start: usize, end: usize) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     // Bit 5 set in each ASCII byte of the chunk.
     let lower = |x: u64| x | ((!(x >> 7) & ONES) * 0x20);
-    let load = |at: usize| {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(&buffer[at..at + 8]);
-        u64::from_le_bytes(eight)
-    };
+    let load = |at: usize| load_eight(buffer, at);
     let mut hash = HASH_SEED;
     let mut at = start;
     while at + 8 <= end {

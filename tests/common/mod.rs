@@ -6,9 +6,9 @@ pub mod texts;
 
 use std::net::SocketAddr;
 
-use copydesk::grpc::proto::Story;
 use copydesk::grpc::proto::dedup_service_client::DedupServiceClient;
 use copydesk::grpc::proto::summary_service_client::SummaryServiceClient;
+use copydesk::grpc::proto::{IngestStoryRequest, IngestStoryResponse, Story};
 use std::sync::Arc;
 
 use copydesk::grpc::{ServerConfig, serve, serve_with_store};
@@ -85,6 +85,22 @@ impl TestServer {
             handle.await.expect("server task").expect("server result");
         }
     }
+}
+
+/// Ingests one story through IngestStory; panics naming the story if refused.
+pub async fn ingest(
+    client: &mut DedupServiceClient<Channel>,
+    id: &str,
+    title: &str,
+    body: &str,
+) -> IngestStoryResponse {
+    client
+        .ingest_story(IngestStoryRequest {
+            story: Some(story(id, title, body)),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("ingest {id}: {s:?}"))
+        .into_inner()
 }
 
 pub fn story(id: &str, title: &str, body: &str) -> Story {
