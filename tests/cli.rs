@@ -126,6 +126,46 @@ fn dedup_folds_versions_offline() {
     assert!(lines[3]["duplicate_of"].is_null());
 }
 
+/// `dedup --data-dir` builds the store that `serve` opens: a second run on
+/// the same directory finds every story already there, in its cluster.
+#[test]
+fn dedup_builds_a_durable_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &wire_lines());
+    let data = dir.path().join("data");
+    let run_into = |name: &str| {
+        let output = dir.path().join(name);
+        let run = copydesk(&[
+            "dedup",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "-i",
+            &input,
+            "-o",
+            output.to_str().unwrap(),
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        read_output(&output)
+    };
+    let first = run_into("first.jsonl");
+    assert_eq!(first.len(), 4);
+    assert_eq!(first[1]["cluster"], first[0]["cluster"]);
+    let second = run_into("second.jsonl");
+    assert_eq!(second, first);
+
+    let (_, report) = copydesk::store::DurableStore::open(
+        &data,
+        copydesk::dedup::IndexConfig::default(),
+        copydesk::store::DurableOptions::default(),
+    )
+    .expect("the server's store opens what the batch job wrote");
+    assert_eq!((report.stories, report.clusters), (4, 2));
+}
+
 #[test]
 fn bad_budget_is_a_usage_error() {
     let run = copydesk(&["summarize", "--words", "0", "-i", "-", "-o", "-"]);
