@@ -36,7 +36,7 @@ struct SimilarityLine {
     containment: f64,
     lede_overlap: f64,
     title_similarity: f64,
-    word_cosine: f64,
+    word_overlap: f64,
 }
 
 impl From<Evidence> for SimilarityLine {
@@ -46,7 +46,7 @@ impl From<Evidence> for SimilarityLine {
             containment: e.containment,
             lede_overlap: e.lede_overlap,
             title_similarity: e.title_similarity,
-            word_cosine: e.word_cosine,
+            word_overlap: e.word_overlap,
         }
     }
 }
@@ -58,14 +58,14 @@ impl From<proto::Similarity> for SimilarityLine {
             containment,
             lede_overlap,
             title_similarity,
-            word_cosine,
+            word_overlap,
         } = s;
         SimilarityLine {
             jaccard,
             containment,
             lede_overlap,
             title_similarity,
-            word_cosine,
+            word_overlap,
         }
     }
 }

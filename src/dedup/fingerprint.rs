@@ -1,13 +1,19 @@
-//! What the index keeps of a story to match it: its word-shingle set, the
-//! shingles of its lede, its normalized headline and its MinHash signature.
+//! What the index keeps of a story to match it, in a few hundred bytes:
+//! samples of its word shingles and content words, the shingles of its
+//! lede, its headline words and its MinHash signature.
 //!
 //! Wire furniture is removed before shingling, so two versions of one story
 //! that differ only in dateline, agency tag, trailing credits or site
 //! furniture produce the same shingles.
-
-use unicode_segmentation::UnicodeSegmentation;
+//!
+//! Full shingle sets would cost several kilobytes a story. The index keeps
+//! nested hash samples instead ([`super::sample`]): every shingle of a
+//! short story, at least [`sample::TARGET`] of a long one and never fewer
+//! than one in eight. Overlaps measured on the samples estimate Jaccard
+//! similarity and containment of the full sets.
 
 use super::minhash::{Signature, signature};
+use super::sample::{self, Sample};
 use crate::text::normalize;
 use crate::text::stopwords::is_stopword;
 use crate::text::words::{for_each_word_hashed, is_fast_text};
@@ -19,24 +25,27 @@ pub const SHINGLE_WORDS: usize = 5;
 /// Words of the lede: about the first two sentences of wire copy.
 pub const LEDE_WORDS: usize = 40;
 
+/// Headline words kept (a headline is rarely longer).
+const MAX_TITLE_WORDS: usize = 32;
+
 /// A story's matching fingerprint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fingerprint {
-    /// Sorted, deduplicated shingle hashes of the body, 32 bits each: two
-    /// stories of 1,000 shingles share a false match about once in four
-    /// thousand pairs, which moves no figure.
-    pub shingles: Vec<u32>,
-    /// Sorted, deduplicated shingle hashes that start in the lede.
-    pub lede: Vec<u32>,
-    /// The headline's words, normalized, slugs removed.
-    pub title_words: Vec<String>,
-    /// MinHash signature of `shingles`.
+    /// MinHash signature of the shingle set (the LSH band keys).
     pub signature: Signature,
-    /// Content words (stopwords and single letters left out) as a
-    /// unit-length term-frequency vector, sorted by word hash. A rewrite
-    /// keeps its vocabulary while its word order, and so its shingles,
-    /// change.
-    pub words: Vec<(u32, f32)>,
+    /// Shingles in the body (a repeated passage counts each time).
+    pub shingle_count: u32,
+    /// Content words in the body (stopwords and single letters left out).
+    pub word_count: u32,
+    /// One allocation for the four parts, in this order: the shingle
+    /// sample, the lede shingles (top 16 bits, sorted), the content-word
+    /// sample, the headline words (top 16 bits, sorted).
+    parts: Box<[u16]>,
+    shingle_sample_len: u16,
+    lede_len: u16,
+    word_sample_len: u16,
+    shingle_level: u8,
+    word_level: u8,
 }
 
 impl Fingerprint {
@@ -57,57 +66,98 @@ impl Fingerprint {
         };
         let mut words: Vec<(&str, u64)> = Vec::with_capacity(text.len() / 5);
         for_each_word_hashed(text, |word, hash| words.push((word, hash)));
+        let shingles = shingle_hashes(&words);
+        let signature = signature(&shingles);
+
+        let (shingle_level, shingle_sample) = sample::adaptive_sample(&shingles);
         let lede_shingle_count = LEDE_WORDS.saturating_sub(SHINGLE_WORDS - 1).max(1);
-        let full_shingles = shingle_hashes(&words);
-        // The signature takes the full 64-bit hashes; the sets keep 32 bits.
-        let short = |h: &u64| (h >> 32) as u32;
-        let mut lede: Vec<u32> = full_shingles
+        let lede = sample::sample(shingles.iter().take(lede_shingle_count).copied(), 0);
+        let content: Vec<u64> = words
             .iter()
-            .take(lede_shingle_count)
-            .map(short)
+            .filter(|&&(w, h)| w.chars().nth(1).is_some() && !is_stopword(w, h))
+            .map(|&(_, h)| h)
             .collect();
-        let mut sorted = full_shingles;
-        sorted.sort_unstable();
-        sorted.dedup();
-        let signature = signature(&sorted);
-        // The high bits of sorted hashes are already in order.
-        let mut shingles: Vec<u32> = sorted.iter().map(short).collect();
-        shingles.dedup();
-        shingles.shrink_to_fit();
-        lede.sort_unstable();
-        lede.dedup();
-        let title = normalize(strip_slug(title));
+        let (word_level, word_sample) = sample::adaptive_sample(&content);
+
+        let title = title_hashes(title);
+
+        let mut parts =
+            Vec::with_capacity(shingle_sample.len() + lede.len() + word_sample.len() + title.len());
+        parts.extend_from_slice(&shingle_sample);
+        parts.extend_from_slice(&lede);
+        parts.extend_from_slice(&word_sample);
+        parts.extend_from_slice(&title);
         Fingerprint {
-            shingles,
-            lede,
-            title_words: title.unicode_words().map(str::to_owned).collect(),
             signature,
-            words: word_vector(&words),
+            shingle_count: saturating_u32(shingles.len()),
+            word_count: saturating_u32(content.len()),
+            parts: parts.into_boxed_slice(),
+            // `level_for` keeps samples within 16-bit lengths; the lede and
+            // headline are short by construction.
+            shingle_sample_len: shingle_sample.len() as u16,
+            lede_len: lede.len() as u16,
+            word_sample_len: word_sample.len() as u16,
+            shingle_level,
+            word_level,
         }
+    }
+
+    /// The sampled shingle set.
+    pub fn shingle_sample(&self) -> Sample<'_> {
+        Sample {
+            values: &self.parts[..usize::from(self.shingle_sample_len)],
+            level: self.shingle_level,
+        }
+    }
+
+    /// The lede's shingles, every one (a level-0 sample of the lede).
+    pub fn lede(&self) -> Sample<'_> {
+        let start = usize::from(self.shingle_sample_len);
+        Sample {
+            values: &self.parts[start..start + usize::from(self.lede_len)],
+            level: 0,
+        }
+    }
+
+    /// The sampled content-word set.
+    pub fn word_sample(&self) -> Sample<'_> {
+        let start = usize::from(self.shingle_sample_len) + usize::from(self.lede_len);
+        Sample {
+            values: &self.parts[start..start + usize::from(self.word_sample_len)],
+            level: self.word_level,
+        }
+    }
+
+    /// The headline's distinct words, as sorted 16-bit hashes.
+    pub fn title_words(&self) -> &[u16] {
+        let start = usize::from(self.shingle_sample_len)
+            + usize::from(self.lede_len)
+            + usize::from(self.word_sample_len);
+        &self.parts[start..]
+    }
+
+    /// Heap bytes this fingerprint holds (for memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val::<[u16]>(&self.parts)
     }
 }
 
-/// The unit-length term-frequency vector of the content words of `words`.
-fn word_vector(words: &[(&str, u64)]) -> Vec<(u32, f32)> {
-    let mut hashes: Vec<u32> = words
-        .iter()
-        .filter(|&&(w, h)| w.chars().nth(1).is_some() && !is_stopword(w, h))
-        .map(|&(_, h)| (h >> 32) as u32)
-        .collect();
-    hashes.sort_unstable();
-    let mut vector: Vec<(u32, f32)> = Vec::new();
-    for h in hashes {
-        match vector.last_mut() {
-            Some((last, count)) if *last == h => *count += 1.0,
-            _ => vector.push((h, 1.0)),
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The headline's words, slugs removed, normalized and hashed.
+fn title_hashes(title: &str) -> Vec<u16> {
+    let title = normalize(strip_slug(title));
+    let mut hashes = Vec::new();
+    for_each_word_hashed(&title, |_, hash| {
+        if hashes.len() < MAX_TITLE_WORDS {
+            hashes.push(sample::stored_bits(hash, 0));
         }
-    }
-    let norm = vector.iter().map(|(_, c)| c * c).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        vector.iter_mut().for_each(|(_, c)| *c /= norm);
-    }
-    vector.shrink_to_fit();
-    vector
+    });
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
 }
 
 /// Hashes of the word n-grams of `words`, in text order, combined from the
@@ -263,7 +313,7 @@ mod tests {
             "",
             "WASHINGTON, Jan 10 (AP) \u{2014} Russia and the United States opened talks.",
         );
-        assert_eq!(a.shingles, b.shingles);
+        assert_eq!(a, b);
     }
 
     #[test]
@@ -276,7 +326,7 @@ mod tests {
             "",
             "Talks opened in Geneva on Monday.\n\nRelated News\nClick here for more",
         );
-        assert_eq!(a.shingles, b.shingles);
+        assert_eq!(a, b);
     }
 
     #[test]
@@ -293,17 +343,17 @@ mod tests {
             "\u{201C}We are ready,\u{201D} Lavrov said \u{2014} then left.",
         );
         let b = Fingerprint::of("", "\"We are ready,\" Lavrov said - then left.");
-        assert_eq!(a.shingles, b.shingles);
+        assert_eq!(a, b);
     }
 
     proptest::proptest! {
         #[test]
         fn sets_are_sorted_and_a_story_matches_itself(text in "[A-Za-z’“” .,\n-]{1,300}") {
             let fp = Fingerprint::of("", &text);
-            proptest::prop_assert!(fp.shingles.windows(2).all(|w| w[0] < w[1]));
-            proptest::prop_assert!(fp.lede.windows(2).all(|w| w[0] < w[1]));
-            proptest::prop_assert!(fp.words.windows(2).all(|w| w[0].0 < w[1].0));
-            if !fp.shingles.is_empty() {
+            for part in [fp.shingle_sample().values, fp.lede().values, fp.word_sample().values, fp.title_words()] {
+                proptest::prop_assert!(part.windows(2).all(|w| w[0] < w[1]));
+            }
+            if fp.shingle_count > 0 {
                 let e = crate::dedup::compare(&fp, &fp);
                 proptest::prop_assert_eq!(e.relation(), crate::dedup::Relation::Same);
             }
@@ -312,7 +362,7 @@ mod tests {
 
     #[test]
     fn short_text_is_one_shingle() {
-        assert_eq!(Fingerprint::of("", "Talks end").shingles.len(), 1);
-        assert!(Fingerprint::of("", "  ").shingles.is_empty());
+        assert_eq!(Fingerprint::of("", "Talks end").shingle_count, 1);
+        assert_eq!(Fingerprint::of("", "  ").shingle_count, 0);
     }
 }

@@ -7,14 +7,16 @@
 //! qualifies for two clusters it joins the one it matches most strongly and
 //! the other becomes a related cluster.
 
-use std::collections::hash_map::Entry as MapEntry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::SystemTime;
 
+use smallvec::SmallVec;
+
 use super::compare::{Evidence, Relation, compare};
 use super::fingerprint::Fingerprint;
-use super::minhash::{LshParams, equal_positions};
+use super::minhash::LshParams;
+use super::slot_table::SlotTable;
 
 /// A cluster's number; clusters are named `clusters/{id}`.
 pub type ClusterId = u64;
@@ -64,10 +66,6 @@ impl FromStr for CanonicalPolicy {
 /// candidate is checked on its whole signature, then verified on its
 /// shingles.
 pub const CANDIDATE_THRESHOLD: f64 = 0.05;
-
-/// Candidates must agree on at least this many of the 128 min-hashes (an
-/// estimated Jaccard similarity of about 0.02) before exact verification.
-const MIN_EQUAL_POSITIONS: usize = 3;
 
 /// How the index matches and elects.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -202,65 +200,24 @@ struct Entry {
     cluster: ClusterId,
     /// Ingest order, for stable tie breaks.
     sequence: u64,
-    /// The answer given when this version was ingested.
-    duplicate_of: Option<(String, Evidence)>,
+    /// The answer given when this version was ingested (boxed: most
+    /// stories duplicate nothing, and every entry pays for the inline size).
+    duplicate_of: Option<Box<(String, Evidence)>>,
 }
 
 #[derive(Debug)]
 struct Cluster {
-    members: Vec<u32>,
+    /// Most clusters hold one story: that one needs no allocation.
+    members: SmallVec<[u32; 1]>,
     canonical: u32,
     related: BTreeSet<ClusterId>,
     created: SystemTime,
     updated: SystemTime,
 }
 
-/// The stories in one LSH bucket. Most buckets hold one story, so that
-/// case needs no allocation of its own.
-#[derive(Debug)]
-enum Bucket {
-    One(u32),
-    Many(Vec<u32>),
-}
-
-impl Bucket {
-    fn slots(&self) -> &[u32] {
-        match self {
-            Bucket::One(slot) => std::slice::from_ref(slot),
-            Bucket::Many(slots) => slots,
-        }
-    }
-
-    fn push(&mut self, slot: u32) {
-        match self {
-            Bucket::One(first) => *self = Bucket::Many(vec![*first, slot]),
-            Bucket::Many(slots) => slots.push(slot),
-        }
-    }
-
-    /// Removes `slot`; true when the bucket is then empty.
-    fn remove(&mut self, slot: u32) -> bool {
-        match self {
-            Bucket::One(only) => *only == slot,
-            Bucket::Many(slots) => {
-                slots.retain(|&s| s != slot);
-                match slots.as_slice() {
-                    [] => true,
-                    [only] => {
-                        *self = Bucket::One(*only);
-                        false
-                    }
-                    _ => false,
-                }
-            }
-        }
-    }
-}
-
-/// Bucket keys keep 32 bits of the band hash: a chance collision only adds
-/// a candidate, which verification then drops.
-fn bucket_key(band_hash: u64) -> u32 {
-    (band_hash >> 32) as u32
+/// The hash under which a story id is found.
+fn id_hash(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
 /// The near-duplicate index.
@@ -269,14 +226,17 @@ pub struct Index {
     config: IndexConfig,
     slots: Vec<Option<Entry>>,
     free_slots: Vec<u32>,
-    by_id: HashMap<String, u32>,
-    /// One bucket map per band: band key → slots.
-    buckets: Vec<HashMap<u32, Bucket>>,
+    /// Slots by the hash of their story id.
+    by_id: SlotTable,
+    /// One table per band: slots by band key.
+    buckets: Vec<SlotTable>,
     clusters: BTreeMap<ClusterId, Cluster>,
     next_cluster: ClusterId,
     next_sequence: u64,
     /// Clusters changed since the last [`Index::take_changes`].
-    dirty: BTreeSet<ClusterId>,
+    /// `None` unless a store asked for changes (see [`Index::restore`]):
+    /// otherwise the set would only grow.
+    dirty: Option<BTreeSet<ClusterId>>,
 }
 
 /// A cluster as a store keeps it: members by story id.
@@ -344,22 +304,25 @@ impl Index {
     /// An empty index.
     pub fn new(config: IndexConfig) -> Index {
         Index {
-            buckets: (0..config.lsh.bands()).map(|_| HashMap::new()).collect(),
+            buckets: (0..config.lsh.bands())
+                .map(|_| SlotTable::default())
+                .collect(),
             config,
             slots: Vec::new(),
             free_slots: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: SlotTable::default(),
             clusters: BTreeMap::new(),
             next_cluster: 1,
             next_sequence: 0,
-            dirty: BTreeSet::new(),
+            dirty: None,
         }
     }
 
     /// Rebuilds an index from what a store kept: each story's metadata,
     /// fingerprint and placement, the clusters, and the counters. Nothing
     /// is re-decided, so clusters and canonical stories are exactly as they
-    /// were.
+    /// were. A restored index records which clusters change, for
+    /// [`Index::take_changes`]; a new one does not.
     pub fn restore(
         config: IndexConfig,
         mut stories: Vec<(StoryMeta, Fingerprint, PlacementRecord)>,
@@ -367,9 +330,10 @@ impl Index {
         counters: IndexCounters,
     ) -> Result<Index, RestoreError> {
         let mut index = Index::new(config);
+        index.dirty = Some(BTreeSet::new());
         stories.sort_by_key(|(_, _, placement)| placement.sequence);
         for (meta, fingerprint, placement) in stories {
-            if index.by_id.contains_key(&meta.id) {
+            if index.slot_of(&meta.id).is_some() {
                 return Err(RestoreError::DuplicateStory(meta.id));
             }
             index.insert_entry(Entry {
@@ -377,15 +341,13 @@ impl Index {
                 fingerprint,
                 cluster: placement.cluster,
                 sequence: placement.sequence,
-                duplicate_of: placement.duplicate_of,
+                duplicate_of: placement.duplicate_of.map(Box::new),
             });
         }
         for record in clusters {
             let slot_of = |id: &str| {
                 index
-                    .by_id
-                    .get(id)
-                    .copied()
+                    .slot_of(id)
                     .ok_or_else(|| RestoreError::MissingMember {
                         cluster: record.id,
                         story: id.to_owned(),
@@ -395,7 +357,7 @@ impl Index {
                 .members
                 .iter()
                 .map(|m| slot_of(m))
-                .collect::<Result<Vec<u32>, _>>()?;
+                .collect::<Result<SmallVec<[u32; 1]>, _>>()?;
             let canonical = slot_of(&record.canonical)?;
             index.clusters.insert(
                 record.id,
@@ -434,14 +396,16 @@ impl Index {
         self.entry(id).map(|e| PlacementRecord {
             sequence: e.sequence,
             cluster: e.cluster,
-            duplicate_of: e.duplicate_of.clone(),
+            duplicate_of: e.duplicate_of.as_deref().cloned(),
         })
     }
 
-    /// The clusters changed or removed since the last call.
+    /// The clusters changed or removed since the last call (always empty for
+    /// an index made by [`Index::new`]).
     pub fn take_changes(&mut self) -> ClusterChanges {
         let mut changes = ClusterChanges::default();
-        for id in std::mem::take(&mut self.dirty) {
+        let dirty = self.dirty.as_mut().map(std::mem::take).unwrap_or_default();
+        for id in dirty {
             match self.clusters.get(&id) {
                 Some(cluster) => changes.changed.push(ClusterRecord {
                     id,
@@ -499,7 +463,19 @@ impl Index {
     }
 
     fn entry(&self, id: &str) -> Option<&Entry> {
-        self.by_id.get(id).and_then(|&slot| self.slot(slot))
+        self.slot_of(id).and_then(|slot| self.slot(slot))
+    }
+
+    fn mark_changed(&mut self, cluster: ClusterId) {
+        if let Some(dirty) = &mut self.dirty {
+            dirty.insert(cluster);
+        }
+    }
+
+    fn slot_of(&self, id: &str) -> Option<u32> {
+        self.by_id
+            .candidates(id_hash(id))
+            .find(|&slot| self.slot(slot).is_some_and(|e| e.meta.id == id))
     }
 
     fn slot(&self, slot: u32) -> Option<&Entry> {
@@ -514,7 +490,7 @@ impl Index {
     /// Verified matches of `fingerprint` (SAME and RELATED), best first.
     /// `exclude` leaves one stored story out (the text's own earlier version).
     pub fn matches(&self, fingerprint: &Fingerprint, exclude: Option<&str>) -> Vec<Match> {
-        let excluded = exclude.and_then(|id| self.by_id.get(id)).copied();
+        let excluded = exclude.and_then(|id| self.slot_of(id));
         let mut candidates: Vec<u32> = Vec::new();
         for (band, key) in self
             .config
@@ -522,9 +498,13 @@ impl Index {
             .band_keys(&fingerprint.signature)
             .enumerate()
         {
-            if let Some(bucket) = self.buckets[band].get(&bucket_key(key)) {
-                candidates.extend_from_slice(bucket.slots());
-            }
+            let rows = self.config.lsh.band(&fingerprint.signature, band);
+            candidates.extend(self.buckets[band].candidates(key).filter(|&slot| {
+                self.config
+                    .lsh
+                    .band(&self.slot_entry(slot).fingerprint.signature, band)
+                    == rows
+            }));
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -533,14 +513,6 @@ impl Index {
             .filter(|&slot| Some(slot) != excluded)
             .filter_map(|slot| {
                 let entry = self.slot_entry(slot);
-                // A band collision on one min-hash is cheap to get by chance;
-                // a few more equal positions are not. This check costs a
-                // fraction of the exact verification below.
-                if equal_positions(&fingerprint.signature, &entry.fingerprint.signature)
-                    < MIN_EQUAL_POSITIONS
-                {
-                    return None;
-                }
                 let evidence = compare(fingerprint, &entry.fingerprint);
                 let relation = evidence.relation();
                 (relation != Relation::Unrelated).then(|| Match {
@@ -609,7 +581,7 @@ impl Index {
         let mut outcome = IngestOutcome::Created;
         if let Some(existing) = self.entry(&meta.id) {
             if existing.meta.content_hash == meta.content_hash {
-                let duplicate_of = existing.duplicate_of.clone();
+                let duplicate_of = existing.duplicate_of.as_deref().cloned();
                 let matches = self.matches(&existing.fingerprint, Some(&meta.id));
                 return self.report(&meta.id, duplicate_of, IngestOutcome::Unchanged, matches);
             }
@@ -632,12 +604,12 @@ impl Index {
             fingerprint,
             cluster: cluster_id,
             sequence: self.next_sequence,
-            duplicate_of: placement.duplicate_of.clone(),
+            duplicate_of: placement.duplicate_of.clone().map(Box::new),
         });
         self.next_sequence += 1;
 
         let cluster = self.clusters.entry(cluster_id).or_insert(Cluster {
-            members: Vec::new(),
+            members: SmallVec::new(),
             canonical: slot,
             related: BTreeSet::new(),
             created: now,
@@ -646,11 +618,11 @@ impl Index {
         cluster.members.push(slot);
         cluster.updated = now;
         cluster.related.extend(placement.related.iter().copied());
-        self.dirty.insert(cluster_id);
+        self.mark_changed(cluster_id);
         for &other in &placement.related {
             if let Some(other_cluster) = self.clusters.get_mut(&other) {
                 other_cluster.related.insert(cluster_id);
-                self.dirty.insert(other);
+                self.mark_changed(other);
             }
         }
         self.elect_canonical(cluster_id);
@@ -680,31 +652,38 @@ impl Index {
     }
 
     fn insert_entry(&mut self, entry: Entry) -> u32 {
-        let id = entry.meta.id.clone();
-        let keys: Vec<u64> = self
-            .config
-            .lsh
-            .band_keys(&entry.fingerprint.signature)
-            .collect();
+        let id_hash = id_hash(&entry.meta.id);
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(entry);
                 slot
             }
             None => {
+                // Grow by an eighth rather than doubling: a large index
+                // would otherwise carry up to half its entries' size unused
+                // (large reallocations are remapped, not copied).
+                if self.slots.len() == self.slots.capacity() {
+                    self.slots.reserve_exact((self.slots.len() / 8).max(64));
+                }
                 self.slots.push(Some(entry));
                 (self.slots.len() - 1) as u32
             }
         };
-        for (band, key) in keys.into_iter().enumerate() {
-            match self.buckets[band].entry(bucket_key(key)) {
-                MapEntry::Occupied(mut bucket) => bucket.get_mut().push(slot),
-                MapEntry::Vacant(vacant) => {
-                    vacant.insert(Bucket::One(slot));
-                }
-            }
+        let lsh = self.config.lsh;
+        let slots = &self.slots;
+        let live = |s: u32| {
+            slots[s as usize]
+                .as_ref()
+                .expect("tables only hold live slots")
+        };
+        let signature = &live(slot).fingerprint.signature;
+        for (band, table) in self.buckets.iter_mut().enumerate() {
+            table.insert(lsh.band_key(signature, band), slot, |s| {
+                lsh.band_key(&live(s).fingerprint.signature, band)
+            });
         }
-        self.by_id.insert(id, slot);
+        self.by_id
+            .insert(id_hash, slot, |s| self::id_hash(&live(s).meta.id));
         slot
     }
 
@@ -712,7 +691,8 @@ impl Index {
     /// disappears (with its related links) when it was the last member.
     /// Returns the story's cluster, or `None` if the id was not indexed.
     pub fn remove(&mut self, id: &str, now: SystemTime) -> Option<ClusterId> {
-        let slot = self.by_id.remove(id)?;
+        let slot = self.slot_of(id)?;
+        self.by_id.remove(id_hash(id), slot);
         let entry = self.slots[slot as usize].take()?;
         self.free_slots.push(slot);
         for (band, key) in self
@@ -721,18 +701,13 @@ impl Index {
             .band_keys(&entry.fingerprint.signature)
             .enumerate()
         {
-            let key = bucket_key(key);
-            if let Some(bucket) = self.buckets[band].get_mut(&key)
-                && bucket.remove(slot)
-            {
-                self.buckets[band].remove(&key);
-            }
+            self.buckets[band].remove(key, slot);
         }
         let cluster_id = entry.cluster;
-        self.dirty.insert(cluster_id);
+        self.mark_changed(cluster_id);
         let now_empty = match self.clusters.get_mut(&cluster_id) {
             Some(cluster) => {
-                cluster.members.retain(|&s| s != slot);
+                cluster.members.retain(|s| *s != slot);
                 cluster.updated = now;
                 cluster.members.is_empty()
             }
@@ -743,7 +718,7 @@ impl Index {
                 for other in cluster.related {
                     if let Some(other_cluster) = self.clusters.get_mut(&other) {
                         other_cluster.related.remove(&cluster_id);
-                        self.dirty.insert(other);
+                        self.mark_changed(other);
                     }
                 }
             }
@@ -765,9 +740,8 @@ impl Index {
                 // "Related News" lines is not more complete.
                 CanonicalPolicy::Longest => a
                     .fingerprint
-                    .shingles
-                    .len()
-                    .cmp(&b.fingerprint.shingles.len())
+                    .shingle_count
+                    .cmp(&b.fingerprint.shingle_count)
                     .then(a.meta.body_bytes.cmp(&b.meta.body_bytes)),
                 CanonicalPolicy::Earliest => b.meta.time().cmp(&a.meta.time()),
                 CanonicalPolicy::Latest => a.meta.time().cmp(&b.meta.time()),
@@ -876,7 +850,13 @@ mod tests {
     /// and rebuilds an index from it.
     #[test]
     fn restored_index_matches_the_original() {
-        let mut index = Index::new(IndexConfig::default());
+        let mut index = Index::restore(
+            IndexConfig::default(),
+            Vec::new(),
+            Vec::new(),
+            Index::new(IndexConfig::default()).counters(),
+        )
+        .unwrap();
         let mut clusters: BTreeMap<ClusterId, ClusterRecord> = BTreeMap::new();
         let mut stories: BTreeMap<String, (&str, u64)> = BTreeMap::new();
         let apply = |index: &mut Index, clusters: &mut BTreeMap<ClusterId, ClusterRecord>| {
@@ -1019,19 +999,6 @@ mod tests {
         assert_eq!(index.cluster(b.cluster).unwrap().members.len(), 1);
         assert_eq!(index.cluster(b.cluster).unwrap().related, vec![a.cluster]);
         assert_eq!(index.cluster_count(), 2);
-    }
-
-    #[test]
-    fn buckets_grow_and_shrink() {
-        let mut bucket = Bucket::One(1);
-        bucket.push(2);
-        bucket.push(3);
-        assert_eq!(bucket.slots(), [1, 2, 3]);
-        assert!(!bucket.remove(2));
-        assert!(!bucket.remove(1));
-        assert!(matches!(bucket, Bucket::One(3)));
-        assert!(!bucket.remove(9), "a slot not in the bucket leaves it");
-        assert!(bucket.remove(3));
     }
 
     #[test]

@@ -28,8 +28,12 @@ pub enum LshError {
     Threshold(f64),
 }
 
-/// Signature length: the number of min-hashes per story.
-pub const SIGNATURE_LEN: usize = 128;
+/// Signature length: the number of min-hashes per story. Candidates are
+/// looked for down to a Jaccard similarity of 0.05, where the best banding
+/// is one min-hash per band (see [`LshParams::for_threshold`]): 32 bands of
+/// one cost 128 bytes a story and find a pair at Jaccard 0.1 97% of the
+/// time.
+pub const SIGNATURE_LEN: usize = 32;
 
 /// A story's MinHash signature.
 pub type Signature = [u32; SIGNATURE_LEN];
@@ -88,17 +92,23 @@ impl LshParams {
 
     /// One bucket key per band.
     pub fn band_keys<'s>(&self, signature: &'s Signature) -> impl Iterator<Item = u64> + 's {
-        signature
-            .chunks_exact(self.rows)
-            .take(self.bands)
-            .enumerate()
-            .map(|(band, rows)| {
-                let mut bytes = [0u8; 4 * SIGNATURE_LEN];
-                for (i, v) in rows.iter().enumerate() {
-                    bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
-                }
-                xxh3_64_with_seed(&bytes[..4 * rows.len()], band as u64)
-            })
+        let params = *self;
+        (0..self.bands).map(move |band| params.band_key(signature, band))
+    }
+
+    /// The bucket key of one band.
+    pub fn band_key(&self, signature: &Signature, band: usize) -> u64 {
+        let mut bytes = [0u8; 4 * SIGNATURE_LEN];
+        for (i, v) in self.band(signature, band).iter().enumerate() {
+            bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        xxh3_64_with_seed(&bytes[..4 * self.rows], band as u64)
+    }
+
+    /// The min-hashes of one band: two signatures share a bucket in this
+    /// band exactly when these are equal.
+    pub fn band<'s>(&self, signature: &'s Signature, band: usize) -> &'s [u32] {
+        &signature[band * self.rows..(band + 1) * self.rows]
     }
 }
 
@@ -163,20 +173,20 @@ mod tests {
 
     #[test]
     fn banding_matches_datasketch_choices() {
-        assert_eq!(
-            LshParams::for_threshold(0.5).unwrap(),
-            LshParams::new(25, 5).unwrap()
-        );
-        assert_eq!(
-            LshParams::for_threshold(0.8).unwrap(),
-            LshParams::new(9, 13).unwrap()
-        );
+        // datasketch's `_optimal_param(t, 32, 0.5, 0.5)`.
+        for (threshold, bands, rows) in [(0.05, 32, 1), (0.3, 12, 2), (0.5, 8, 4), (0.8, 3, 10)] {
+            assert_eq!(
+                LshParams::for_threshold(threshold).unwrap(),
+                LshParams::new(bands, rows).unwrap(),
+                "threshold {threshold}"
+            );
+        }
     }
 
     #[test]
     fn banding_is_validated() {
         assert!(LshParams::new(0, 4).is_err());
-        assert!(LshParams::new(20, 7).is_err());
+        assert!(LshParams::new(5, 7).is_err());
         assert!(LshParams::for_threshold(1.0).is_err());
     }
 
@@ -185,7 +195,7 @@ mod tests {
         let a = signature(&hashes(0..1000));
         let b = signature(&hashes(500..1500));
         let estimate = estimated_jaccard(&a, &b);
-        assert!((estimate - 1.0 / 3.0).abs() < 0.12, "{estimate}");
+        assert!((estimate - 1.0 / 3.0).abs() < 0.2, "{estimate}");
         assert_eq!(estimated_jaccard(&a, &a), 1.0);
     }
 

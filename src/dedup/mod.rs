@@ -14,6 +14,8 @@ pub mod compare;
 pub mod fingerprint;
 pub mod index;
 pub mod minhash;
+pub mod sample;
+mod slot_table;
 
 pub use compare::{Evidence, Relation, compare};
 pub use fingerprint::Fingerprint;

@@ -254,7 +254,7 @@ fn similarity(e: &Evidence) -> proto::Similarity {
         containment: e.containment,
         lede_overlap: e.lede_overlap,
         title_similarity: e.title_similarity,
-        word_cosine: e.word_cosine,
+        word_overlap: e.word_overlap,
     }
 }
 
