@@ -74,7 +74,7 @@ impl Fingerprint {
         let lede = sample::sample(shingles.iter().take(lede_shingle_count).copied(), 0);
         let content: Vec<u64> = words
             .iter()
-            .filter(|&&(w, h)| w.chars().nth(1).is_some() && !is_stopword(w, h))
+            .filter(|&&(w, h)| has_two_chars(w) && !is_stopword(w, h))
             .map(|&(_, h)| h)
             .collect();
         let (word_level, word_sample) = sample::adaptive_sample(&content);
@@ -140,6 +140,12 @@ impl Fingerprint {
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of_val::<[u16]>(&self.parts)
     }
+}
+
+/// Whether `word` has more than one character, decoding at most one.
+fn has_two_chars(word: &str) -> bool {
+    // No character is longer than four bytes.
+    word.len() > 4 || word.chars().nth(1).is_some()
 }
 
 fn saturating_u32(n: usize) -> u32 {

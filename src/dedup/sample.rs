@@ -249,9 +249,11 @@ mod tests {
             let coarse = sample(set.iter().copied(), extra);
             let o = Sample { values: &fine, level: 0 }.overlap(&Sample { values: &coarse, level: extra });
             // Equal up to chance collisions of the 16 − `extra` bits both
-            // sides know (about one in 240 members at `extra` = 1).
-            proptest::prop_assert!(o.left.abs_diff(coarse.len()) <= 2, "{o:?} {}", coarse.len());
-            proptest::prop_assert!(o.shared.abs_diff(coarse.len()) <= 3, "{o:?} {}", coarse.len());
+            // sides know (one or two in 250 members at `extra` = 1); a
+            // misaligned comparison would share almost nothing.
+            let slack = coarse.len() / 30 + 1;
+            proptest::prop_assert!(o.left.abs_diff(coarse.len()) <= slack, "{o:?} {}", coarse.len());
+            proptest::prop_assert!(o.shared.abs_diff(coarse.len()) <= slack, "{o:?} {}", coarse.len());
         }
     }
 }
