@@ -12,11 +12,13 @@
 //! than one in eight. Overlaps measured on the samples estimate Jaccard
 //! similarity and containment of the full sets.
 
+use std::borrow::Cow;
+
 use super::minhash::{Signature, signature};
 use super::sample::{self, Sample};
 use crate::text::normalize;
 use crate::text::stopwords::is_stopword;
-use crate::text::words::{for_each_word_hashed, is_fast_text};
+use crate::text::words::{for_each_fast_word_hashed, for_each_word_hashed, is_fast_text};
 
 /// Words per shingle. Five keeps unrelated stories apart on news copy while
 /// a copy-edit touches only a handful of shingles.
@@ -52,31 +54,46 @@ impl Fingerprint {
     /// Fingerprints a story from its headline and body.
     pub fn of(title: &str, body: &str) -> Fingerprint {
         let stripped = strip_furniture(body);
+        // One pass finds and hashes the words; shingles and content words
+        // are built as the words arrive, with no list of words in between.
+        let mut shingles: Vec<u64> = Vec::with_capacity(stripped.len() / 5);
+        let mut content: Vec<u64> = Vec::with_capacity(stripped.len() / 10);
+        let mut window = [0u64; SHINGLE_WORDS];
+        let mut seen = 0usize;
+        let on_word = |word: &str, hash: u64| {
+            if seen < SHINGLE_WORDS {
+                window[seen] = hash;
+            } else {
+                window.copy_within(1.., 0);
+                window[SHINGLE_WORDS - 1] = hash;
+            }
+            seen += 1;
+            if seen >= SHINGLE_WORDS {
+                shingles.push(shingle_hash(&window));
+            }
+            if has_two_chars(word) && !is_stopword(word, hash) {
+                content.push(hash);
+            }
+        };
         // Words are hashed without regard to case or curly apostrophes, and
         // the word splitter treats curly quotes, dashes and non-breaking
         // spaces as separators: for such text, normalizing first changes no
         // word. Anything else (ligatures, full-width forms, invisible
         // characters) goes through the full normalization.
-        let normalized;
-        let text: &str = if is_fast_text(&stripped) {
-            &stripped
+        if is_fast_text(&stripped) {
+            for_each_fast_word_hashed(&stripped, on_word);
         } else {
-            normalized = normalize(&stripped);
-            &normalized
-        };
-        let mut words: Vec<(&str, u64)> = Vec::with_capacity(text.len() / 5);
-        for_each_word_hashed(text, |word, hash| words.push((word, hash)));
-        let shingles = shingle_hashes(&words);
+            for_each_word_hashed(&normalize(&stripped), on_word);
+        }
+        if (1..SHINGLE_WORDS).contains(&seen) {
+            // A text shorter than one shingle is one shingle.
+            shingles.push(shingle_hash(&window[..seen]));
+        }
         let signature = signature(&shingles);
 
         let (shingle_level, shingle_sample) = sample::adaptive_sample(&shingles);
         let lede_shingle_count = LEDE_WORDS.saturating_sub(SHINGLE_WORDS - 1).max(1);
         let lede = sample::sample(shingles.iter().take(lede_shingle_count).copied(), 0);
-        let content: Vec<u64> = words
-            .iter()
-            .filter(|&&(w, h)| has_two_chars(w) && !is_stopword(w, h))
-            .map(|&(_, h)| h)
-            .collect();
         let (word_level, word_sample) = sample::adaptive_sample(&content);
 
         let title = title_hashes(title);
@@ -166,24 +183,14 @@ fn title_hashes(title: &str) -> Vec<u16> {
     hashes
 }
 
-/// Hashes of the word n-grams of `words`, in text order, combined from the
-/// words' own hashes (order-sensitive, then finalized). A text shorter than
-/// one shingle is one shingle.
-fn shingle_hashes(words: &[(&str, u64)]) -> Vec<u64> {
-    if words.is_empty() {
-        return Vec::new();
+/// The hash of one word n-gram from its words' hashes, in order
+/// (order-sensitive, then finalized).
+fn shingle_hash(window: &[u64]) -> u64 {
+    let mut h = window.len() as u64;
+    for &w in window {
+        h = (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
-    let combine = |window: &[(&str, u64)]| {
-        let mut h = window.len() as u64;
-        for &(_, w) in window {
-            h = (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-        h ^ (h >> 29)
-    };
-    if words.len() < SHINGLE_WORDS {
-        return vec![combine(words)];
-    }
-    words.windows(SHINGLE_WORDS).map(combine).collect()
+    h ^ (h >> 29)
 }
 
 /// Lines that are wire or site furniture, not story: compared lowercased
@@ -212,22 +219,27 @@ const FURNITURE_PREFIXES: &[&str] = &[
 ];
 
 /// Removes furniture lines, bylines on their own line and a leading
-/// dateline with an agency tag.
-fn strip_furniture(body: &str) -> String {
-    let mut kept = String::with_capacity(body.len() + 1);
-    for line in body.lines() {
+/// dateline with an agency tag. Copies the text only when a line goes.
+fn strip_furniture(body: &str) -> Cow<'_, str> {
+    let is_furniture = |line: &str| {
         let trimmed = line.trim();
-        let is_furniture = FURNITURE_PREFIXES
+        FURNITURE_PREFIXES
             .iter()
             .any(|p| starts_with_ignore_case(trimmed, p))
             || (starts_with_ignore_case(trimmed, "by ") && trimmed.split_whitespace().count() <= 6)
-            || ends_with_ignore_case(trimmed, "all rights reserved.");
-        if !is_furniture {
-            kept.push_str(line);
-            kept.push('\n');
-        }
+            || ends_with_ignore_case(trimmed, "all rights reserved.")
+    };
+    if !body.lines().any(is_furniture) {
+        return Cow::Borrowed(strip_dateline(body));
     }
-    strip_dateline(&kept).to_owned()
+    let mut kept = String::with_capacity(body.len() + 1);
+    for line in body.lines().filter(|line| !is_furniture(line)) {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    let dateline = kept.len() - strip_dateline(&kept).len();
+    kept.drain(..dateline);
+    Cow::Owned(kept)
 }
 
 /// ASCII-case-insensitive prefix test (`prefix` is lowercase ASCII or `©`).

@@ -34,6 +34,14 @@ pub fn for_each_word_hashed<'t>(text: &'t str, mut f: impl FnMut(&'t str, u64)) 
     }
 }
 
+/// [`for_each_word_hashed`] for text already known to pass
+/// [`is_fast_text`] (checked again only in debug builds): saves a second
+/// pass when the caller had to check anyway.
+pub fn for_each_fast_word_hashed<'t>(text: &'t str, f: impl FnMut(&'t str, u64)) {
+    debug_assert!(is_fast_text(text));
+    fast_words::<true>(text, f);
+}
+
 /// The fast path, for text that [`is_fast_text`]: one pass over the bytes,
 /// decoding only the non-ASCII characters. With
 /// `HASH`, each word comes with its [`word_hash`], else with 0.
