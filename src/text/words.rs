@@ -66,9 +66,10 @@ fn fast_words<'t, const HASH: bool>(text: &'t str, mut f: impl FnMut(&'t str, u6
             (class_at(i).0 == Class::Letter, false)
         }
     };
+    let mut bits = ByteBits::new(bytes);
     let mut i = 0;
     loop {
-        i = next_word_or_wide_byte(bytes, i);
+        i = bits.next_word_or_wide(i);
         if i >= n {
             break;
         }
@@ -82,7 +83,7 @@ fn fast_words<'t, const HASH: bool>(text: &'t str, mut f: impl FnMut(&'t str, u6
         let start = i;
         let mut has_wide = false;
         loop {
-            i = word_run_end(bytes, i);
+            i = bits.run_end(i);
             if i >= n {
                 break;
             }
@@ -142,40 +143,93 @@ fn fast_words<'t, const HASH: bool>(text: &'t str, mut f: impl FnMut(&'t str, u6
     }
 }
 
-/// The end of the run of word bytes (ASCII letters, digits, `_`) starting
-/// at `i`: eight bytes at a time, so a word costs one test and one
-/// predictable branch rather than a branch per byte whose exit mispredicts.
-fn word_run_end(bytes: &[u8], mut i: usize) -> usize {
-    while i + 8 <= bytes.len() {
-        let stops = non_word_bytes(load_eight(bytes, i));
-        if stops != 0 {
-            return i + (stops.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && WORD_BYTES[usize::from(bytes[i])] {
-        i += 1;
-    }
-    i
+/// Bitmaps of one 64-byte block of the text: which bytes are ASCII word
+/// bytes (letters, digits, `_`) and which are not ASCII. Each byte is
+/// classified once, eight at a time; finding where a word starts or ends is
+/// then a count of trailing zeros, with no branch per byte.
+struct ByteBits<'a> {
+    bytes: &'a [u8],
+    /// Offset of the cached block (a multiple of 64), or `usize::MAX`.
+    block: usize,
+    word: u64,
+    wide: u64,
 }
 
-/// The first word byte or non-ASCII byte at or after `i`, or the end of
-/// `bytes`: eight bytes at a time, like [`word_run_end`]. A non-ASCII
-/// character may start a word (a Latin-1 letter) or not.
-fn next_word_or_wide_byte(bytes: &[u8], mut i: usize) -> usize {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= bytes.len() {
-        let x = load_eight(bytes, i);
-        let starts = (!non_word_bytes(x) | x) & HIGH;
-        if starts != 0 {
-            return i + (starts.trailing_zeros() / 8) as usize;
+impl<'a> ByteBits<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        ByteBits {
+            bytes,
+            block: usize::MAX,
+            word: 0,
+            wide: 0,
         }
-        i += 8;
     }
-    while i < bytes.len() && bytes[i] < 0x80 && !WORD_BYTES[usize::from(bytes[i])] {
-        i += 1;
+
+    /// Caches the block holding `i` and returns its offset.
+    #[inline]
+    fn load(&mut self, i: usize) -> usize {
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let block = i & !63;
+        if block == self.block {
+            return block;
+        }
+        let (mut word, mut wide) = (0u64, 0u64);
+        for k in 0..8 {
+            let at = block + 8 * k;
+            let x = if at + 8 <= self.bytes.len() {
+                load_eight(self.bytes, at)
+            } else {
+                // Past the end reads as spaces: neither word nor wide.
+                let mut eight = [b' '; 8];
+                if at < self.bytes.len() {
+                    let rest = &self.bytes[at..];
+                    eight[..rest.len()].copy_from_slice(rest);
+                }
+                u64::from_le_bytes(eight)
+            };
+            word |= high_bits_to_mask(!non_word_bytes(x) & HIGH) << (8 * k);
+            wide |= high_bits_to_mask(x & HIGH) << (8 * k);
+        }
+        self.block = block;
+        self.word = word;
+        self.wide = wide;
+        block
     }
-    i
+
+    /// The first word byte or non-ASCII byte at or after `i`, or the end of
+    /// the text. A non-ASCII character may start a word (a Latin-1 letter)
+    /// or not: the caller looks.
+    fn next_word_or_wide(&mut self, mut i: usize) -> usize {
+        while i < self.bytes.len() {
+            let block = self.load(i);
+            let starts = (self.word | self.wide) >> (i - block);
+            if starts != 0 {
+                return i + starts.trailing_zeros() as usize;
+            }
+            i = block + 64;
+        }
+        self.bytes.len()
+    }
+
+    /// The end of the run of ASCII word bytes starting at `i`.
+    fn run_end(&mut self, mut i: usize) -> usize {
+        while i < self.bytes.len() {
+            let block = self.load(i);
+            let stops = !self.word >> (i - block);
+            if stops != 0 {
+                return (i + stops.trailing_zeros() as usize).min(self.bytes.len());
+            }
+            i = block + 64;
+        }
+        self.bytes.len()
+    }
+}
+
+/// Gathers the high bit of each byte of `x` (other bits zero) into the low
+/// eight bits, byte `k` to bit `k`.
+#[inline]
+fn high_bits_to_mask(x: u64) -> u64 {
+    (x >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 /// Bytes `at..at + 8` as a little-endian word (one unaligned load).
@@ -268,8 +322,9 @@ static ASCII_CLASSES: [Class; 128] = {
     table
 };
 
-/// Whether each byte forms words on its own: ASCII letters, digits and `_`
-/// (non-ASCII characters never do on the fast path).
+/// Whether each byte forms words on its own: ASCII letters, digits and `_`.
+/// The reference the eight-at-a-time classifier is tested against.
+#[cfg(test)]
 static WORD_BYTES: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
