@@ -205,14 +205,59 @@ struct Entry {
     duplicate_of: Option<Box<(String, Evidence)>>,
 }
 
+/// A cluster as the index holds it: most clusters are one story with no
+/// related links, so the common case allocates nothing and every field is
+/// as small as it can be (there is one of these per story or so).
 #[derive(Debug)]
 struct Cluster {
-    /// Most clusters hold one story: that one needs no allocation.
     members: SmallVec<[u32; 1]>,
     canonical: u32,
-    related: BTreeSet<ClusterId>,
-    created: SystemTime,
-    updated: SystemTime,
+    // Boxed so that the common case, no links, costs 8 bytes instead of a
+    // 24-byte empty set.
+    #[allow(clippy::box_collection)]
+    related: Option<Box<BTreeSet<ClusterId>>>,
+    created: Stamp,
+    updated: Stamp,
+}
+
+impl Cluster {
+    fn related(&self) -> impl Iterator<Item = ClusterId> + '_ {
+        self.related.iter().flat_map(|set| set.iter().copied())
+    }
+
+    fn link(&mut self, other: ClusterId) {
+        self.related.get_or_insert_default().insert(other);
+    }
+
+    fn unlink(&mut self, other: ClusterId) {
+        if let Some(set) = &mut self.related {
+            set.remove(&other);
+            if set.is_empty() {
+                self.related = None;
+            }
+        }
+    }
+}
+
+/// A time as nanoseconds since the Unix epoch: half the size of a
+/// `SystemTime`, exact for any time after 1970 and before 2554 (earlier
+/// times read as the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp(u64);
+
+impl From<SystemTime> for Stamp {
+    fn from(time: SystemTime) -> Stamp {
+        let nanos = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Stamp(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+impl From<Stamp> for SystemTime {
+    fn from(stamp: Stamp) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(stamp.0)
+    }
 }
 
 /// The hash under which a story id is found.
@@ -364,9 +409,10 @@ impl Index {
                 Cluster {
                     members,
                     canonical,
-                    related: record.related.into_iter().collect(),
-                    created: record.created,
-                    updated: record.updated,
+                    related: (!record.related.is_empty())
+                        .then(|| Box::new(record.related.into_iter().collect())),
+                    created: record.created.into(),
+                    updated: record.updated.into(),
                 },
             );
         }
@@ -415,9 +461,9 @@ impl Index {
                         .map(|&s| self.slot_entry(s).meta.id.clone())
                         .collect(),
                     canonical: self.slot_entry(cluster.canonical).meta.id.clone(),
-                    related: cluster.related.iter().copied().collect(),
-                    created: cluster.created,
-                    updated: cluster.updated,
+                    related: cluster.related().collect(),
+                    created: cluster.created.into(),
+                    updated: cluster.updated.into(),
                 }),
                 None => changes.removed.push(id),
             }
@@ -611,17 +657,19 @@ impl Index {
         let cluster = self.clusters.entry(cluster_id).or_insert(Cluster {
             members: SmallVec::new(),
             canonical: slot,
-            related: BTreeSet::new(),
-            created: now,
-            updated: now,
+            related: None,
+            created: now.into(),
+            updated: now.into(),
         });
         cluster.members.push(slot);
-        cluster.updated = now;
-        cluster.related.extend(placement.related.iter().copied());
+        cluster.updated = now.into();
+        for &other in &placement.related {
+            cluster.link(other);
+        }
         self.mark_changed(cluster_id);
         for &other in &placement.related {
             if let Some(other_cluster) = self.clusters.get_mut(&other) {
-                other_cluster.related.insert(cluster_id);
+                other_cluster.link(cluster_id);
                 self.mark_changed(other);
             }
         }
@@ -645,7 +693,7 @@ impl Index {
             duplicate_of,
             canonical: self.slot_entry(cluster.canonical).meta.id.clone(),
             cluster_size: cluster.members.len(),
-            related: cluster.related.iter().copied().collect(),
+            related: cluster.related().collect(),
             outcome,
             matches,
         }
@@ -708,16 +756,16 @@ impl Index {
         let now_empty = match self.clusters.get_mut(&cluster_id) {
             Some(cluster) => {
                 cluster.members.retain(|s| *s != slot);
-                cluster.updated = now;
+                cluster.updated = now.into();
                 cluster.members.is_empty()
             }
             None => false,
         };
         if now_empty {
             if let Some(cluster) = self.clusters.remove(&cluster_id) {
-                for other in cluster.related {
+                for other in cluster.related() {
                     if let Some(other_cluster) = self.clusters.get_mut(&other) {
-                        other_cluster.related.remove(&cluster_id);
+                        other_cluster.unlink(cluster_id);
                         self.mark_changed(other);
                     }
                 }
@@ -780,9 +828,9 @@ impl Index {
                     },
                 })
                 .collect(),
-            related: cluster.related.iter().copied().collect(),
-            created: cluster.created,
-            updated: cluster.updated,
+            related: cluster.related().collect(),
+            created: cluster.created.into(),
+            updated: cluster.updated.into(),
         })
     }
 
@@ -802,6 +850,17 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_keep_times_after_1970_exactly() {
+        let time = SystemTime::UNIX_EPOCH + std::time::Duration::new(1_790_000_000, 123_456_789);
+        assert_eq!(SystemTime::from(Stamp::from(time)), time);
+        let before = SystemTime::UNIX_EPOCH - std::time::Duration::from_secs(5);
+        assert_eq!(
+            SystemTime::from(Stamp::from(before)),
+            SystemTime::UNIX_EPOCH
+        );
+    }
     use std::time::{Duration, UNIX_EPOCH};
 
     fn meta(id: &str, body: &str, second: u64) -> StoryMeta {

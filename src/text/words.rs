@@ -106,7 +106,10 @@ fn fast_words<'t, const HASH: bool>(text: &'t str, mut f: impl FnMut(&'t str, u6
             // The character before `i` ended a run: an ASCII word byte or a
             // non-ASCII letter.
             let prev = if bytes[i - 1] < 0x80 {
-                (bytes[i - 1].is_ascii_alphabetic(), bytes[i - 1].is_ascii_digit())
+                (
+                    bytes[i - 1].is_ascii_alphabetic(),
+                    bytes[i - 1].is_ascii_digit(),
+                )
             } else {
                 (true, false)
             };
@@ -128,10 +131,7 @@ fn fast_words<'t, const HASH: bool>(text: &'t str, mut f: impl FnMut(&'t str, u6
         let word = &text[start..i];
         // A run of underscores alone is not a word (UAX #29 words need a
         // letter or a digit).
-        if bytes[start] == b'_'
-            && !has_wide
-            && !word.bytes().any(|b| b.is_ascii_alphanumeric())
-        {
+        if bytes[start] == b'_' && !has_wide && !word.bytes().any(|b| b.is_ascii_alphanumeric()) {
             continue;
         }
         let hash = match (HASH, has_wide) {
