@@ -171,6 +171,44 @@ mod tests {
         assert_eq!(compare(&full, &trimmed).relation(), Relation::Same);
     }
 
+    /// A long story of varied sentences (numbers keep every shingle apart).
+    fn long_story(paragraphs: usize) -> String {
+        (1..=paragraphs)
+            .map(|i| {
+                format!(
+                    "Officials in district {i} counted {} ballots by midnight, {} more than in the last election. \
+                     The turnout in ward {} rose to {} percent, the returning officer said on Thursday. ",
+                    i * 131,
+                    i * 17,
+                    i + 40,
+                    30 + i % 50
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_brief_cut_from_a_long_story_is_same() {
+        // About 1,600 words sampled at one in eight, against a 100-word
+        // brief sampled whole: they compare at the coarser rate.
+        let full = long_story(50);
+        let brief: String = full.split(' ').take(100).collect::<Vec<_>>().join(" ");
+        let (a, b) = (Fingerprint::of("", &full), Fingerprint::of("", &brief));
+        let e = compare(&a, &b);
+        assert!(e.containment > 0.85, "{e:?}");
+        assert_eq!(e.relation(), Relation::Same, "{e:?}");
+        // And a brief from the bottom of another long story is not.
+        let other = long_story(100);
+        let tail: String = other
+            .split(' ')
+            .skip(3000)
+            .take(100)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let e = compare(&a, &Fingerprint::of("", &tail));
+        assert!(e.containment < 0.3, "{e:?}");
+    }
+
     #[test]
     fn follow_up_with_new_lede_is_related() {
         let first = Fingerprint::of("", &format!("{LEDE} {BACKGROUND}"));
