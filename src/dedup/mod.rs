@@ -5,10 +5,13 @@
 //! Compute only: no gRPC types, no I/O, no clock (callers pass times in).
 //!
 //! - [`fingerprint`]: furniture removal, word shingles, lede, signature.
+//! - [`sample`]: nested hash samples that stand in for full shingle and
+//!   word sets, so the index keeps about 1 KiB a story.
 //! - [`minhash`]: one-permutation MinHash and LSH banding.
 //! - [`compare`]: the evidence between two stories and the SAME / RELATED /
 //!   UNRELATED decision.
-//! - [`index`]: the in-memory index: buckets, clusters, canonical election.
+//! - [`index`]: the in-memory index: buckets, clusters, canonical election
+//!   (its hash tables hold slot numbers only; see `slot_table`).
 
 pub mod compare;
 pub mod fingerprint;
