@@ -851,6 +851,15 @@ impl Index {
 mod tests {
     use super::*;
 
+    /// The index's memory budget (about 1 KiB a story, README) rests on
+    /// these inline sizes; a new field should be a deliberate choice.
+    #[test]
+    fn entries_and_clusters_stay_small() {
+        assert!(std::mem::size_of::<Option<Entry>>() <= 256);
+        assert!(std::mem::size_of::<Cluster>() <= 56);
+        assert!(std::mem::size_of::<Fingerprint>() <= 160);
+    }
+
     #[test]
     fn stamps_keep_times_after_1970_exactly() {
         let time = SystemTime::UNIX_EPOCH + std::time::Duration::new(1_790_000_000, 123_456_789);
