@@ -152,11 +152,6 @@ impl Fingerprint {
             + usize::from(self.word_sample_len);
         &self.parts[start..]
     }
-
-    /// Heap bytes this fingerprint holds (for memory accounting).
-    pub fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val::<[u16]>(&self.parts)
-    }
 }
 
 /// Whether `word` has more than one character, decoding at most one.

@@ -63,8 +63,7 @@ impl FromStr for CanonicalPolicy {
 
 /// LSH candidates are looked for around this Jaccard similarity: low,
 /// because related stories can share a tenth of their text or less. Every
-/// candidate is checked on its whole signature, then verified on its
-/// shingles.
+/// candidate is then verified on its shingle, lede and word samples.
 pub const CANDIDATE_THRESHOLD: f64 = 0.05;
 
 /// How the index matches and elects.
