@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_brief_cut_from_a_long_story_is_same() {
-        // About 1,600 words sampled at one in eight, against a 100-word
+        // About 1,550 words sampled at one in eight, against a 100-word
         // brief sampled whole: they compare at the coarser rate.
         let full = long_story(50);
         let brief: String = full.split(' ').take(100).collect::<Vec<_>>().join(" ");

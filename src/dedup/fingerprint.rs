@@ -37,8 +37,6 @@ pub struct Fingerprint {
     pub signature: Signature,
     /// Shingles in the body (a repeated passage counts each time).
     pub shingle_count: u32,
-    /// Content words in the body (stopwords and single letters left out).
-    pub word_count: u32,
     /// One allocation for the four parts, in this order: the shingle
     /// sample, the lede shingles (top 16 bits, sorted), the content-word
     /// sample, the headline words (top 16 bits, sorted).
@@ -107,7 +105,6 @@ impl Fingerprint {
         Fingerprint {
             signature,
             shingle_count: saturating_u32(shingles.len()),
-            word_count: saturating_u32(content.len()),
             parts: parts.into_boxed_slice(),
             // `level_for` keeps samples within 16-bit lengths; the lede and
             // headline are short by construction.

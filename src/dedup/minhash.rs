@@ -151,24 +151,21 @@ pub fn signature(shingles: &[u64]) -> Signature {
     signature
 }
 
-/// How many positions two signatures agree on.
-pub fn equal_positions(a: &Signature, b: &Signature) -> usize {
-    a.iter().zip(b).filter(|(x, y)| x == y).count()
-}
-
-/// The share of equal positions: an estimate of the Jaccard similarity.
-pub fn estimated_jaccard(a: &Signature, b: &Signature) -> f64 {
-    equal_positions(a, b) as f64 / SIGNATURE_LEN as f64
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn hashes(range: std::ops::Range<u64>) -> Vec<u64> {
+    /// Distinct, well-mixed 64-bit hashes, one per number in `range`.
+    pub(crate) fn hashes(range: std::ops::Range<u64>) -> Vec<u64> {
         range
             .map(|i| xxh3_64_with_seed(&i.to_le_bytes(), 7))
             .collect()
+    }
+
+    /// The share of equal positions: an estimate of the Jaccard similarity.
+    fn estimated_jaccard(a: &Signature, b: &Signature) -> f64 {
+        let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
+        equal as f64 / SIGNATURE_LEN as f64
     }
 
     #[test]

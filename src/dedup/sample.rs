@@ -188,13 +188,7 @@ impl Sample<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xxhash_rust::xxh3::xxh3_64_with_seed;
-
-    fn hashes(range: std::ops::Range<u64>) -> Vec<u64> {
-        range
-            .map(|i| xxh3_64_with_seed(&i.to_le_bytes(), 11))
-            .collect()
-    }
+    use crate::dedup::minhash::tests::hashes;
 
     fn overlap_of(a: &[u64], b: &[u64]) -> Overlap {
         let (la, lb) = (level_for(a.len()), level_for(b.len()));
