@@ -197,7 +197,10 @@ mod tests {
         let e = compare(&a, &b);
         assert!(e.containment > 0.85, "{e:?}");
         assert_eq!(e.relation(), Relation::Same, "{e:?}");
-        // And a brief from the bottom of another long story is not.
+        // And a brief from the bottom of another long story is not. The
+        // two share the template sentences' number-free shingles (30% of
+        // the brief's, counted on the full sets), so the sampled
+        // containment is well above zero but far from the brief's.
         let other = long_story(100);
         let tail: String = other
             .split(' ')
@@ -206,7 +209,8 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         let e = compare(&a, &Fingerprint::of("", &tail));
-        assert!(e.containment < 0.3, "{e:?}");
+        assert!(e.containment < 0.6, "{e:?}");
+        assert_ne!(e.relation(), Relation::Same, "{e:?}");
     }
 
     #[test]

@@ -175,14 +175,27 @@ fn title_hashes(title: &str) -> Vec<u16> {
     hashes
 }
 
-/// The hash of one word n-gram from its words' hashes, in order
-/// (order-sensitive, then finalized).
+/// The hash of one word n-gram from its words' hashes, in order: each
+/// position multiplies by its own odd constant, so the products are
+/// independent (no chain of dependent multiplies per word, which the
+/// fingerprint loop waited on), then one mixing step spreads the sum.
 fn shingle_hash(window: &[u64]) -> u64 {
+    // Odd 64-bit constants, one per position (from the golden ratio and
+    // the fractional parts of square roots of primes).
+    const POSITION: [u64; SHINGLE_WORDS] = [
+        0x9E37_79B9_7F4A_7C15,
+        0x6A09_E667_F3BC_C909,
+        0xBB67_AE85_84CA_A73B,
+        0x3C6E_F372_FE94_F82B,
+        0xA54F_F53A_5F1D_36F1,
+    ];
     let mut h = window.len() as u64;
-    for &w in window {
-        h = (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for (&word, &k) in window.iter().zip(&POSITION) {
+        h = h.wrapping_add(word.wrapping_mul(k));
     }
-    h ^ (h >> 29)
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    h ^ (h >> 32)
 }
 
 /// Lines that are wire or site furniture, not story: compared lowercased
