@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
         .map(|i| (i, Fingerprint::of("", trimmed(&stories[i]))))
         .collect();
     for (i, probe) in &probes {
-        let matches = index.matches(probe, None);
+        let matches = index.matches(probe, None, None);
         let own = format!("s{i}");
         assert!(
             matches
@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             probes
                 .iter()
-                .map(|(_, p)| index.matches(p, None).len())
+                .map(|(_, p)| index.matches(p, None, None).len())
                 .sum::<usize>()
         })
     });

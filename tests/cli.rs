@@ -126,6 +126,51 @@ fn dedup_folds_versions_offline() {
     assert!(lines[3]["duplicate_of"].is_null());
 }
 
+/// With publication times, a version three days on is a second-day story
+/// unless `--follow-up-after` says versions stay together that long.
+#[test]
+fn dedup_applies_the_follow_up_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(
+        dir.path(),
+        &[
+            json!({"id": "monday", "text": texts::geneva_full(), "published_at": "2026-11-23T08:00:00Z"})
+                .to_string(),
+            json!({"id": "thursday", "text": texts::geneva_restyled(), "published_at": "2026-11-26T08:00:00Z"})
+                .to_string(),
+        ],
+    );
+    let output = dir.path().join("out.jsonl");
+    let out = output.to_str().unwrap();
+    let run = copydesk(&["dedup", "-i", &input, "-o", out]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lines = read_output(&output);
+    assert_ne!(lines[1]["cluster"], lines[0]["cluster"]);
+    assert_eq!(lines[1]["related"], json!([lines[0]["cluster"]]));
+
+    let run = copydesk(&[
+        "dedup",
+        "--follow-up-after",
+        "7days",
+        "-i",
+        &input,
+        "-o",
+        out,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lines = read_output(&output);
+    assert_eq!(lines[1]["cluster"], lines[0]["cluster"]);
+    assert_eq!(lines[1]["similarity"]["hours_apart"], 72.0);
+}
+
 /// `dedup --data-dir` builds the store that `serve` opens: a second run on
 /// the same directory finds every story already there, in its cluster.
 #[test]

@@ -234,6 +234,91 @@ async fn follow_up_is_related_not_same() {
     server.stop().await;
 }
 
+/// A story published at `hours` after a fixed start.
+fn published(id: &str, body: &str, hours: i64) -> proto::Story {
+    proto::Story {
+        published_at: Some(prost_types::Timestamp {
+            seconds: 1_790_000_000 + hours * 3600,
+            nanos: 0,
+        }),
+        ..story(id, texts::GENEVA_TITLE, body)
+    }
+}
+
+async fn ingest_story(
+    client: &mut proto::dedup_service_client::DedupServiceClient<tonic::transport::Channel>,
+    story: proto::Story,
+) -> proto::IngestStoryResponse {
+    client
+        .ingest_story(proto::IngestStoryRequest { story: Some(story) })
+        .await
+        .expect("ingest")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_version_published_days_later_is_a_second_day_story() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let mut client = server.dedup().await;
+    let first = ingest_story(&mut client, published("monday", &texts::geneva_full(), 0)).await;
+    // A trimmed version the same afternoon folds in.
+    let same_day = ingest_story(
+        &mut client,
+        published("monday-pm", &texts::geneva_trimmed(), 5),
+    )
+    .await;
+    assert!(same_day.duplicate, "{same_day:?}");
+    assert_eq!(same_day.cluster, first.cluster);
+    let hours = same_day.similarity.as_ref().and_then(|s| s.hours_apart);
+    assert_eq!(hours, Some(5.0));
+    // Another outlet's version of the same text three days on is a
+    // second-day story: linked, not folded.
+    let later = ingest_story(
+        &mut client,
+        published("thursday", &texts::geneva_restyled(), 72),
+    )
+    .await;
+    assert!(!later.duplicate, "{later:?}");
+    assert_ne!(later.cluster, first.cluster);
+    assert_eq!(later.related_clusters, std::slice::from_ref(&first.cluster));
+    for m in &later.matches {
+        assert_eq!(m.relation, Relation::Related as i32, "{m:?}");
+        let hours = m.similarity.as_ref().and_then(|s| s.hours_apart);
+        assert!(matches!(hours, Some(67.0) | Some(72.0)), "{hours:?}");
+    }
+    // Without publication times there is no time figure, and text decides.
+    let undated = ingest(
+        &mut client,
+        "undated",
+        texts::GENEVA_TITLE,
+        &texts::geneva_trimmed(),
+    )
+    .await;
+    assert!(undated.duplicate, "{undated:?}");
+    assert_eq!(undated.similarity.and_then(|s| s.hours_apart), None);
+    server.stop().await;
+
+    // A desk that keeps versions together for a week sets the window.
+    let week = ServerConfig {
+        index: copydesk::dedup::IndexConfig {
+            follow_up_after: std::time::Duration::from_secs(7 * 24 * 3600),
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start(week).await;
+    let mut client = server.dedup().await;
+    let first = ingest_story(&mut client, published("monday", &texts::geneva_full(), 0)).await;
+    let later = ingest_story(
+        &mut client,
+        published("thursday", &texts::geneva_restyled(), 72),
+    )
+    .await;
+    assert!(later.duplicate, "{later:?}");
+    assert_eq!(later.cluster, first.cluster);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn ingest_is_idempotent_and_a_new_text_replaces() {
     let server = TestServer::start(ServerConfig::default()).await;

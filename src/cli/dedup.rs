@@ -37,6 +37,8 @@ struct SimilarityLine {
     lede_overlap: f64,
     title_similarity: f64,
     word_overlap: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hours_apart: Option<f64>,
 }
 
 impl From<Evidence> for SimilarityLine {
@@ -47,6 +49,7 @@ impl From<Evidence> for SimilarityLine {
             lede_overlap: e.lede_overlap,
             title_similarity: e.title_similarity,
             word_overlap: e.word_overlap,
+            hours_apart: e.hours_apart,
         }
     }
 }
@@ -59,6 +62,7 @@ impl From<proto::Similarity> for SimilarityLine {
             lede_overlap,
             title_similarity,
             word_overlap,
+            hours_apart,
         } = s;
         SimilarityLine {
             jaccard,
@@ -66,6 +70,7 @@ impl From<proto::Similarity> for SimilarityLine {
             lede_overlap,
             title_similarity,
             word_overlap,
+            hours_apart,
         }
     }
 }
@@ -74,12 +79,14 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
     let DedupArgs {
         batch,
         canonical,
+        follow_up_after,
         server,
         data_dir,
     } = args;
     let batch = Batch::open(&batch)?;
     let config = IndexConfig {
         canonical,
+        follow_up_after,
         ..IndexConfig::default()
     };
     match (server, data_dir) {

@@ -76,6 +76,11 @@ pub struct ServeArgs {
     /// Which version of a story a cluster shows: longest, earliest or latest.
     #[arg(long, env = "COPYDESK_CANONICAL", default_value = "longest")]
     canonical: CanonicalPolicy,
+    /// Stories published further apart than this (both with
+    /// `published_at`) are follow-ups, linked as related, unless their text
+    /// is a re-run; e.g. `24h`, `36h`.
+    #[arg(long, env = "COPYDESK_FOLLOW_UP_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
+    follow_up_after: Duration,
 }
 
 /// Input and error handling shared by the batch commands.
@@ -119,6 +124,11 @@ pub struct DedupArgs {
     /// Which version of a story a cluster shows: longest, earliest or latest.
     #[arg(long, env = "COPYDESK_CANONICAL", default_value = "longest")]
     canonical: CanonicalPolicy,
+    /// Stories published further apart than this (both with
+    /// `published_at`) are follow-ups, linked as related, unless their text
+    /// is a re-run; e.g. `24h`, `36h`.
+    #[arg(long, env = "COPYDESK_FOLLOW_UP_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
+    follow_up_after: Duration,
     /// Stream the file through IngestStories of a running server (e.g.
     /// `http://127.0.0.1:50051`) instead of deduplicating offline.
     #[arg(long, conflicts_with = "data_dir")]

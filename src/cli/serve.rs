@@ -16,6 +16,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         stream_buffer,
         drain_timeout,
         canonical,
+        follow_up_after,
         in_memory,
         retention,
         eviction_interval,
@@ -24,6 +25,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     } = args;
     let index_config = IndexConfig {
         canonical,
+        follow_up_after,
         ..IndexConfig::default()
     };
     let store: Arc<dyn Store> = if in_memory {
@@ -46,7 +48,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_concurrent_requests,
         stream_buffer,
         drain_timeout,
-        canonical,
+        index: index_config,
         retention,
         eviction_interval,
         commit_group,

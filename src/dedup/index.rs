@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use smallvec::SmallVec;
 
-use super::compare::{Evidence, Relation, compare};
+use super::compare::{DEFAULT_FOLLOW_UP_AFTER, Evidence, Relation, compare};
 use super::fingerprint::Fingerprint;
 use super::minhash::LshParams;
 use super::slot_table::SlotTable;
@@ -73,6 +73,9 @@ pub struct IndexConfig {
     pub lsh: LshParams,
     /// Canonical story policy.
     pub canonical: CanonicalPolicy,
+    /// Stories published further apart than this are follow-ups unless
+    /// their text is a re-run (see [`Evidence::relation_within`]).
+    pub follow_up_after: Duration,
 }
 
 impl Default for IndexConfig {
@@ -81,6 +84,7 @@ impl Default for IndexConfig {
             lsh: LshParams::for_threshold(CANDIDATE_THRESHOLD)
                 .expect("the candidate threshold constant is in (0, 1)"),
             canonical: CanonicalPolicy::default(),
+            follow_up_after: DEFAULT_FOLLOW_UP_AFTER,
         }
     }
 }
@@ -532,9 +536,15 @@ impl Index {
             .expect("clusters and buckets only hold live slots")
     }
 
-    /// Verified matches of `fingerprint` (SAME and RELATED), best first.
-    /// `exclude` leaves one stored story out (the text's own earlier version).
-    pub fn matches(&self, fingerprint: &Fingerprint, exclude: Option<&str>) -> Vec<Match> {
+    /// Verified matches of `fingerprint`, published at `published_at` (SAME
+    /// and RELATED), best first. `exclude` leaves one stored story out (the
+    /// text's own earlier version).
+    pub fn matches(
+        &self,
+        fingerprint: &Fingerprint,
+        published_at: Option<SystemTime>,
+        exclude: Option<&str>,
+    ) -> Vec<Match> {
         let excluded = exclude.and_then(|id| self.slot_of(id));
         let mut candidates: Vec<u32> = Vec::new();
         for (band, key) in self
@@ -558,8 +568,9 @@ impl Index {
             .filter(|&slot| Some(slot) != excluded)
             .filter_map(|slot| {
                 let entry = self.slot_entry(slot);
-                let evidence = compare(fingerprint, &entry.fingerprint);
-                let relation = evidence.relation();
+                let evidence = compare(fingerprint, &entry.fingerprint)
+                    .with_publication_times(published_at, entry.meta.published_at);
+                let relation = evidence.relation_within(self.config.follow_up_after);
                 (relation != Relation::Unrelated).then(|| Match {
                     story_id: entry.meta.id.clone(),
                     cluster: entry.cluster,
@@ -577,9 +588,15 @@ impl Index {
         matches
     }
 
-    /// Decides where `fingerprint` belongs, without changing the index.
-    pub fn place(&self, fingerprint: &Fingerprint, exclude: Option<&str>) -> Placement {
-        let matches = self.matches(fingerprint, exclude);
+    /// Decides where `fingerprint`, published at `published_at`, belongs,
+    /// without changing the index.
+    pub fn place(
+        &self,
+        fingerprint: &Fingerprint,
+        published_at: Option<SystemTime>,
+        exclude: Option<&str>,
+    ) -> Placement {
+        let matches = self.matches(fingerprint, published_at, exclude);
         // Per cluster: SAME members, whether the canonical is one, best match.
         let mut same_by_cluster: BTreeMap<ClusterId, (usize, bool, usize)> = BTreeMap::new();
         for (i, m) in matches.iter().enumerate() {
@@ -627,14 +644,18 @@ impl Index {
         if let Some(existing) = self.entry(&meta.id) {
             if existing.meta.content_hash == meta.content_hash {
                 let duplicate_of = existing.duplicate_of.as_deref().cloned();
-                let matches = self.matches(&existing.fingerprint, Some(&meta.id));
+                let matches = self.matches(
+                    &existing.fingerprint,
+                    existing.meta.published_at,
+                    Some(&meta.id),
+                );
                 return self.report(&meta.id, duplicate_of, IngestOutcome::Unchanged, matches);
             }
             self.remove(&meta.id, meta.ingested_at);
             outcome = IngestOutcome::Replaced;
         }
 
-        let placement = self.place(&fingerprint, None);
+        let placement = self.place(&fingerprint, meta.published_at, None);
         let now = meta.ingested_at;
         let cluster_id = match placement.cluster {
             Some(id) => id,
@@ -823,7 +844,10 @@ impl Index {
                     evidence_to_canonical: if e.sequence == canonical.sequence {
                         Evidence::IDENTICAL
                     } else {
-                        compare(&e.fingerprint, &canonical.fingerprint)
+                        compare(&e.fingerprint, &canonical.fingerprint).with_publication_times(
+                            e.meta.published_at,
+                            canonical.meta.published_at,
+                        )
                     },
                 })
                 .collect(),
@@ -869,7 +893,7 @@ mod tests {
             SystemTime::UNIX_EPOCH
         );
     }
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::UNIX_EPOCH;
 
     fn meta(id: &str, body: &str, second: u64) -> StoryMeta {
         StoryMeta {

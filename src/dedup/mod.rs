@@ -20,7 +20,7 @@ pub mod minhash;
 pub mod sample;
 mod slot_table;
 
-pub use compare::{Evidence, Relation, compare};
+pub use compare::{DEFAULT_FOLLOW_UP_AFTER, Evidence, Relation, compare};
 pub use fingerprint::Fingerprint;
 pub use index::{
     CanonicalPolicy, ClusterChanges, ClusterId, ClusterRecord, ClusterView, Index, IndexConfig,

@@ -255,6 +255,7 @@ fn similarity(e: &Evidence) -> proto::Similarity {
         lede_overlap: e.lede_overlap,
         title_similarity: e.title_similarity,
         word_overlap: e.word_overlap,
+        hours_apart: e.hours_apart,
     }
 }
 

@@ -15,7 +15,7 @@ use super::dedup_service::DedupApi;
 use super::proto::dedup_service_server::DedupServiceServer;
 use super::proto::summary_service_server::SummaryServiceServer;
 use super::summary_service::SummaryApi;
-use crate::dedup::{CanonicalPolicy, IndexConfig};
+use crate::dedup::IndexConfig;
 use crate::store::{MemoryStore, Store};
 
 /// Server settings; `Default` gives the documented defaults.
@@ -29,8 +29,10 @@ pub struct ServerConfig {
     pub stream_buffer: usize,
     /// How long shutdown waits for in-flight calls.
     pub drain_timeout: Duration,
-    /// Which version of a story a cluster shows.
-    pub canonical: CanonicalPolicy,
+    /// Matching settings (canonical policy, follow-up window) of the
+    /// in-memory index [`serve`] builds; `serve_with_store` takes a store
+    /// already built with its own.
+    pub index: IndexConfig,
     /// Stories older than this (publication, else ingest time) leave the
     /// matching index, in the background; `None` keeps them.
     pub retention: Option<Duration>,
@@ -49,7 +51,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 256,
             stream_buffer: 64,
             drain_timeout: Duration::from_secs(10),
-            canonical: CanonicalPolicy::default(),
+            index: IndexConfig::default(),
             retention: None,
             eviction_interval: Duration::from_secs(30),
             commit_group: 64,
@@ -91,10 +93,7 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = MemoryStore::new(IndexConfig {
-        canonical: config.canonical,
-        ..IndexConfig::default()
-    });
+    let store = MemoryStore::new(config.index);
     serve_with_store(listener, config, Arc::new(store), shutdown).await
 }
 

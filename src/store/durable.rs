@@ -32,9 +32,11 @@ use crate::story::{PreparedStory, StoredStory, Story};
 pub const DATABASE_FILE: &str = "copydesk.redb";
 
 /// Version of the records' layout. A file written with another version is
-/// refused at open, never misread. Version 2 stores the story as one nested
-/// record (version 1 listed its fields).
-pub const SCHEMA_VERSION: u32 = 2;
+/// refused at open, never misread, except version 2, which is upgraded in
+/// place. Version 2 stores the story as one nested record (version 1 listed
+/// its fields); version 3 adds the hours between publication times to the
+/// figures a story was folded on.
+pub const SCHEMA_VERSION: u32 = 3;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const STORIES: TableDefinition<&str, &[u8]> = TableDefinition::new("stories");
@@ -214,7 +216,13 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
                     .map_err(|_| {
                         StoreError::Backend("schema version is not a 4-byte number".into())
                     })?;
-                if found != SCHEMA_VERSION {
+                if found == v2::VERSION {
+                    drop(meta);
+                    v2::upgrade(&txn)?;
+                    let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
+                    meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())
+                        .map_err(backend("write schema"))?;
+                } else if found != SCHEMA_VERSION {
                     return Err(StoreError::Schema {
                         found,
                         expected: SCHEMA_VERSION,
@@ -228,6 +236,96 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
     txn.open_table(CLUSTERS)
         .map_err(backend("create clusters"))?;
     txn.commit().map_err(backend("commit schema"))
+}
+
+/// Schema version 2, read once to upgrade a file in place: its figures had
+/// no time between the stories. The upgrade fills that in from the two
+/// stories' publication times where the earlier version is still stored,
+/// within the open's write transaction, so a crash leaves version 2 whole.
+mod v2 {
+    use std::collections::HashMap;
+    use std::time::SystemTime;
+
+    use redb::{ReadableTable, WriteTransaction};
+    use serde::{Deserialize, Serialize};
+
+    use super::{STORIES, StoreError, backend, decode, encode};
+    use crate::dedup::{ClusterId, Evidence};
+    use crate::story::Story;
+
+    pub(super) const VERSION: u32 = 2;
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct StoryRecord {
+        pub story: Story,
+        pub ingested_at: SystemTime,
+        pub placement: PlacementRecord,
+        pub evicted: bool,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct PlacementRecord {
+        pub sequence: u64,
+        pub cluster: ClusterId,
+        pub duplicate_of: Option<(String, Figures)>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct Figures {
+        pub jaccard: f64,
+        pub containment: f64,
+        pub lede_overlap: f64,
+        pub title_similarity: f64,
+        pub word_overlap: f64,
+    }
+
+    /// Rewrites every story record in the current layout.
+    pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
+        let mut stories = txn.open_table(STORIES).map_err(backend("open stories"))?;
+        let mut published: HashMap<String, Option<SystemTime>> = HashMap::new();
+        for row in stories.iter().map_err(backend("read stories"))? {
+            let (id, value) = row.map_err(backend("read story"))?;
+            let record: StoryRecord =
+                decode(value.value(), format_args!("story {:?}", id.value()))?;
+            published.insert(id.value().to_owned(), record.story.published_at);
+        }
+        let ids: Vec<String> = published.keys().cloned().collect();
+        for id in ids {
+            let old: StoryRecord = match stories.get(id.as_str()).map_err(backend("read story"))? {
+                Some(value) => decode(value.value(), format_args!("story {id:?}"))?,
+                None => continue,
+            };
+            let duplicate_of = old.placement.duplicate_of.map(|(other, f)| {
+                let evidence = Evidence {
+                    jaccard: f.jaccard,
+                    containment: f.containment,
+                    lede_overlap: f.lede_overlap,
+                    title_similarity: f.title_similarity,
+                    word_overlap: f.word_overlap,
+                    hours_apart: None,
+                }
+                .with_publication_times(
+                    old.story.published_at,
+                    published.get(&other).copied().flatten(),
+                );
+                (other, evidence)
+            });
+            let record = super::StoryRecord {
+                story: old.story,
+                ingested_at: old.ingested_at,
+                placement: crate::dedup::PlacementRecord {
+                    sequence: old.placement.sequence,
+                    cluster: old.placement.cluster,
+                    duplicate_of,
+                },
+                evicted: old.evicted,
+            };
+            stories
+                .insert(id.as_str(), encode(&record)?.as_slice())
+                .map_err(backend("upgrade story"))?;
+        }
+        Ok(())
+    }
 }
 
 type Records = (Vec<StoryRecord>, Vec<ClusterRecord>, IndexCounters);
@@ -499,7 +597,9 @@ impl Store for DurableStore {
     async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
         self.with_state(move |state| {
             let exclude = (!prepared.story.id.is_empty()).then_some(prepared.story.id.as_str());
-            Ok(state.index.place(&prepared.fingerprint, exclude))
+            Ok(state
+                .index
+                .place(&prepared.fingerprint, prepared.story.published_at, exclude))
         })
         .await
     }
@@ -551,5 +651,121 @@ impl Store for DurableStore {
             cluster_page(&state.index, before, limit, |view| state.detail(view))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const FULL: &str = "Russia and the United States ended security talks in Geneva on Monday without a breakthrough, officials said. \
+        Moscow has massed troops near Ukraine and demands that NATO rule out further expansion to the east. \
+        Washington and its allies have called the demands non-starters and threatened sanctions if Russia attacks. \
+        The Geneva meeting was the first of three rounds of talks this week, with NATO and OSCE meetings to follow.";
+
+    fn story(id: &str, body: &str, hour: u64) -> PreparedStory {
+        PreparedStory::new(Story {
+            id: id.into(),
+            body: body.into(),
+            published_at: Some(
+                SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000 + hour * 3600),
+            ),
+            ..Story::default()
+        })
+    }
+
+    /// Rewrites every story record of the file in `dir` in the version 2
+    /// layout and marks the file version 2, as an older copydesk left it.
+    fn downgrade_to_v2(dir: &Path) {
+        let db = Database::create(dir.join(DATABASE_FILE)).expect("open");
+        let (records, _, _) = read_all(&db).expect("read");
+        let txn = db.begin_write().expect("begin");
+        {
+            let mut stories = txn.open_table(STORIES).expect("stories");
+            for record in records {
+                let old = v2::StoryRecord {
+                    placement: v2::PlacementRecord {
+                        sequence: record.placement.sequence,
+                        cluster: record.placement.cluster,
+                        duplicate_of: record.placement.duplicate_of.map(|(id, e)| {
+                            let figures = v2::Figures {
+                                jaccard: e.jaccard,
+                                containment: e.containment,
+                                lede_overlap: e.lede_overlap,
+                                title_similarity: e.title_similarity,
+                                word_overlap: e.word_overlap,
+                            };
+                            (id, figures)
+                        }),
+                    },
+                    ingested_at: record.ingested_at,
+                    evicted: record.evicted,
+                    story: record.story,
+                };
+                let key = old.story.id.clone();
+                stories
+                    .insert(key.as_str(), encode(&old).expect("encode").as_slice())
+                    .expect("insert");
+            }
+            let mut meta = txn.open_table(META).expect("meta");
+            meta.insert(SCHEMA_KEY, v2::VERSION.to_le_bytes().as_slice())
+                .expect("schema");
+        }
+        txn.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_version_2_file_is_upgraded_in_place_with_nothing_lost() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let trimmed = &FULL[..FULL.find(" Washington").expect("sentence")];
+        {
+            let (store, _) = DurableStore::open(
+                dir.path(),
+                IndexConfig::default(),
+                DurableOptions::default(),
+            )
+            .expect("open");
+            let reports = store
+                .ingest_blocking(
+                    vec![story("full", FULL, 0), story("trimmed", trimmed, 3)],
+                    SystemTime::now(),
+                )
+                .expect("ingest");
+            assert_eq!(reports[1].cluster, reports[0].cluster, "{reports:?}");
+        }
+        let before = {
+            let db = Database::create(dir.path().join(DATABASE_FILE)).expect("open");
+            read_all(&db).expect("read").0
+        };
+        downgrade_to_v2(dir.path());
+
+        let (store, report) = DurableStore::open(
+            dir.path(),
+            IndexConfig::default(),
+            DurableOptions::default(),
+        )
+        .expect("a version 2 file opens");
+        assert_eq!((report.stories, report.clusters), (2, 1));
+        drop(store);
+        let db = Database::create(dir.path().join(DATABASE_FILE)).expect("open");
+        let after = read_all(&db).expect("read").0;
+        assert_eq!(after.len(), before.len());
+        for (old, new) in before.iter().zip(&after) {
+            assert_eq!(old.story, new.story);
+            assert_eq!(old.placement.cluster, new.placement.cluster);
+            assert_eq!(old.placement.sequence, new.placement.sequence);
+        }
+        let (source, evidence) = after[1].placement.duplicate_of.clone().expect("folded");
+        assert_eq!(source, "full");
+        assert_eq!(evidence.hours_apart, Some(3.0));
+        assert_eq!(
+            Some((source, evidence)),
+            before[1].placement.duplicate_of.clone(),
+            "the figures survive the round trip"
+        );
+        // And the file is version 3 now: opening again does no upgrade.
+        check_schema(&db).expect("current version");
     }
 }

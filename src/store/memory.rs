@@ -125,7 +125,9 @@ impl Store for MemoryStore {
     async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
         self.with_state(move |state| {
             let exclude = (!prepared.story.id.is_empty()).then_some(prepared.story.id.as_str());
-            state.index.place(&prepared.fingerprint, exclude)
+            state
+                .index
+                .place(&prepared.fingerprint, prepared.story.published_at, exclude)
         })
         .await
     }
