@@ -189,13 +189,34 @@ fn shingle_hash(window: &[u64]) -> u64 {
         0x3C6E_F372_FE94_F82B,
         0xA54F_F53A_5F1D_36F1,
     ];
-    let mut h = window.len() as u64;
+    let mut h = (window.len() as u64).wrapping_add(shingle_seed());
     for (&word, &k) in window.iter().zip(&POSITION) {
         h = h.wrapping_add(word.wrapping_mul(k));
     }
     h ^= h >> 32;
     h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
     h ^ (h >> 32)
+}
+
+/// The shingle hash's starting value. Every sampled figure depends on which
+/// shingles the hash happens to sample; the `eval-seed` feature reads
+/// another start from `COPYDESK_EVAL_SEED` so that `scripts/seed_spread.sh`
+/// can measure how far the evaluation figures move with it. Not a setting:
+/// fingerprints from different seeds do not compare.
+#[cfg(not(feature = "eval-seed"))]
+fn shingle_seed() -> u64 {
+    0
+}
+
+#[cfg(feature = "eval-seed")]
+fn shingle_seed() -> u64 {
+    static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+        std::env::var("COPYDESK_EVAL_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    });
+    *SEED
 }
 
 /// Lines that are wire or site furniture, not story: compared lowercased
