@@ -38,6 +38,8 @@ struct SimilarityLine {
     title_similarity: f64,
     word_overlap: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    head_overlap: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     hours_apart: Option<f64>,
 }
 
@@ -49,6 +51,7 @@ impl From<Evidence> for SimilarityLine {
             lede_overlap: e.lede_overlap,
             title_similarity: e.title_similarity,
             word_overlap: e.word_overlap,
+            head_overlap: e.head_overlap,
             hours_apart: e.hours_apart,
         }
     }
@@ -63,6 +66,7 @@ impl From<proto::Similarity> for SimilarityLine {
             title_similarity,
             word_overlap,
             hours_apart,
+            head_overlap,
         } = s;
         SimilarityLine {
             jaccard,
@@ -70,6 +74,7 @@ impl From<proto::Similarity> for SimilarityLine {
             lede_overlap,
             title_similarity,
             word_overlap,
+            head_overlap,
             hours_apart,
         }
     }

@@ -39,6 +39,12 @@ pub struct Evidence {
     /// facts in other sentences), lower for a different story that repeats
     /// some background.
     pub word_overlap: f64,
+    /// Share of the longer story's head (its first quarter) found in the
+    /// shorter: low when the longer one is a different story that carries
+    /// the other below its own top. Measured when the longer story has 600
+    /// or more words and its head is in the samples; absent otherwise, and
+    /// on figures recorded before it existed.
+    pub head_overlap: Option<f64>,
     /// Hours between the two stories' publication times, when both have
     /// one (ingest times say nothing about the news: a batch job ingests a
     /// week of copy in a minute).
@@ -65,6 +71,14 @@ const TRIMMED_LEDE: f64 = 0.5;
 /// sampled at one in eight), so the exact lede lets it stand lower.
 const TRIMMED_TOP_LEDE: f64 = 0.9;
 const TRIMMED_TOP_CONTAINMENT: f64 = 0.6;
+/// Below this share of the longer story's head found in the shorter, the
+/// longer one is a new story with the other below its top (a column that
+/// appends an earlier item, a follow-up that quotes the first report
+/// whole), not a version of it...
+const NEW_STORY_HEAD: f64 = 0.1;
+/// ...when that head, a quarter of the story, is 150 words or more: several
+/// paragraphs of new top, not the one a write-through adds.
+const NEW_STORY_MIN_SHINGLES: u64 = 600;
 /// Text this alike is a re-run, however long after the first it appears.
 const RERUN_JACCARD: f64 = 0.9;
 /// The default for [`Evidence::relation_within`]: a story that reuses an
@@ -86,6 +100,7 @@ impl Evidence {
         lede_overlap: 1.0,
         title_similarity: 1.0,
         word_overlap: 1.0,
+        head_overlap: Some(1.0),
         hours_apart: None,
     };
 
@@ -124,7 +139,10 @@ impl Evidence {
             && self.lede_overlap >= TRIMMED_LEDE)
             || (self.containment >= TRIMMED_TOP_CONTAINMENT
                 && self.lede_overlap >= TRIMMED_TOP_LEDE);
-        let same_text = self.jaccard >= SAME_JACCARD || rewrite || trimmed;
+        let new_story_on_top = self
+            .head_overlap
+            .is_some_and(|share| share < NEW_STORY_HEAD);
+        let same_text = self.jaccard >= SAME_JACCARD || ((rewrite || trimmed) && !new_story_on_top);
         let later_day = self
             .hours_apart
             .is_some_and(|hours| hours * 3600.0 > follow_up_after.as_secs_f64());
@@ -146,7 +164,22 @@ impl Evidence {
 /// Compares two fingerprints on their shingle and word samples (see
 /// [`Evidence::with_publication_times`] for the time between them).
 pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Evidence {
-    let body = a.shingle_sample().overlap(&b.shingle_sample());
+    let (longer, shorter) = if a.shingle_count >= b.shingle_count {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    // The head is measured only where it is long enough to be a story of
+    // its own: on shorter copy a quarter is a paragraph, and a paragraph
+    // moved to the top (or a one-paragraph write-through) is still the same
+    // story. One pass gives the body overlap and the head's.
+    let measure_head = u64::from(longer.shingle_count) >= NEW_STORY_MIN_SHINGLES;
+    let (body, head) = longer
+        .shingle_sample()
+        .overlaps(&shorter.shingle_sample(), |i| {
+            measure_head && longer.is_head(i)
+        });
+    let head_overlap = (head.left > 0).then(|| head.shared as f64 / head.left as f64);
     let containment = body.containment();
     let lede_a = lede_share(a, b, containment);
     let lede_b = lede_share(b, a, containment);
@@ -162,6 +195,7 @@ pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Evidence {
         lede_overlap: (lede_a + lede_b) / 2.0,
         title_similarity,
         word_overlap: a.word_sample().overlap(&b.word_sample()).containment(),
+        head_overlap,
         hours_apart: None,
     }
 }
@@ -391,6 +425,7 @@ mod tests {
             lede_overlap: 1.0,
             title_similarity: 0.0,
             word_overlap: 0.8,
+            head_overlap: Some(0.9),
             hours_apart: None,
         };
         assert_eq!(e.relation(), Relation::Same);
@@ -400,6 +435,49 @@ mod tests {
             ..e
         };
         assert_eq!(new_top.relation(), Relation::Related);
+    }
+
+    #[test]
+    fn a_long_new_story_on_top_of_another_is_related_not_same() {
+        // A 430-word story, and a column that runs 270 words of its own
+        // before carrying the first 400 words of it verbatim.
+        let first = long_story(14);
+        let column_top: String = (1..=10)
+            .map(|i| {
+                format!(
+                    "In the capital, volunteers at shelter {i} handed out {} blankets overnight and asked the \
+                     mayor for {} more beds before the cold weather returns next week. ",
+                    i * 9,
+                    i * 4
+                )
+            })
+            .collect();
+        let carried: String = first.split(' ').take(400).collect::<Vec<_>>().join(" ");
+        let column = format!("{column_top}{carried}");
+        let e = compare(&Fingerprint::of("", &first), &Fingerprint::of("", &column));
+        assert!(e.containment > 0.8, "{e:?}");
+        assert!(e.head_overlap.is_some_and(|h| h < NEW_STORY_HEAD), "{e:?}");
+        assert_eq!(e.relation(), Relation::Related, "{e:?}");
+        // A write-through's one new paragraph on top of a 680-word story is
+        // still the story.
+        let long = long_story(22);
+        let new_top = &column_top[..column_top.find(". ").unwrap() + 1];
+        let write_through = format!("{new_top} {long}");
+        let e = compare(
+            &Fingerprint::of("", &long),
+            &Fingerprint::of("", &write_through),
+        );
+        assert!(e.head_overlap.is_some_and(|h| h > 0.5), "{e:?}");
+        assert_eq!(e.relation(), Relation::Same, "{e:?}");
+    }
+
+    #[test]
+    fn short_copy_has_no_head_figure() {
+        let e = compare(
+            &Fingerprint::of("", &format!("{LEDE} {BACKGROUND}")),
+            &Fingerprint::of("", LEDE),
+        );
+        assert_eq!(e.head_overlap, None);
     }
 
     #[test]

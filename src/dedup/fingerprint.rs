@@ -27,6 +27,12 @@ pub const SHINGLE_WORDS: usize = 5;
 /// Words of the lede: about the first two sentences of wire copy.
 pub const LEDE_WORDS: usize = 40;
 
+/// The story's head, for [`Fingerprint::is_head`]: the first quarter of its
+/// shingles. A write-through puts a paragraph or two of new top over the
+/// old text; a long story whose whole first quarter is new is a different
+/// story that carries the other one below.
+const HEAD_DIVISOR: usize = 4;
+
 /// Headline words kept (a headline is rarely longer).
 const MAX_TITLE_WORDS: usize = 32;
 
@@ -37,9 +43,11 @@ pub struct Fingerprint {
     pub signature: Signature,
     /// Shingles in the body (a repeated passage counts each time).
     pub shingle_count: u32,
-    /// One allocation for the four parts, in this order: the shingle
-    /// sample, the lede shingles (top 16 bits, sorted), the content-word
-    /// sample, the headline words (top 16 bits, sorted).
+    /// One allocation for the five parts, in this order: the shingle
+    /// sample, a bit per sample element set when the shingle occurs in the
+    /// story's head (16 to a word), the lede shingles (top 16 bits,
+    /// sorted), the content-word sample, the headline words (top 16 bits,
+    /// sorted).
     parts: Box<[u16]>,
     shingle_sample_len: u16,
     lede_len: u16,
@@ -90,15 +98,27 @@ impl Fingerprint {
         let signature = signature(&shingles);
 
         let (shingle_level, shingle_sample) = sample::adaptive_sample(&shingles);
+        let head = sample::sample(
+            shingles[..shingles.len() / HEAD_DIVISOR].iter().copied(),
+            shingle_level,
+        );
+        let mut head_mask = vec![0u16; head_mask_len(shingle_sample.len())];
+        for (i, value) in shingle_sample.iter().enumerate() {
+            if head.binary_search(value).is_ok() {
+                head_mask[i / 16] |= 1 << (i % 16);
+            }
+        }
         let lede_shingle_count = LEDE_WORDS.saturating_sub(SHINGLE_WORDS - 1).max(1);
         let lede = sample::sample(shingles.iter().take(lede_shingle_count).copied(), 0);
         let (word_level, word_sample) = sample::adaptive_sample(&content);
 
         let title = title_hashes(title);
 
-        let mut parts =
-            Vec::with_capacity(shingle_sample.len() + lede.len() + word_sample.len() + title.len());
+        let mut parts = Vec::with_capacity(
+            shingle_sample.len() + head_mask.len() + lede.len() + word_sample.len() + title.len(),
+        );
         parts.extend_from_slice(&shingle_sample);
+        parts.extend_from_slice(&head_mask);
         parts.extend_from_slice(&lede);
         parts.extend_from_slice(&word_sample);
         parts.extend_from_slice(&title);
@@ -124,9 +144,22 @@ impl Fingerprint {
         }
     }
 
+    /// Whether element `i` of the shingle sample occurs in the story's
+    /// head (its first quarter).
+    pub fn is_head(&self, i: usize) -> bool {
+        let mask = &self.parts[usize::from(self.shingle_sample_len)..];
+        i < usize::from(self.shingle_sample_len) && mask[i / 16] & (1 << (i % 16)) != 0
+    }
+
+    /// Where the lede starts in `parts`: after the sample and its head mask.
+    fn lede_start(&self) -> usize {
+        let sample_len = usize::from(self.shingle_sample_len);
+        sample_len + head_mask_len(sample_len)
+    }
+
     /// The lede's shingles, every one (a level-0 sample of the lede).
     pub fn lede(&self) -> Sample<'_> {
-        let start = usize::from(self.shingle_sample_len);
+        let start = self.lede_start();
         Sample {
             values: &self.parts[start..start + usize::from(self.lede_len)],
             level: 0,
@@ -135,7 +168,7 @@ impl Fingerprint {
 
     /// The sampled content-word set.
     pub fn word_sample(&self) -> Sample<'_> {
-        let start = usize::from(self.shingle_sample_len) + usize::from(self.lede_len);
+        let start = self.lede_start() + usize::from(self.lede_len);
         Sample {
             values: &self.parts[start..start + usize::from(self.word_sample_len)],
             level: self.word_level,
@@ -144,11 +177,15 @@ impl Fingerprint {
 
     /// The headline's distinct words, as sorted 16-bit hashes.
     pub fn title_words(&self) -> &[u16] {
-        let start = usize::from(self.shingle_sample_len)
-            + usize::from(self.lede_len)
-            + usize::from(self.word_sample_len);
+        let start =
+            self.lede_start() + usize::from(self.lede_len) + usize::from(self.word_sample_len);
         &self.parts[start..]
     }
+}
+
+/// Words of head mask for a shingle sample of `len` elements.
+fn head_mask_len(len: usize) -> usize {
+    len.div_ceil(16)
 }
 
 /// Whether `word` has more than one character, decoding at most one.

@@ -2,8 +2,9 @@
 //! matches, leader-style cluster assignment and canonical election.
 //!
 //! A story joins an existing cluster only if it is SAME as that cluster's
-//! canonical story or as more than half of its members; it never joins
-//! through a single bridge member, and clusters never merge. When a story
+//! canonical story or as at least half of its members; a single bridge
+//! member never carries it into a cluster of three or more, and clusters
+//! never merge. When a story
 //! qualifies for two clusters it joins the one it matches most strongly and
 //! the other becomes a related cluster.
 
@@ -615,8 +616,12 @@ impl Index {
         let joined = same_by_cluster
             .iter()
             .filter(|(id, (same, canonical, _))| {
+                // The canonical, or at least half the versions: one
+                // bridge never carries a story into a cluster of three or
+                // more, while a brief that is SAME with the original but
+                // not with a long write-through of it still finds them.
                 let size = self.clusters.get(id).map_or(0, |c| c.members.len());
-                *canonical || same * 2 > size
+                *canonical || same * 2 >= size
             })
             // Matches are sorted best first: the lowest best index is the
             // strongest cluster.
@@ -1062,6 +1067,49 @@ mod tests {
                 "{policy:?}"
             );
         }
+    }
+
+    /// Paragraphs `range` of a long report, 19 words each, with a number at
+    /// least every three words so that no shingle repeats across them.
+    fn report(range: std::ops::Range<usize>) -> String {
+        range
+            .map(|i| {
+                format!(
+                    "Site {i} logged {} faults by {} with {} crews on {} lines near {} stations and {} trains. ",
+                    i * 7 + 3,
+                    i + 100,
+                    i * 3 + 1000,
+                    i + 2000,
+                    i * 5 + 3000,
+                    i + 4000
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_brief_joins_a_two_version_cluster_through_the_original() {
+        let mut index = Index::new(IndexConfig::default());
+        // The original, 760 words; an update that moves its last ten
+        // paragraphs (a quarter, 190 words) to the top and is now the
+        // longest; a brief cut from the original's top.
+        let original = report(0..40);
+        let moved_up = format!("{}{} Updated at noon.", report(30..40), report(0..30));
+        let brief = report(0..6);
+        let first = ingest(&mut index, "original", &original, 1);
+        let update = ingest(&mut index, "update", &moved_up, 2);
+        assert_eq!(update.cluster, first.cluster);
+        assert_eq!(update.canonical, "update");
+        // The brief is SAME as the original but not as the update, whose
+        // whole first quarter it lacks: half the versions are enough.
+        let e = compare(
+            &Fingerprint::of("", &brief),
+            &Fingerprint::of("", &moved_up),
+        );
+        assert_ne!(e.relation(), Relation::Same, "{e:?}");
+        let cut = ingest(&mut index, "brief", &brief, 3);
+        assert_eq!(cut.cluster, first.cluster, "{cut:?}");
+        assert_eq!(cut.duplicate_of.map(|d| d.0), Some("original".to_owned()));
     }
 
     #[test]

@@ -142,6 +142,18 @@ impl Sample<'_> {
 
     /// Both samples at their common level, and how many members they share.
     pub fn overlap(&self, other: &Sample<'_>) -> Overlap {
+        self.overlaps(other, |_| false).0
+    }
+
+    /// [`overlap`](Self::overlap), and in the same pass the overlap of the
+    /// members of this sample that `marked` picks (by their index in
+    /// `values`): how many of them there are at the common level and how
+    /// many the other sample holds.
+    pub fn overlaps(
+        &self,
+        other: &Sample<'_>,
+        marked: impl Fn(usize) -> bool,
+    ) -> (Overlap, Overlap) {
         let level = self.level.max(other.level);
         let (delta_self, delta_other) = (level - self.level, level - other.level);
         // The coarser side's last `delta` bits are not known on the finer
@@ -152,40 +164,50 @@ impl Sample<'_> {
         } else {
             !((1u16 << unknown) - 1)
         };
-        let mut left = self.at_coarser(delta_self, mask).peekable();
+        // The coarser members are a prefix of `values`: indices carry over.
+        let mut left = self.at_coarser(delta_self, mask).enumerate().peekable();
         let mut right = other.at_coarser(delta_other, mask).peekable();
-        let mut overlap = Overlap::default();
+        let mut all = Overlap::default();
+        let mut picked = Overlap::default();
         loop {
             match (left.peek(), right.peek()) {
-                (Some(&a), Some(&b)) => match a.cmp(&b) {
+                (Some(&(i, a)), Some(&b)) => match a.cmp(&b) {
                     std::cmp::Ordering::Less => {
-                        overlap.left += 1;
+                        all.left += 1;
+                        picked.left += usize::from(marked(i));
                         left.next();
                     }
                     std::cmp::Ordering::Greater => {
-                        overlap.right += 1;
+                        all.right += 1;
                         right.next();
                     }
                     std::cmp::Ordering::Equal => {
-                        overlap.left += 1;
-                        overlap.right += 1;
-                        overlap.shared += 1;
+                        let mark = usize::from(marked(i));
+                        all.left += 1;
+                        all.right += 1;
+                        all.shared += 1;
+                        picked.left += mark;
+                        picked.shared += mark;
                         left.next();
                         right.next();
                     }
                 },
                 (Some(_), None) => {
-                    overlap.left += left.count();
+                    for (i, _) in left {
+                        all.left += 1;
+                        picked.left += usize::from(marked(i));
+                    }
                     break;
                 }
                 (None, Some(_)) => {
-                    overlap.right += right.count();
+                    all.right += right.count();
                     break;
                 }
                 (None, None) => break,
             }
         }
-        overlap
+        picked.right = all.right;
+        (all, picked)
     }
 }
 

@@ -256,6 +256,7 @@ fn similarity(e: &Evidence) -> proto::Similarity {
         title_similarity: e.title_similarity,
         word_overlap: e.word_overlap,
         hours_apart: e.hours_apart,
+        head_overlap: e.head_overlap,
     }
 }
 

@@ -34,8 +34,8 @@ pub const DATABASE_FILE: &str = "copydesk.redb";
 /// Version of the records' layout. A file written with another version is
 /// refused at open, never misread, except version 2, which is upgraded in
 /// place. Version 2 stores the story as one nested record (version 1 listed
-/// its fields); version 3 adds the hours between publication times to the
-/// figures a story was folded on.
+/// its fields); version 3 adds the head overlap and the hours between
+/// publication times to the figures a story was folded on.
 pub const SCHEMA_VERSION: u32 = 3;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -239,8 +239,9 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
 }
 
 /// Schema version 2, read once to upgrade a file in place: its figures had
-/// no time between the stories. The upgrade fills that in from the two
-/// stories' publication times where the earlier version is still stored,
+/// no head overlap (left absent) and no time between the stories. The
+/// upgrade fills the time in from the two stories' publication times where
+/// the earlier version is still stored,
 /// within the open's write transaction, so a crash leaves version 2 whole.
 mod v2 {
     use std::collections::HashMap;
@@ -302,6 +303,7 @@ mod v2 {
                     lede_overlap: f.lede_overlap,
                     title_similarity: f.title_similarity,
                     word_overlap: f.word_overlap,
+                    head_overlap: None,
                     hours_apart: None,
                 }
                 .with_publication_times(
