@@ -97,17 +97,8 @@ impl Fingerprint {
         }
         let signature = signature(&shingles);
 
-        let (shingle_level, shingle_sample) = sample::adaptive_sample(&shingles);
-        let head = sample::sample(
-            shingles[..shingles.len() / HEAD_DIVISOR].iter().copied(),
-            shingle_level,
-        );
-        let mut head_mask = vec![0u16; head_mask_len(shingle_sample.len())];
-        for (i, value) in shingle_sample.iter().enumerate() {
-            if head.binary_search(value).is_ok() {
-                head_mask[i / 16] |= 1 << (i % 16);
-            }
-        }
+        let (shingle_level, shingle_sample, head_mask) =
+            sample::adaptive_sample_with_head(&shingles, shingles.len() / HEAD_DIVISOR);
         let lede_shingle_count = LEDE_WORDS.saturating_sub(SHINGLE_WORDS - 1).max(1);
         let lede = sample::sample(shingles.iter().take(lede_shingle_count).copied(), 0);
         let (word_level, word_sample) = sample::adaptive_sample(&content);

@@ -81,6 +81,38 @@ pub fn adaptive_sample(hashes: &[u64]) -> (u8, Vec<u16>) {
     }
 }
 
+/// [`adaptive_sample`] of `hashes`, with a mask (a bit per sample value,
+/// 16 to a word) of the values that occur among the first `head` hashes.
+/// One sort of value and first position does both.
+pub fn adaptive_sample_with_head(hashes: &[u64], head: usize) -> (u8, Vec<u16>, Vec<u16>) {
+    let mut level = level_for(hashes.len());
+    loop {
+        // Value in the high bits, position below: sorted, the first of
+        // each value carries its first position.
+        let mut keyed: Vec<u64> = hashes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &h)| is_sampled(h, level))
+            .map(|(at, &h)| {
+                (u64::from(stored_bits(h, level)) << 32) | at.min(u32::MAX as usize) as u64
+            })
+            .collect();
+        keyed.sort_unstable();
+        keyed.dedup_by_key(|k| *k >> 32);
+        if keyed.len() >= TARGET || level == 0 {
+            let mut mask = vec![0u16; keyed.len().div_ceil(16)];
+            for (i, k) in keyed.iter().enumerate() {
+                if ((k & u64::from(u32::MAX)) as usize) < head {
+                    mask[i / 16] |= 1 << (i % 16);
+                }
+            }
+            let values = keyed.iter().map(|k| (k >> 32) as u16).collect();
+            return (level, values, mask);
+        }
+        level -= 1;
+    }
+}
+
 /// A stored sample and its level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample<'a> {
@@ -262,6 +294,27 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn the_head_mask_marks_the_values_seen_in_the_head(
+            start in 0u64..1000,
+            len in 0usize..900,
+            head in 0usize..900,
+            repeat in 0usize..50,
+        ) {
+            // Repeats: a passage quoted again later is in the head once.
+            let mut set = hashes(start * 1000..start * 1000 + len as u64);
+            set.extend(set.iter().take(repeat).copied().collect::<Vec<_>>());
+            let (level, values) = adaptive_sample(&set);
+            let (with_head_level, with_head, mask) = adaptive_sample_with_head(&set, head);
+            proptest::prop_assert_eq!(level, with_head_level);
+            proptest::prop_assert_eq!(&values, &with_head);
+            let in_head = sample(set.iter().take(head).copied(), level);
+            for (i, value) in values.iter().enumerate() {
+                let marked = mask[i / 16] & (1 << (i % 16)) != 0;
+                proptest::prop_assert_eq!(marked, in_head.binary_search(value).is_ok(), "value {}", i);
+            }
+        }
+
         #[test]
         fn coarser_filtering_is_the_coarser_sample(seed in 0u64..1000, extra in 1u8..4) {
             let set = hashes(seed * 1000..seed * 1000 + 500);
