@@ -83,17 +83,12 @@ impl From<proto::Similarity> for SimilarityLine {
 pub fn run(args: DedupArgs) -> Result<(), CliError> {
     let DedupArgs {
         batch,
-        canonical,
-        follow_up_after,
+        matching,
         server,
         data_dir,
     } = args;
     let batch = Batch::open(&batch)?;
-    let config = IndexConfig {
-        canonical,
-        follow_up_after,
-        ..IndexConfig::default()
-    };
+    let config = matching.index_config();
     match (server, data_dir) {
         (None, None) => run_offline(batch, config),
         (None, Some(dir)) => run_durable(batch, config, &dir),

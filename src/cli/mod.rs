@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::dedup::CanonicalPolicy;
+use crate::dedup::{CanonicalPolicy, IndexConfig};
 use crate::grpc::ServeError;
 
 /// copydesk: extractive summaries and near-duplicate folding for wire copy.
@@ -73,6 +73,14 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight calls, e.g. `10s`.
     #[arg(long, env = "COPYDESK_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     drain_timeout: Duration,
+    #[command(flatten)]
+    matching: MatchingArgs,
+}
+
+/// How stories are matched and clusters shown, shared by `serve` and
+/// `dedup`.
+#[derive(Debug, Args)]
+pub struct MatchingArgs {
     /// Which version of a story a cluster shows: longest, earliest or latest.
     #[arg(long, env = "COPYDESK_CANONICAL", default_value = "longest")]
     canonical: CanonicalPolicy,
@@ -81,6 +89,17 @@ pub struct ServeArgs {
     /// is a re-run; e.g. `24h`, `36h`.
     #[arg(long, env = "COPYDESK_FOLLOW_UP_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
     follow_up_after: Duration,
+}
+
+impl MatchingArgs {
+    /// The index settings these flags give.
+    fn index_config(&self) -> IndexConfig {
+        IndexConfig {
+            canonical: self.canonical,
+            follow_up_after: self.follow_up_after,
+            ..IndexConfig::default()
+        }
+    }
 }
 
 /// Input and error handling shared by the batch commands.
@@ -121,14 +140,8 @@ pub struct SummarizeArgs {
 pub struct DedupArgs {
     #[command(flatten)]
     batch: BatchArgs,
-    /// Which version of a story a cluster shows: longest, earliest or latest.
-    #[arg(long, env = "COPYDESK_CANONICAL", default_value = "longest")]
-    canonical: CanonicalPolicy,
-    /// Stories published further apart than this (both with
-    /// `published_at`) are follow-ups, linked as related, unless their text
-    /// is a re-run; e.g. `24h`, `36h`.
-    #[arg(long, env = "COPYDESK_FOLLOW_UP_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
-    follow_up_after: Duration,
+    #[command(flatten)]
+    matching: MatchingArgs,
     /// Stream the file through IngestStories of a running server (e.g.
     /// `http://127.0.0.1:50051`) instead of deduplicating offline.
     #[arg(long, conflicts_with = "data_dir")]

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use super::{CliError, ServeArgs};
-use crate::dedup::IndexConfig;
 use crate::grpc::{ServerConfig, serve_with_store};
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store};
 
@@ -15,19 +14,14 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_concurrent_requests,
         stream_buffer,
         drain_timeout,
-        canonical,
-        follow_up_after,
+        matching,
         in_memory,
         retention,
         eviction_interval,
         keep_evicted,
         commit_group,
     } = args;
-    let index_config = IndexConfig {
-        canonical,
-        follow_up_after,
-        ..IndexConfig::default()
-    };
+    let index_config = matching.index_config();
     let store: Arc<dyn Store> = if in_memory {
         Arc::new(MemoryStore::new(index_config))
     } else {

@@ -4,9 +4,8 @@
 //! A story joins an existing cluster only if it is SAME as that cluster's
 //! canonical story or as at least half of its members; a single bridge
 //! member never carries it into a cluster of three or more, and clusters
-//! never merge. When a story
-//! qualifies for two clusters it joins the one it matches most strongly and
-//! the other becomes a related cluster.
+//! never merge. When a story qualifies for two clusters it joins the one it
+//! matches most strongly and the other becomes a related cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -877,6 +876,8 @@ impl Index {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     /// The index's memory budget (about 1 KiB a story, README) rests on
@@ -898,7 +899,6 @@ mod tests {
             SystemTime::UNIX_EPOCH
         );
     }
-    use std::time::UNIX_EPOCH;
 
     fn meta(id: &str, body: &str, second: u64) -> StoryMeta {
         StoryMeta {

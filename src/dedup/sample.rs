@@ -71,24 +71,20 @@ pub fn sample(hashes: impl Iterator<Item = u64>, level: u8) -> Vec<u16> {
 /// number of hashes (repeats included), then lowered while the sample falls
 /// short: no sort of the full set is needed.
 pub fn adaptive_sample(hashes: &[u64]) -> (u8, Vec<u16>) {
-    let mut level = level_for(hashes.len());
-    loop {
-        let values = sample(hashes.iter().copied(), level);
-        if values.len() >= TARGET || level == 0 {
-            return (level, values);
-        }
-        level -= 1;
-    }
+    at_adaptive_level(
+        hashes.len(),
+        |level| sample(hashes.iter().copied(), level),
+        Vec::len,
+    )
 }
 
 /// [`adaptive_sample`] of `hashes`, with a mask (a bit per sample value,
 /// 16 to a word) of the values that occur among the first `head` hashes.
 /// One sort of value and first position does both.
 pub fn adaptive_sample_with_head(hashes: &[u64], head: usize) -> (u8, Vec<u16>, Vec<u16>) {
-    let mut level = level_for(hashes.len());
-    loop {
-        // Value in the high bits, position below: sorted, the first of
-        // each value carries its first position.
+    // Value in the high bits, position below: sorted, the first of each
+    // value carries its first position.
+    let keyed_at = |level: u8| {
         let mut keyed: Vec<u64> = hashes
             .iter()
             .enumerate()
@@ -99,15 +95,28 @@ pub fn adaptive_sample_with_head(hashes: &[u64], head: usize) -> (u8, Vec<u16>, 
             .collect();
         keyed.sort_unstable();
         keyed.dedup_by_key(|k| *k >> 32);
-        if keyed.len() >= TARGET || level == 0 {
-            let mut mask = vec![0u16; keyed.len().div_ceil(16)];
-            for (i, k) in keyed.iter().enumerate() {
-                if ((k & u64::from(u32::MAX)) as usize) < head {
-                    mask[i / 16] |= 1 << (i % 16);
-                }
-            }
-            let values = keyed.iter().map(|k| (k >> 32) as u16).collect();
-            return (level, values, mask);
+        keyed
+    };
+    let (level, keyed) = at_adaptive_level(hashes.len(), keyed_at, Vec::len);
+    let mut mask = vec![0u16; keyed.len().div_ceil(16)];
+    for (i, k) in keyed.iter().enumerate() {
+        if ((k & u64::from(u32::MAX)) as usize) < head {
+            mask[i / 16] |= 1 << (i % 16);
+        }
+    }
+    let values = keyed.iter().map(|k| (k >> 32) as u16).collect();
+    (level, values, mask)
+}
+
+/// The level policy of [`adaptive_sample`]: `take` a sample of a set of
+/// `n` hashes at the level guessed from `n`, then at finer levels while it
+/// keeps fewer than [`TARGET`] distinct members.
+fn at_adaptive_level<T>(n: usize, take: impl Fn(u8) -> T, len: impl Fn(&T) -> usize) -> (u8, T) {
+    let mut level = level_for(n);
+    loop {
+        let taken = take(level);
+        if len(&taken) >= TARGET || level == 0 {
+            return (level, taken);
         }
         level -= 1;
     }

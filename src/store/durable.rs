@@ -241,8 +241,8 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
 /// Schema version 2, read once to upgrade a file in place: its figures had
 /// no head overlap (left absent) and no time between the stories. The
 /// upgrade fills the time in from the two stories' publication times where
-/// the earlier version is still stored,
-/// within the open's write transaction, so a crash leaves version 2 whole.
+/// the earlier version is still stored, within the open's write
+/// transaction, so a crash leaves version 2 whole.
 mod v2 {
     use std::collections::HashMap;
     use std::time::SystemTime;

@@ -10,8 +10,7 @@ use unicode_segmentation::UnicodeSegmentation;
 ///
 /// A fast path follows UAX #29 byte by byte for ASCII text, Latin-1 letters
 /// and the typographic punctuation common in news copy: letters, digits and
-/// `_` form
-/// words; `.`, `'`, `‘` and `’` join two letters or two digits (`U.S`,
+/// `_` form words; `.`, `'`, `‘` and `’` join two letters or two digits (`U.S`,
 /// `it’s`, `3.5`), `:` joins two letters, `,` and `;` join two digits
 /// (`1,000`); curly double quotes, dashes, ellipses, bullets and currency
 /// signs separate. Any other text goes through `unicode-segmentation`.
@@ -43,8 +42,8 @@ pub fn for_each_fast_word_hashed<'t>(text: &'t str, f: impl FnMut(&'t str, u64))
 }
 
 /// The fast path, for text that [`is_fast_text`]: one pass over the bytes,
-/// decoding only the non-ASCII characters. With
-/// `HASH`, each word comes with its [`word_hash`], else with 0.
+/// decoding only the non-ASCII characters. With `HASH`, each word comes with
+/// its [`word_hash`], else with 0.
 fn fast_words<'t, const HASH: bool>(text: &'t str, mut f: impl FnMut(&'t str, u64)) {
     let bytes = text.as_bytes();
     let n = bytes.len();
