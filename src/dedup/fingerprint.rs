@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 use super::minhash::{Signature, signature};
 use super::sample::{self, Sample};
+use crate::text::furniture;
 use crate::text::normalize;
 use crate::text::stopwords::is_stopword;
 use crate::text::words::{for_each_fast_word_hashed, for_each_word_hashed, is_fast_text};
@@ -59,7 +60,17 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// Fingerprints a story from its headline and body.
     pub fn of(title: &str, body: &str) -> Fingerprint {
-        let stripped = strip_furniture(body);
+        Fingerprint::with_learned_furniture(title, body, &|_| false)
+    }
+
+    /// Fingerprints a story, leaving out the lines whose
+    /// [`furniture::line_hash`] `learned` says are furniture.
+    pub fn with_learned_furniture(
+        title: &str,
+        body: &str,
+        learned: &dyn Fn(u64) -> bool,
+    ) -> Fingerprint {
+        let stripped = strip_furniture(body, learned);
         // One pass finds and hashes the words; shingles and content words
         // are built as the words arrive, with no list of words in between.
         let mut shingles: Vec<u64> = Vec::with_capacity(stripped.len() / 5);
@@ -247,66 +258,27 @@ fn shingle_seed() -> u64 {
     *SEED
 }
 
-/// Lines that are wire or site furniture, not story: compared lowercased
-/// and trimmed, by prefix.
-const FURNITURE_PREFIXES: &[&str] = &[
-    "related news",
-    "related stories",
-    "related coverage",
-    "read more",
-    "click here",
-    "follow us",
-    "follow @",
-    "sign up for",
-    "subscribe to",
-    "reporting by",
-    "additional reporting by",
-    "writing by",
-    "editing by",
-    "compiled by",
-    "copyright",
-    "(c) ",
-    "©",
-    "all rights reserved",
-    "this material may not be published",
-    "our standards:",
-];
-
-/// Removes furniture lines, bylines on their own line and a leading
-/// dateline with an agency tag. Copies the text only when a line goes.
-fn strip_furniture(body: &str) -> Cow<'_, str> {
-    let is_furniture = |line: &str| {
-        let trimmed = line.trim();
-        FURNITURE_PREFIXES
-            .iter()
-            .any(|p| starts_with_ignore_case(trimmed, p))
-            || (starts_with_ignore_case(trimmed, "by ") && trimmed.split_whitespace().count() <= 6)
-            || ends_with_ignore_case(trimmed, "all rights reserved.")
-    };
-    if !body.lines().any(is_furniture) {
+/// Removes furniture lines (by their form, or learned by the index: see
+/// [`crate::text::furniture`]) and a leading dateline with an agency tag.
+/// Copies the text only when a line goes.
+fn strip_furniture<'a>(body: &'a str, learned: &dyn Fn(u64) -> bool) -> Cow<'a, str> {
+    let furniture = furniture::furniture_lines(body, learned);
+    if furniture.is_empty() {
         return Cow::Borrowed(strip_dateline(body));
     }
     let mut kept = String::with_capacity(body.len() + 1);
-    for line in body.lines().filter(|line| !is_furniture(line)) {
-        kept.push_str(line);
+    let mut next = furniture.iter().peekable();
+    for range in furniture::lines(body) {
+        if next.peek().is_some_and(|f| f.start == range.start) {
+            next.next();
+            continue;
+        }
+        kept.push_str(&body[range]);
         kept.push('\n');
     }
     let dateline = kept.len() - strip_dateline(&kept).len();
     kept.drain(..dateline);
     Cow::Owned(kept)
-}
-
-/// ASCII-case-insensitive prefix test (`prefix` is lowercase ASCII or `©`).
-fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
-    text.len() >= prefix.len()
-        && text.is_char_boundary(prefix.len())
-        && text[..prefix.len()].eq_ignore_ascii_case(prefix)
-}
-
-fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
-    text.len() >= suffix.len()
-        && text.is_char_boundary(text.len() - suffix.len())
-        && text[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 /// Agency tags that close a dateline.

@@ -1,11 +1,12 @@
 //! The in-memory near-duplicate index: LSH buckets over signatures, verified
 //! matches, leader-style cluster assignment and canonical election.
 //!
-//! A story joins an existing cluster only if it is SAME as that cluster's
-//! canonical story or as at least half of its members; a single bridge
-//! member never carries it into a cluster of three or more, and clusters
-//! never merge. When a story qualifies for two clusters it joins the one it
-//! matches most strongly and the other becomes a related cluster.
+//! A story joins the cluster of the version it is most strongly SAME as, so
+//! a write-through is followed one version to the next. When it is SAME as
+//! versions in two clusters, the two fold into one only if those versions
+//! share real text themselves (versions that arrived out of order);
+//! otherwise (a digest that carries two reports) it joins the stronger and
+//! the other becomes a related cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -65,6 +66,14 @@ impl FromStr for CanonicalPolicy {
 /// because related stories can share a tenth of their text or less. Every
 /// candidate is then verified on its shingle, lede and word samples.
 pub const CANDIDATE_THRESHOLD: f64 = 0.05;
+
+/// Two clusters fold into one through a story that follows a version in
+/// each only when those two versions share this much of the smaller one's
+/// text (the text a write-through carries forward)...
+const MERGE_SHARED_TEXT: f64 = 0.2;
+/// ...but not all of it: a story that holds another whole (a digest, a
+/// roundup) is no link in a chain.
+const MERGE_MAX_SHARED_TEXT: f64 = 0.9;
 
 /// How the index matches and elects.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,6 +141,8 @@ pub struct Placement {
     pub duplicate_of: Option<(String, Evidence)>,
     /// Clusters on the same event that it would be linked to.
     pub related: BTreeSet<ClusterId>,
+    /// Other clusters that the text would fold into the joined one.
+    pub merged: Vec<ClusterId>,
     /// Verified matches (SAME and RELATED), best first.
     pub matches: Vec<Match>,
 }
@@ -407,6 +418,14 @@ impl Index {
                 .map(|m| slot_of(m))
                 .collect::<Result<SmallVec<[u32; 1]>, _>>()?;
             let canonical = slot_of(&record.canonical)?;
+            // Membership is the cluster record's: a story folded in when
+            // two clusters merged keeps the cluster it was first placed in
+            // in its own record.
+            for &slot in &members {
+                if let Some(entry) = index.slots[slot as usize].as_mut() {
+                    entry.cluster = record.id;
+                }
+            }
             index.clusters.insert(
                 record.id,
                 Cluster {
@@ -597,46 +616,57 @@ impl Index {
         exclude: Option<&str>,
     ) -> Placement {
         let matches = self.matches(fingerprint, published_at, exclude);
-        // Per cluster: SAME members, whether the canonical is one, best match.
-        let mut same_by_cluster: BTreeMap<ClusterId, (usize, bool, usize)> = BTreeMap::new();
+        // Per cluster: the best SAME match (matches are sorted best first).
+        let mut same_by_cluster: BTreeMap<ClusterId, usize> = BTreeMap::new();
         for (i, m) in matches.iter().enumerate() {
-            if m.relation != Relation::Same {
-                continue;
+            if m.relation == Relation::Same {
+                same_by_cluster.entry(m.cluster).or_insert(i);
             }
-            let canonical_id = self
-                .clusters
-                .get(&m.cluster)
-                .map(|c| self.slot_entry(c.canonical).meta.id.as_str());
-            let is_canonical = canonical_id == Some(m.story_id.as_str());
-            let stats = same_by_cluster.entry(m.cluster).or_insert((0, false, i));
-            stats.0 += 1;
-            stats.1 |= is_canonical;
         }
+        // A version joins the cluster of the version it follows most
+        // strongly: newsroom systems follow a story one version to the
+        // next, so a write-through whose first and last versions share a
+        // fifth of their text is still one story.
         let joined = same_by_cluster
             .iter()
-            .filter(|(id, (same, canonical, _))| {
-                // The canonical, or at least half the versions: one
-                // bridge never carries a story into a cluster of three or
-                // more, while a brief that is SAME with the original but
-                // not with a long write-through of it still finds them.
-                let size = self.clusters.get(id).map_or(0, |c| c.members.len());
-                *canonical || same * 2 >= size
-            })
             // Matches are sorted best first: the lowest best index is the
             // strongest cluster.
-            .min_by_key(|(_, (_, _, best))| *best)
-            .map(|(&id, &(_, _, best))| (id, best));
+            .min_by_key(|(_, best)| **best)
+            .map(|(&id, &best)| (id, best));
+        // A version that follows stories in two clusters folds them into
+        // one (versions that arrived out of order) only when the two it
+        // follows overlap in part: a chain carries part of its text
+        // forward, so two of its versions share some text and each has
+        // text of its own. A digest that is SAME as two different reports
+        // joins one and links the other: the reports share nothing, and a
+        // digest already in a cluster holds the other report whole.
+        let mut merged = Vec::new();
+        if let Some((joined_id, best)) = joined {
+            let anchor = self.slot_of(&matches[best].story_id);
+            for (&other, &other_best) in &same_by_cluster {
+                let follows = self.slot_of(&matches[other_best].story_id);
+                let carried = anchor.zip(follows).is_some_and(|(a, b)| {
+                    let (a, b) = (self.slot_entry(a), self.slot_entry(b));
+                    let shared = compare(&a.fingerprint, &b.fingerprint).containment;
+                    (MERGE_SHARED_TEXT..MERGE_MAX_SHARED_TEXT).contains(&shared)
+                });
+                if other != joined_id && carried {
+                    merged.push(other);
+                }
+            }
+        }
 
         let related = matches
             .iter()
             .map(|m| m.cluster)
-            .filter(|&c| Some(c) != joined.map(|(id, _)| id))
+            .filter(|&c| Some(c) != joined.map(|(id, _)| id) && !merged.contains(&c))
             .collect();
         Placement {
             cluster: joined.map(|(id, _)| id),
             duplicate_of: joined
                 .map(|(_, best)| (matches[best].story_id.clone(), matches[best].evidence)),
             related,
+            merged,
             matches,
         }
     }
@@ -696,6 +726,9 @@ impl Index {
                 other_cluster.link(cluster_id);
                 self.mark_changed(other);
             }
+        }
+        for &other in &placement.merged {
+            self.merge_cluster(other, cluster_id, now);
         }
         self.elect_canonical(cluster_id);
         let id = self.slot_entry(slot).meta.id.clone();
@@ -798,6 +831,45 @@ impl Index {
             self.elect_canonical(cluster_id);
         }
         Some(cluster_id)
+    }
+
+    /// Folds cluster `from` into `into`: its members move, its related
+    /// links are re-pointed, and it is gone.
+    fn merge_cluster(&mut self, from: ClusterId, into: ClusterId, now: SystemTime) {
+        if from == into {
+            return;
+        }
+        let Some(gone) = self.clusters.remove(&from) else {
+            return;
+        };
+        self.mark_changed(from);
+        self.mark_changed(into);
+        for &slot in &gone.members {
+            if let Some(entry) = self.slots[slot as usize].as_mut() {
+                entry.cluster = into;
+            }
+        }
+        let links: Vec<ClusterId> = gone.related().collect();
+        for other in links {
+            if let Some(other_cluster) = self.clusters.get_mut(&other) {
+                other_cluster.unlink(from);
+                if other != into {
+                    other_cluster.link(into);
+                }
+                self.mark_changed(other);
+            }
+        }
+        if let Some(target) = self.clusters.get_mut(&into) {
+            target.members.extend(gone.members.iter().copied());
+            for other in gone.related() {
+                if other != into {
+                    target.link(other);
+                }
+            }
+            target.unlink(from);
+            target.created = Stamp(target.created.0.min(gone.created.0));
+            target.updated = now.into();
+        }
     }
 
     fn elect_canonical(&mut self, cluster_id: ClusterId) {

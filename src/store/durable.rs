@@ -609,10 +609,16 @@ impl Store for DurableStore {
     async fn get_story(&self, id: &str) -> Result<StoredStory, StoreError> {
         let id = id.to_owned();
         self.with_state(move |state| {
-            state
+            let mut stored = state
                 .read_story(&id)?
                 .map(StoryRecord::stored)
-                .ok_or(StoreError::StoryNotFound(id))
+                .ok_or_else(|| StoreError::StoryNotFound(id.clone()))?;
+            // A story folded in when two clusters merged keeps its first
+            // cluster in its own record; the index knows where it is now.
+            if let Some(cluster) = state.index.story_cluster(&id) {
+                stored.cluster = cluster;
+            }
+            Ok(stored)
         })
         .await
     }

@@ -1,0 +1,251 @@
+//! Wire and web furniture: the lines of a scraped or syndicated page that
+//! are not the story (bylines, credits, datelines with agency tags, photo
+//! captions, widget labels, time stamps, script text, "Related" blocks).
+//!
+//! Both deduplication (which must not count furniture as shared text) and
+//! summaries (which must not pick it) ask this module, one line at a time.
+//! Each kind of furniture is one small test below, judged on the line's
+//! form, not on a list of any site's phrases: a line of prose ends like a
+//! sentence, has more than a handful of words and is not code. What a given
+//! site repeats under every story is learned by the index instead (see
+//! `dedup::furniture`), which passes those lines in as `learned`.
+//!
+//! Compute only: no I/O, no gRPC types.
+
+use std::ops::Range;
+
+/// Lines that open this way are credits, links or boilerplate: compared
+/// lowercased, by prefix. These are the conventions of wire services and
+/// news sites in general, not of one site.
+const FURNITURE_PREFIXES: &[&str] = &[
+    "related news",
+    "related stories",
+    "related coverage",
+    "related content",
+    "read more",
+    "click here",
+    "follow us",
+    "follow @",
+    "sign up for",
+    "subscribe to",
+    "reporting by",
+    "additional reporting by",
+    "writing by",
+    "editing by",
+    "compiled by",
+    "copyright",
+    "(c) ",
+    "©",
+    "all rights reserved",
+    "this material may not be published",
+    "our standards:",
+];
+
+/// A line of prose shorter than this that does not end like a sentence is
+/// a label: a headline repeated in the page, a time stamp, a byline, a
+/// widget's button ("More", "Close", "Image 1 of 6").
+const LABEL_MAX_WORDS: usize = 10;
+
+/// Bylines on their own line ("By Jill Colvin, Associated Press").
+const BYLINE_MAX_WORDS: usize = 8;
+
+/// Script text: share of code punctuation above which a line is not prose.
+const CODE_PUNCTUATION_SHARE: f64 = 0.04;
+
+/// Whether `line` is furniture by its form alone.
+pub fn is_furniture_line(line: &str) -> bool {
+    let line = line.trim();
+    if line.is_empty() {
+        return false;
+    }
+    is_boilerplate(line)
+        || is_byline(line)
+        || is_label(line)
+        || is_script(line)
+        || is_photo_caption(line)
+}
+
+/// Credits, links and copyright lines.
+fn is_boilerplate(line: &str) -> bool {
+    FURNITURE_PREFIXES
+        .iter()
+        .any(|p| starts_with_ignore_case(line, p))
+        || ends_with_ignore_case(line, "all rights reserved.")
+}
+
+/// "By Jane Doe" or "By Reuters" on a line of its own.
+fn is_byline(line: &str) -> bool {
+    starts_with_ignore_case(line, "by ") && word_count(line) <= BYLINE_MAX_WORDS
+}
+
+/// A short line that does not end like a sentence.
+fn is_label(line: &str) -> bool {
+    word_count(line) < LABEL_MAX_WORDS && !ends_like_sentence(line)
+}
+
+/// JavaScript or markup left in the text by a scraper.
+fn is_script(line: &str) -> bool {
+    let code = line
+        .bytes()
+        .filter(|b| matches!(b, b'{' | b'}' | b';' | b'=' | b'<' | b'>' | b'[' | b']'))
+        .count();
+    code >= 3 && code as f64 / line.len() as f64 >= CODE_PUNCTUATION_SHARE
+}
+
+/// A picture's caption or credit: agencies mark them in a fixed way
+/// ("(AP Photo/…)", "(Photo by … / AFP)", "Photo: …", "FILE - In this …
+/// file photo"), which story prose does not use.
+fn is_photo_caption(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.contains("photo/")
+        || lower.contains("(photo by")
+        || lower.contains("photo credit")
+        || lower.starts_with("photo:")
+        || lower.starts_with("file -")
+        || lower.starts_with("file –")
+        || lower.starts_with("file —")
+        || lower.contains("file photo")
+        || lower.contains("getty images")
+}
+
+/// Ends with sentence punctuation, perhaps inside closing quotes or
+/// brackets.
+fn ends_like_sentence(line: &str) -> bool {
+    let end = line.trim_end_matches(['"', '\'', '”', '’', ')', ']', ' ', '\u{a0}']);
+    end.ends_with(['.', '!', '?', ':', '…'])
+}
+
+fn word_count(line: &str) -> usize {
+    line.split_whitespace().count()
+}
+
+/// ASCII-case-insensitive prefix test (`prefix` is lowercase ASCII or `©`).
+pub fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.is_char_boundary(prefix.len())
+        && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len()
+        && text.is_char_boundary(text.len() - suffix.len())
+        && text[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+/// The hash under which the index counts a line: its words, lowercased,
+/// whatever the spacing.
+pub fn line_hash(line: &str) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for word in line.split_whitespace() {
+        for b in word.bytes() {
+            h.update(&[b.to_ascii_lowercase()]);
+        }
+        h.update(b" ");
+    }
+    h.digest()
+}
+
+/// Byte ranges of the lines of `text` (without their line breaks).
+pub fn lines(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
+    text.split_inclusive('\n').map(move |piece| {
+        let range = start..start + piece.trim_end_matches(['\n', '\r']).len();
+        start += piece.len();
+        range
+    })
+}
+
+/// Byte ranges of the furniture lines of `text`: those furniture by their
+/// form, and those whose [`line_hash`] `learned` says the index has seen
+/// under many different stories. When every line of a text would go (a
+/// one-line story, a page of captions), none does: what is left is all the
+/// evidence there is.
+pub fn furniture_lines(text: &str, learned: &dyn Fn(u64) -> bool) -> Vec<Range<usize>> {
+    let mut furniture = Vec::new();
+    let mut prose = false;
+    for range in lines(text) {
+        let line = &text[range.clone()];
+        if line.trim().is_empty() {
+            continue;
+        }
+        if is_furniture_line(line) || learned(line_hash(line)) {
+            furniture.push(range);
+        } else {
+            prose = true;
+        }
+    }
+    if prose { furniture } else { Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn never(_: u64) -> bool {
+        false
+    }
+
+    #[test]
+    fn prose_is_not_furniture() {
+        for line in [
+            "GENEVA (Reuters) - Russian and U.S. diplomats ended talks on Monday without a breakthrough.",
+            "\"We are ready,\" Lavrov said.",
+            "The talks move to Brussels on Wednesday, officials said, after a day of meetings in the old town.",
+        ] {
+            assert!(!is_furniture_line(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn each_kind_of_furniture_is_found() {
+        for line in [
+            "By Jane Doe",
+            "Reporting by Jane Doe; Editing by John Roe",
+            "Advertisement",
+            "Image 1 of 6",
+            "Posted 3:57 pm, Monday, by Harbour Gazette",
+            "Lakeside weather: 5-day forecast",
+            "window._ads = window._ads || []; window._ads.push({ mode: 'thumbs' });",
+            "Ministers leave the talks in Geneva on Monday. (AP Photo/Jane Doe)",
+            "FILE - In this 2019 file photo, the two foreign ministers meet in Vienna.",
+            "Copyright 2026 Harbour Gazette. All rights reserved.",
+        ] {
+            assert!(is_furniture_line(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn furniture_lines_point_into_the_text() {
+        let text = "Share this\nTalks ended in Geneva on Monday without a deal.\nMore\n";
+        let found = furniture_lines(text, &never);
+        let found: Vec<&str> = found.iter().map(|r| &text[r.clone()]).collect();
+        assert_eq!(found, ["Share this", "More"]);
+    }
+
+    #[test]
+    fn a_text_of_nothing_but_labels_keeps_them() {
+        assert!(furniture_lines("Talks end\nGeneva", &never).is_empty());
+    }
+
+    #[test]
+    fn learned_lines_are_furniture() {
+        let text =
+            "Talks ended in Geneva on Monday without a deal.\nYour weather is set to Lakeside.";
+        let widget = line_hash("your  weather is set to LAKESIDE.");
+        let found = furniture_lines(text, &|h| h == widget);
+        assert_eq!(found.len(), 1);
+        assert_eq!(&text[found[0].clone()], "Your weather is set to Lakeside.");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_cover_the_text_in_order(text in "[a-z .\n]{0,200}") {
+            let mut last = 0;
+            for range in lines(&text) {
+                proptest::prop_assert!(range.start >= last && range.end <= text.len());
+                proptest::prop_assert!(!text[range.clone()].contains('\n'));
+                last = range.end;
+            }
+        }
+    }
+}

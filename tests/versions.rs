@@ -1,0 +1,167 @@
+//! How the index follows a story's versions through a news cycle: a
+//! write-through chain folds into one cluster whatever order its versions
+//! arrive in, a next-day follow-up is linked rather than folded, and bridge
+//! stories never chain different reports together. The copy is written
+//! here; none of it comes from an evaluation set.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use copydesk::dedup::{Fingerprint, Index, IndexConfig, IngestReport, Relation, StoryMeta};
+
+/// One paragraph of a report on `topic`: thirty words drawn from the
+/// topic's own vocabulary in an order fixed by `n`, so paragraphs of one
+/// report share their words (as news copy repeats its names and places)
+/// but not their word sequences, and reports on different topics share
+/// nothing.
+fn paragraph(topic: usize, n: usize) -> String {
+    const WORDS: [&str; 3] = [
+        "foreign ministers geneva talks security russia washington moscow delegates nato \
+         expansion sanctions troops border treaty envoy proposal summit officials lavrov \
+         blinken spokesman agenda missiles guarantees alliance round statement negotiators",
+        "flood engineers valley embankment river rain rescue crews villages evacuated \
+         water levels dam bridge pumps sandbags residents shelters mayor damage railway \
+         forecasters storm barrier insurers drainage farmland volunteers helicopters",
+        "league officials stadium final cup goal striker referee supporters coach season \
+         penalty keeper captain trophy tickets derby champions transfer midfielder injury \
+         squad manager fixtures defender kickoff fans pitch",
+    ];
+    let vocabulary: Vec<&str> = WORDS[topic].split_whitespace().collect();
+    let mut state = (topic as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let words: Vec<&str> = (0..30)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            vocabulary[(state % vocabulary.len() as u64) as usize]
+        })
+        .collect();
+    format!("{}.\n\n", words.join(" "))
+}
+
+fn text(topic: usize, paragraphs: &[usize]) -> String {
+    paragraphs.iter().map(|&n| paragraph(topic, n)).collect()
+}
+
+/// Five versions of one story. Each write-through puts three new paragraphs
+/// on top and trims three from the bottom of the one before, so each is
+/// mostly its predecessor while the first and the last share two of their
+/// fourteen paragraphs.
+fn chain() -> Vec<String> {
+    let mut version: Vec<usize> = (0..14).collect();
+    let mut versions = vec![text(0, &version)];
+    for k in 1..5 {
+        let top = (0..3).map(|i| 100 + 10 * k + i);
+        version = top.chain(version[..11].iter().copied()).collect();
+        versions.push(text(0, &version));
+    }
+    versions
+}
+
+fn meta(id: &str, body: &str, published_hour: Option<u64>) -> StoryMeta {
+    let at = |hours: u64| UNIX_EPOCH + Duration::from_secs(1_800_000_000 + hours * 3600);
+    StoryMeta {
+        id: id.to_owned(),
+        content_hash: fnv_hash(body),
+        body_bytes: body.len(),
+        published_at: published_hour.map(at),
+        ingested_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    }
+}
+
+/// A content hash for the index's "same text again" test (any stable hash).
+fn fnv_hash(body: &str) -> u64 {
+    body.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn ingest(index: &mut Index, id: &str, body: &str, hour: Option<u64>) -> IngestReport {
+    index.ingest(meta(id, body, hour), Fingerprint::of("", body))
+}
+
+#[test]
+fn the_chain_is_a_chain() {
+    let versions = chain();
+    let fp: Vec<Fingerprint> = versions.iter().map(|v| Fingerprint::of("", v)).collect();
+    for pair in fp.windows(2) {
+        let e = copydesk::dedup::compare(&pair[0], &pair[1]);
+        assert_eq!(e.relation(), Relation::Same, "consecutive versions: {e:?}");
+    }
+    let ends = copydesk::dedup::compare(&fp[0], &fp[4]);
+    assert!(ends.containment < 0.25, "first and last: {ends:?}");
+    assert_ne!(ends.relation(), Relation::Same, "{ends:?}");
+}
+
+#[test]
+fn a_write_through_in_order_is_one_cluster() {
+    let mut index = Index::new(IndexConfig::default());
+    let reports: Vec<IngestReport> = chain()
+        .iter()
+        .enumerate()
+        .map(|(k, v)| ingest(&mut index, &format!("v{k}"), v, Some(k as u64)))
+        .collect();
+    assert!(
+        reports.iter().all(|r| r.cluster == reports[0].cluster),
+        "{reports:#?}"
+    );
+    assert_eq!(index.cluster_count(), 1);
+}
+
+#[test]
+fn a_write_through_in_any_order_is_one_cluster() {
+    let versions = chain();
+    for order in [
+        [4, 0, 2, 1, 3],
+        [0, 4, 2, 3, 1],
+        [2, 4, 0, 3, 1],
+        [4, 3, 2, 1, 0],
+    ] {
+        let mut index = Index::new(IndexConfig::default());
+        for k in order {
+            ingest(&mut index, &format!("v{k}"), &versions[k], Some(k as u64));
+        }
+        assert_eq!(index.cluster_count(), 1, "order {order:?}");
+        let cluster = index.story_cluster("v0").expect("indexed");
+        assert!((0..5).all(|k| index.story_cluster(&format!("v{k}")) == Some(cluster)));
+        assert_eq!(index.cluster(cluster).expect("cluster").members.len(), 5);
+    }
+}
+
+#[test]
+fn a_next_day_follow_up_is_linked_not_folded() {
+    let versions = chain();
+    let mut index = Index::new(IndexConfig::default());
+    for (k, v) in versions.iter().enumerate() {
+        ingest(&mut index, &format!("v{k}"), v, Some(k as u64));
+    }
+    // The second-day story: a new top over the last version's background,
+    // published 30 hours after the first version.
+    let mut follow_up: String = (200..203).map(|n| paragraph(0, n)).collect();
+    follow_up.push_str(&versions[4]);
+    let report = ingest(&mut index, "day2", &follow_up, Some(30));
+    let chain_cluster = index.story_cluster("v0").expect("indexed");
+    assert_ne!(report.cluster, chain_cluster, "{report:?}");
+    assert!(report.related.contains(&chain_cluster), "{report:?}");
+}
+
+#[test]
+fn bridges_never_chain_different_reports_together() {
+    let reports: Vec<String> = (0..3).map(|t| text(t, &[0, 1, 2, 3])).collect();
+    let mut index = Index::new(IndexConfig::default());
+    for (t, r) in reports.iter().enumerate() {
+        ingest(&mut index, &format!("report{t}"), r, None);
+    }
+    // Digests that carry two of the reports whole, each SAME as both by
+    // its text, in both orders.
+    for (a, b) in [(0, 1), (1, 2), (2, 0), (1, 0), (2, 1), (0, 2)] {
+        let bridge = format!("{}{}", reports[a], reports[b]);
+        ingest(&mut index, &format!("bridge{a}{b}"), &bridge, None);
+    }
+    let clusters: Vec<_> = (0..3)
+        .map(|t| index.story_cluster(&format!("report{t}")).expect("indexed"))
+        .collect();
+    assert_ne!(clusters[0], clusters[1]);
+    assert_ne!(clusters[1], clusters[2]);
+    assert_ne!(clusters[0], clusters[2]);
+}
