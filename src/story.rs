@@ -4,7 +4,8 @@ use std::time::SystemTime;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::dedup::{ClusterId, Fingerprint, StoryMeta};
+use crate::dedup::furniture;
+use crate::dedup::{ClusterId, Fingerprint, Index, IngestOutcome, IngestReport, StoryMeta};
 
 /// Longest story id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -85,13 +86,45 @@ pub struct PreparedStory {
     pub story: Story,
     /// Its matching fingerprint.
     pub fingerprint: Fingerprint,
+    /// Hashes of its short lines, which the index counts to learn furniture
+    /// (see [`crate::dedup::furniture`]).
+    pub lines: Vec<u64>,
 }
 
 impl PreparedStory {
     /// Fingerprints `story`. CPU-bound: call it off the async executor.
     pub fn new(story: Story) -> PreparedStory {
         let fingerprint = Fingerprint::of(&story.title, &story.body);
-        PreparedStory { story, fingerprint }
+        let lines = furniture::short_lines(&story.body);
+        PreparedStory {
+            story,
+            fingerprint,
+            lines,
+        }
+    }
+
+    /// The fingerprint with the furniture `index` has learned left out:
+    /// recomputed only when the story carries a learned line.
+    pub fn fingerprint_for(&self, index: &Index) -> Fingerprint {
+        let learned = index.learned_furniture();
+        if learned.any(&self.lines) {
+            Fingerprint::with_learned_furniture(&self.story.title, &self.story.body, &|line| {
+                learned.is_furniture(line)
+            })
+        } else {
+            self.fingerprint.clone()
+        }
+    }
+
+    /// Ingests the story into `index` at `now`, leaving out learned
+    /// furniture and counting its short lines under the cluster it joined.
+    pub fn ingest_into(self, index: &mut Index, now: SystemTime) -> (Story, IngestReport) {
+        let fingerprint = self.fingerprint_for(index);
+        let report = index.ingest(self.story.meta(now), fingerprint);
+        if report.outcome != IngestOutcome::Unchanged {
+            index.learn_furniture(report.cluster, &self.lines);
+        }
+        (self.story, report)
     }
 }
 

@@ -137,9 +137,7 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
 fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
     let mut index = Index::new(config);
     while let Some(story) = batch.next_story()? {
-        let meta = story.meta(SystemTime::now());
-        let PreparedStory { fingerprint, .. } = PreparedStory::new(story);
-        let report = index.ingest(meta, fingerprint);
+        let (_, report) = PreparedStory::new(story).ingest_into(&mut index, SystemTime::now());
         batch.write(&offline_line(report))?;
     }
     batch.finish()

@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 
 use super::compare::{DEFAULT_FOLLOW_UP_AFTER, Evidence, Relation, compare};
 use super::fingerprint::Fingerprint;
+use super::furniture::LearnedFurniture;
 use super::minhash::LshParams;
 use super::slot_table::SlotTable;
 
@@ -296,6 +297,8 @@ pub struct Index {
     /// `None` unless a store asked for changes (see [`Index::restore`]):
     /// otherwise the set would only grow.
     dirty: Option<BTreeSet<ClusterId>>,
+    /// Short lines seen under many clusters: furniture.
+    furniture: LearnedFurniture,
 }
 
 /// A cluster as a store keeps it: members by story id.
@@ -374,7 +377,19 @@ impl Index {
             next_cluster: 1,
             next_sequence: 0,
             dirty: None,
+            furniture: LearnedFurniture::default(),
         }
+    }
+
+    /// The furniture learned so far.
+    pub fn learned_furniture(&self) -> &LearnedFurniture {
+        &self.furniture
+    }
+
+    /// Counts a story's short lines (see [`super::furniture::short_lines`])
+    /// as seen in `cluster`.
+    pub fn learn_furniture(&mut self, cluster: ClusterId, lines: &[u64]) {
+        self.furniture.learn(cluster, lines);
     }
 
     /// Rebuilds an index from what a store kept: each story's metadata,
@@ -564,6 +579,11 @@ impl Index {
         published_at: Option<SystemTime>,
         exclude: Option<&str>,
     ) -> Vec<Match> {
+        // A text with no story in it (empty, or a page of nothing but
+        // captions and widgets) is a version of nothing.
+        if fingerprint.shingle_count == 0 {
+            return Vec::new();
+        }
         let excluded = exclude.and_then(|id| self.slot_of(id));
         let mut candidates: Vec<u32> = Vec::new();
         for (band, key) in self
@@ -585,6 +605,7 @@ impl Index {
         let mut matches: Vec<Match> = candidates
             .into_iter()
             .filter(|&slot| Some(slot) != excluded)
+            .filter(|&slot| self.slot_entry(slot).fingerprint.shingle_count > 0)
             .filter_map(|slot| {
                 let entry = self.slot_entry(slot);
                 let evidence = compare(fingerprint, &entry.fingerprint)

@@ -5,6 +5,8 @@
 //! Compute only: no gRPC types, no I/O, no clock (callers pass times in).
 //!
 //! - [`fingerprint`]: furniture removal, word shingles, lede, signature.
+//! - [`furniture`]: short lines learned as furniture from how many
+//!   clusters they occur in.
 //! - [`sample`]: nested hash samples that stand in for full shingle and
 //!   word sets, so the index keeps about 1 KiB a story.
 //! - [`minhash`]: one-permutation MinHash and LSH banding.
@@ -15,6 +17,7 @@
 
 pub mod compare;
 pub mod fingerprint;
+pub mod furniture;
 pub mod index;
 pub mod minhash;
 pub mod sample;

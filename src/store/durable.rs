@@ -426,8 +426,8 @@ impl State {
     ) -> Result<Vec<IngestReport>, StoreError> {
         let mut writes = Writes::default();
         let mut reports = Vec::with_capacity(batch.len());
-        for PreparedStory { story, fingerprint } in batch {
-            let report = self.index.ingest(story.meta(now), fingerprint);
+        for prepared in batch {
+            let (story, report) = prepared.ingest_into(&mut self.index, now);
             if report.outcome != IngestOutcome::Unchanged {
                 let placement = self
                     .index
@@ -599,9 +599,11 @@ impl Store for DurableStore {
     async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
         self.with_state(move |state| {
             let exclude = (!prepared.story.id.is_empty()).then_some(prepared.story.id.as_str());
-            Ok(state
-                .index
-                .place(&prepared.fingerprint, prepared.story.published_at, exclude))
+            Ok(state.index.place(
+                &prepared.fingerprint_for(&state.index),
+                prepared.story.published_at,
+                exclude,
+            ))
         })
         .await
     }

@@ -86,8 +86,7 @@ impl Store for MemoryStore {
         now: SystemTime,
     ) -> Result<IngestReport, StoreError> {
         self.with_state(move |state| {
-            let PreparedStory { story, fingerprint } = prepared;
-            let report = state.index.ingest(story.meta(now), fingerprint);
+            let (story, report) = prepared.ingest_into(&mut state.index, now);
             let ingested_at = state
                 .index
                 .story_meta(&report.story_id)
@@ -125,9 +124,11 @@ impl Store for MemoryStore {
     async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
         self.with_state(move |state| {
             let exclude = (!prepared.story.id.is_empty()).then_some(prepared.story.id.as_str());
-            state
-                .index
-                .place(&prepared.fingerprint, prepared.story.published_at, exclude)
+            state.index.place(
+                &prepared.fingerprint_for(&state.index),
+                prepared.story.published_at,
+                exclude,
+            )
         })
         .await
     }

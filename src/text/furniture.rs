@@ -49,6 +49,9 @@ const LABEL_MAX_WORDS: usize = 10;
 /// Bylines on their own line ("By Jill Colvin, Associated Press").
 const BYLINE_MAX_WORDS: usize = 8;
 
+/// A caption is a sentence or two; a longer line is prose.
+const CAPTION_MAX_WORDS: usize = 150;
+
 /// Script text: share of code punctuation above which a line is not prose.
 const CODE_PUNCTUATION_SHARE: f64 = 0.04;
 
@@ -96,6 +99,11 @@ fn is_script(line: &str) -> bool {
 /// ("(AP Photo/…)", "(Photo by … / AFP)", "Photo: …", "FILE - In this …
 /// file photo"), which story prose does not use.
 fn is_photo_caption(line: &str) -> bool {
+    if word_count(line) > CAPTION_MAX_WORDS {
+        // A paragraph that long is prose that mentions a photo, or a whole
+        // story on one line.
+        return false;
+    }
     let lower = line.to_ascii_lowercase();
     lower.contains("photo/")
         || lower.contains("(photo by")
@@ -135,14 +143,18 @@ fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
 /// The hash under which the index counts a line: its words, lowercased,
 /// whatever the spacing.
 pub fn line_hash(line: &str) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for word in line.split_whitespace() {
         for b in word.bytes() {
-            h.update(&[b.to_ascii_lowercase()]);
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(PRIME);
         }
-        h.update(b" ");
+        h = (h ^ u64::from(b' ')).wrapping_mul(PRIME);
     }
-    h.digest()
+    // FNV-1a mixes its low bits poorly; one finalizer spreads them.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
 }
 
 /// Byte ranges of the lines of `text` (without their line breaks).
@@ -157,24 +169,33 @@ pub fn lines(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
 
 /// Byte ranges of the furniture lines of `text`: those furniture by their
 /// form, and those whose [`line_hash`] `learned` says the index has seen
-/// under many different stories. When every line of a text would go (a
-/// one-line story, a page of captions), none does: what is left is all the
-/// evidence there is.
+/// under many different stories. When every line is a short label (a
+/// brief, a headline), none goes: that is all the evidence there is. A
+/// page of nothing but captions, credits or widgets is all furniture.
 pub fn furniture_lines(text: &str, learned: &dyn Fn(u64) -> bool) -> Vec<Range<usize>> {
     let mut furniture = Vec::new();
     let mut prose = false;
+    let mut only_labels = true;
     for range in lines(text) {
         let line = &text[range.clone()];
         if line.trim().is_empty() {
             continue;
         }
         if is_furniture_line(line) || learned(line_hash(line)) {
+            only_labels &= is_label(line.trim()) && !is_photo_caption(line);
             furniture.push(range);
         } else {
             prose = true;
         }
     }
-    if prose { furniture } else { Vec::new() }
+    // A text of short unpunctuated lines is a brief or a headline: keep
+    // it. A page of nothing but captions, credits and widgets has no story
+    // in it at all.
+    if prose || !only_labels {
+        furniture
+    } else {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]
@@ -225,6 +246,12 @@ mod tests {
     #[test]
     fn a_text_of_nothing_but_labels_keeps_them() {
         assert!(furniture_lines("Talks end\nGeneva", &never).is_empty());
+    }
+
+    #[test]
+    fn a_page_of_captions_is_all_furniture() {
+        let text = "Share\nPeople march in the rain on Sunday. (Photo by Jane Doe / AFP)\n";
+        assert_eq!(furniture_lines(text, &never).len(), 2);
     }
 
     #[test]
