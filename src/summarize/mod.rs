@@ -14,7 +14,7 @@ mod score;
 pub use budget::{Budget, BudgetError};
 pub use score::{MAX_GRAPH_SENTENCES, ScoreParts, Weights, score_sentences};
 
-use crate::text::split_sentences;
+use crate::text::{SentenceSpan, furniture, split_sentences};
 
 /// One chosen sentence.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +60,18 @@ pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
 
 /// Summarizes with explicit scoring weights.
 pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights) -> Summary {
-    let spans = split_sentences(body);
+    let all = split_sentences(body);
+    // Furniture lines (bylines, captions, widgets, time stamps) are not
+    // story: they are neither candidates nor counted in the story's
+    // position prior. A text that is all furniture keeps every sentence.
+    let furniture = furniture::furniture_lines(body, &|_| false);
+    let mut story: Vec<usize> = (0..all.len())
+        .filter(|&i| !furniture.iter().any(|line| line.contains(&all[i].start)))
+        .collect();
+    if story.is_empty() {
+        story = (0..all.len()).collect();
+    }
+    let spans: Vec<SentenceSpan> = story.iter().map(|&i| all[i]).collect();
     let scored = score_sentences(title, body, &spans, weights);
     let (max_sentences, max_words) = budget.limits(spans.len());
 
@@ -95,13 +106,13 @@ pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights
         sentences: chosen
             .into_iter()
             .map(|index| SummarySentence {
-                index,
+                index: story[index],
                 start: spans[index].start,
                 end: spans[index].end,
                 score: scored.parts[index],
             })
             .collect(),
-        story_sentences: spans.len(),
+        story_sentences: all.len(),
         words,
     }
 }
@@ -130,6 +141,29 @@ mod tests {
                 .all(|w| w[0].index < w[1].index)
         );
         assert_eq!(summary.sentences[0].index, 0, "the lede leads");
+    }
+
+    #[test]
+    fn furniture_lines_are_never_chosen_and_indices_stay_the_story_s() {
+        let body = format!(
+            "Advertisement\nBy Jane Doe, Harbour Gazette\nPosted 9:58 AM, March 3\n\
+             Ministers meet in Geneva. (AP Photo/John Roe)\n{STORY}"
+        );
+        let summary = summarize("", &body, Budget::default());
+        let texts: Vec<_> = summary.texts(&body).collect();
+        assert_eq!(
+            texts,
+            [
+                "Russia and the United States opened security talks in Geneva on Monday.",
+                "The talks, led by deputy foreign ministers, focused on Ukraine and NATO expansion.",
+                "Moscow wants guarantees that NATO will not expand further east.",
+            ]
+        );
+        assert!(
+            summary.sentences[0].index >= 4,
+            "{:?}",
+            summary.sentences[0]
+        );
     }
 
     #[test]

@@ -46,6 +46,13 @@ const FURNITURE_PREFIXES: &[&str] = &[
 /// widget's button ("More", "Close", "Image 1 of 6").
 const LABEL_MAX_WORDS: usize = 10;
 
+/// A line this short is a label whatever its punctuation.
+const TINY_LINE_WORDS: usize = 3;
+
+/// An unpunctuated line this short with a clock time in it is a time stamp
+/// or a byline with one.
+const STAMP_MAX_WORDS: usize = 25;
+
 /// Bylines on their own line ("By Jill Colvin, Associated Press").
 const BYLINE_MAX_WORDS: usize = 8;
 
@@ -81,9 +88,26 @@ fn is_byline(line: &str) -> bool {
     starts_with_ignore_case(line, "by ") && word_count(line) <= BYLINE_MAX_WORDS
 }
 
-/// A short line that does not end like a sentence.
+/// A short line that does not end like a sentence, a line of a word or
+/// three whatever its punctuation ("Congratulations!"), or a time stamp
+/// ("Jul 15, 2018 at 5:28 PM", "Published 3:55 a.m. ET July 16").
 fn is_label(line: &str) -> bool {
-    word_count(line) < LABEL_MAX_WORDS && !ends_like_sentence(line)
+    let words = word_count(line);
+    words <= TINY_LINE_WORDS
+        || (!ends_like_sentence(line)
+            && (words < LABEL_MAX_WORDS || (words < STAMP_MAX_WORDS && has_clock_time(line))))
+}
+
+/// Whether the line holds a clock time such as `5:28` or `10:14`.
+fn has_clock_time(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    bytes.windows(4).enumerate().any(|(i, w)| {
+        w[0].is_ascii_digit()
+            && w[1] == b':'
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+            && bytes.get(i + 4).is_none_or(|b| !b.is_ascii_digit())
+    })
 }
 
 /// JavaScript or markup left in the text by a scraper.
@@ -120,7 +144,7 @@ fn is_photo_caption(line: &str) -> bool {
 /// brackets.
 fn ends_like_sentence(line: &str) -> bool {
     let end = line.trim_end_matches(['"', '\'', '”', '’', ')', ']', ' ', '\u{a0}']);
-    end.ends_with(['.', '!', '?', ':', '…'])
+    end.ends_with(['.', '!', '?', '…'])
 }
 
 fn word_count(line: &str) -> usize {
@@ -224,6 +248,9 @@ mod tests {
             "Reporting by Jane Doe; Editing by John Roe",
             "Advertisement",
             "Image 1 of 6",
+            "Congratulations!",
+            "Now Playing:",
+            "By Jane Doe and John Roe, Harbour Gazette Published 3:55 a.m. ET March 3, 2026 | Updated 7:15 a.m. ET",
             "Posted 3:57 pm, Monday, by Harbour Gazette",
             "Lakeside weather: 5-day forecast",
             "window._ads = window._ads || []; window._ads.push({ mode: 'thumbs' });",
