@@ -74,6 +74,7 @@ impl Story {
             body_bytes: self.body.len(),
             published_at: self.published_at,
             ingested_at,
+            headline_belongs: crate::text::furniture::headline_belongs(&self.title, &self.body),
         }
     }
 }
@@ -106,20 +107,25 @@ impl PreparedStory {
     /// The fingerprint with the furniture `index` has learned left out:
     /// recomputed only when the story carries a learned line.
     pub fn fingerprint_for(&self, index: &Index) -> Fingerprint {
+        self.relearned(index)
+            .unwrap_or_else(|| self.fingerprint.clone())
+    }
+
+    /// The fingerprint recomputed without learned furniture, when the
+    /// story carries a line `index` has learned.
+    fn relearned(&self, index: &Index) -> Option<Fingerprint> {
         let learned = index.learned_furniture();
-        if learned.any(&self.lines) {
+        learned.any(&self.lines).then(|| {
             Fingerprint::with_learned_furniture(&self.story.title, &self.story.body, &|line| {
                 learned.is_furniture(line)
             })
-        } else {
-            self.fingerprint.clone()
-        }
+        })
     }
 
     /// Ingests the story into `index` at `now`, leaving out learned
     /// furniture and counting its short lines under the cluster it joined.
     pub fn ingest_into(self, index: &mut Index, now: SystemTime) -> (Story, IngestReport) {
-        let fingerprint = self.fingerprint_for(index);
+        let fingerprint = self.relearned(index).unwrap_or(self.fingerprint);
         let report = index.ingest(self.story.meta(now), fingerprint);
         if report.outcome != IngestOutcome::Unchanged {
             index.learn_furniture(report.cluster, &self.lines);

@@ -103,7 +103,7 @@ pub fn short_lines(body: &str) -> Vec<u64> {
     let mut hashes: Vec<u64> = lines(body)
         .map(|range| &body[range])
         .filter(|line| {
-            let words = line.split_whitespace().count();
+            let words = line.split_whitespace().take(MAX_LINE_WORDS + 1).count();
             words > 0 && words <= MAX_LINE_WORDS
         })
         .map(line_hash)

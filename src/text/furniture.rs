@@ -14,6 +14,9 @@
 
 use std::ops::Range;
 
+use super::stopwords::is_stopword;
+use super::words::for_each_word_hashed;
+
 /// Lines that open this way are credits, links or boilerplate: compared
 /// lowercased, by prefix. These are the conventions of wire services and
 /// news sites in general, not of one site.
@@ -68,11 +71,14 @@ pub fn is_furniture_line(line: &str) -> bool {
     if line.is_empty() {
         return false;
     }
+    // Counted only as far as any test below needs: a story set on one line
+    // (thousands of words) is judged as fast as a short one.
+    let words = words_up_to(line, CAPTION_MAX_WORDS + 1);
     is_boilerplate(line)
-        || is_byline(line)
-        || is_label(line)
+        || is_byline(line, words)
+        || is_label(line, words)
+        || is_photo_caption(line, words)
         || is_script(line)
-        || is_photo_caption(line)
 }
 
 /// Credits, links and copyright lines.
@@ -84,18 +90,18 @@ fn is_boilerplate(line: &str) -> bool {
 }
 
 /// "By Jane Doe" or "By Reuters" on a line of its own.
-fn is_byline(line: &str) -> bool {
-    starts_with_ignore_case(line, "by ") && word_count(line) <= BYLINE_MAX_WORDS
+fn is_byline(line: &str, words: usize) -> bool {
+    words <= BYLINE_MAX_WORDS && starts_with_ignore_case(line, "by ")
 }
 
 /// A short line that does not end like a sentence, a line of a word or
 /// three whatever its punctuation ("Congratulations!"), or a time stamp
 /// ("Jul 15, 2018 at 5:28 PM", "Published 3:55 a.m. ET July 16").
-fn is_label(line: &str) -> bool {
-    let words = word_count(line);
+fn is_label(line: &str, words: usize) -> bool {
     words <= TINY_LINE_WORDS
-        || (!ends_like_sentence(line)
-            && (words < LABEL_MAX_WORDS || (words < STAMP_MAX_WORDS && has_clock_time(line))))
+        || (words < STAMP_MAX_WORDS
+            && !ends_like_sentence(line)
+            && (words < LABEL_MAX_WORDS || has_clock_time(line)))
 }
 
 /// Whether the line holds a clock time such as `5:28` or `10:14`.
@@ -122,22 +128,38 @@ fn is_script(line: &str) -> bool {
 /// A picture's caption or credit: agencies mark them in a fixed way
 /// ("(AP Photo/…)", "(Photo by … / AFP)", "Photo: …", "FILE - In this …
 /// file photo"), which story prose does not use.
-fn is_photo_caption(line: &str) -> bool {
-    if word_count(line) > CAPTION_MAX_WORDS {
-        // A paragraph that long is prose that mentions a photo, or a whole
-        // story on one line.
+fn is_photo_caption(line: &str, words: usize) -> bool {
+    // A paragraph longer than a caption is prose that mentions a photo, or
+    // a whole story on one line.
+    if words > CAPTION_MAX_WORDS {
         return false;
     }
-    let lower = line.to_ascii_lowercase();
-    lower.contains("photo/")
-        || lower.contains("(photo by")
-        || lower.contains("photo credit")
-        || lower.starts_with("photo:")
-        || lower.starts_with("file -")
-        || lower.starts_with("file –")
-        || lower.starts_with("file —")
-        || lower.contains("file photo")
-        || lower.contains("getty images")
+    [
+        "photo/",
+        "(photo by",
+        "photo credit",
+        "file photo",
+        "getty images",
+    ]
+    .iter()
+    .any(|marker| contains_ignore_case(line, marker))
+        || ["photo:", "file -", "file –", "file —"]
+            .iter()
+            .any(|p| starts_with_ignore_case(line, p))
+}
+
+/// ASCII-case-insensitive substring test (`needle` is lowercase ASCII).
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
+    hay.len() >= needle.len()
+        && hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Words of `line`, counted up to `limit`.
+fn words_up_to(line: &str, limit: usize) -> usize {
+    line.split_whitespace().take(limit).count()
 }
 
 /// Ends with sentence punctuation, perhaps inside closing quotes or
@@ -145,10 +167,6 @@ fn is_photo_caption(line: &str) -> bool {
 fn ends_like_sentence(line: &str) -> bool {
     let end = line.trim_end_matches(['"', '\'', '”', '’', ')', ']', ' ', '\u{a0}']);
     end.ends_with(['.', '!', '?', '…'])
-}
-
-fn word_count(line: &str) -> usize {
-    line.split_whitespace().count()
 }
 
 /// ASCII-case-insensitive prefix test (`prefix` is lowercase ASCII or `©`).
@@ -181,6 +199,53 @@ pub fn line_hash(line: &str) -> u64 {
     h ^ (h >> 33)
 }
 
+/// Words of the story's top that a headline is checked against.
+const HEADLINE_TOP_WORDS: usize = 200;
+
+/// A headline of fewer content words (a site's name, "Subscribe") says
+/// nothing of the story.
+const HEADLINE_MIN_WORDS: usize = 2;
+
+/// Whether `title` is the story's own headline rather than page furniture
+/// a scraper took for one ("Enter City and State or Zip Code", a sidebar's
+/// headline, "1 / 19"): more than half of its content words (three or more
+/// letters, no digits, no stopwords; two at least) occur in the top of the
+/// story's prose.
+pub fn headline_belongs(title: &str, body: &str) -> bool {
+    let mut title_words: Vec<u64> = Vec::new();
+    for_each_word_hashed(title, |word, hash| {
+        if word.chars().count() >= 3
+            && !word.bytes().any(|b| b.is_ascii_digit())
+            && !is_stopword(word, hash)
+        {
+            title_words.push(hash);
+        }
+    });
+    title_words.sort_unstable();
+    title_words.dedup();
+    if title_words.len() < HEADLINE_MIN_WORDS {
+        return false;
+    }
+    let furniture = furniture_lines(body, &|_| false);
+    let mut top: Vec<u64> = Vec::with_capacity(HEADLINE_TOP_WORDS);
+    for range in lines(body).filter(|range| !furniture.contains(range)) {
+        for_each_word_hashed(&body[range], |_, hash| {
+            if top.len() < HEADLINE_TOP_WORDS {
+                top.push(hash);
+            }
+        });
+        if top.len() >= HEADLINE_TOP_WORDS {
+            break;
+        }
+    }
+    top.sort_unstable();
+    let found = title_words
+        .iter()
+        .filter(|w| top.binary_search(w).is_ok())
+        .count();
+    found * 2 > title_words.len()
+}
+
 /// Byte ranges of the lines of `text` (without their line breaks).
 pub fn lines(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
     let mut start = 0;
@@ -206,7 +271,8 @@ pub fn furniture_lines(text: &str, learned: &dyn Fn(u64) -> bool) -> Vec<Range<u
             continue;
         }
         if is_furniture_line(line) || learned(line_hash(line)) {
-            only_labels &= is_label(line.trim()) && !is_photo_caption(line);
+            let (line, words) = (line.trim(), words_up_to(line, CAPTION_MAX_WORDS + 1));
+            only_labels &= is_label(line, words) && !is_photo_caption(line, words);
             furniture.push(range);
         } else {
             prose = true;
@@ -273,6 +339,21 @@ mod tests {
     #[test]
     fn a_text_of_nothing_but_labels_keeps_them() {
         assert!(furniture_lines("Talks end\nGeneva", &never).is_empty());
+    }
+
+    #[test]
+    fn a_headline_belongs_when_the_story_tells_it() {
+        let body = "Enter City and State or Zip Code\nMinisters ended security talks in Geneva on Monday without a breakthrough.\n";
+        assert!(headline_belongs(
+            "Geneva security talks end without breakthrough",
+            body
+        ));
+        assert!(!headline_belongs("Enter City and State or Zip Code", body));
+        assert!(!headline_belongs(
+            "Guest commentary: the clinic lost because of its conduct",
+            body
+        ));
+        assert!(!headline_belongs("", body));
     }
 
     #[test]
