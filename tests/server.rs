@@ -807,3 +807,29 @@ async fn shutdown_returns_and_closes_the_port() {
         "listener closed"
     );
 }
+
+#[tokio::test]
+async fn the_agency_the_copy_names_comes_back() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let mut client = server.dedup().await;
+    let body = "GENEVA (Reuters) - Russian and U.S. diplomats ended talks on European security in Geneva on Monday without a breakthrough.\n\nMoscow wants NATO to rule out further expansion.";
+    let answer = ingest(&mut client, "reuters-1", "Talks end", body).await;
+    assert_eq!(answer.agency, "Reuters");
+    let stored = client
+        .get_story(GetStoryRequest {
+            name: "stories/reuters-1".into(),
+        })
+        .await
+        .expect("get story")
+        .into_inner();
+    assert_eq!(stored.agency, "Reuters");
+    let plain = ingest(
+        &mut client,
+        "council-1",
+        texts::COUNCIL_TITLE,
+        texts::COUNCIL,
+    )
+    .await;
+    assert_eq!(plain.agency, "");
+    server.stop().await;
+}

@@ -166,3 +166,85 @@ fn bridges_never_chain_different_reports_together() {
     assert_ne!(clusters[1], clusters[2]);
     assert_ne!(clusters[0], clusters[2]);
 }
+
+/// A press conference as an agency wrote it up: its own lede over the
+/// long quotes every agency in the room carried.
+fn press_conference(agency_dateline: &str, lede: &str) -> String {
+    let quotes = [
+        "\"We have agreed to keep talking, and that is more than anyone expected from this room,\" the foreign minister said.",
+        "\"Nobody should read this as a breakthrough, but nobody should read it as a failure either,\" she added.",
+        "\"The next round will be in Vienna, and it will be about the border, the troops and the treaty,\" her counterpart said.",
+        "\"We told them plainly that the sanctions stay until the troops go home,\" the foreign minister said of the talks.",
+        "\"If they want the treaty back, they know what the price is, and it has not changed since the spring,\" he said.",
+        "\"I will report to the president tonight and to the parliament on Thursday,\" the foreign minister told the room.",
+    ];
+    format!("{agency_dateline} {lede}\n\n{}\n", quotes[..4].join("\n\n"))
+}
+
+#[test]
+fn two_agencies_on_one_press_conference_are_related_not_same() {
+    let ap = press_conference(
+        "GENEVA (AP) —",
+        "The foreign ministers agreed in Geneva on Monday to keep talking about the treaty and the troops. \
+         Neither side offered a concession on the border or the sanctions, and the room was tense.",
+    );
+    let reuters = press_conference(
+        "GENEVA (Reuters) -",
+        "Talks on the treaty and the troops will go on, the foreign ministers said in Geneva on Monday. \
+         The sanctions and the border were not settled, and the next round was set for Vienna.",
+    );
+    let (a, b) = (Fingerprint::of("", &ap), Fingerprint::of("", &reuters));
+    assert_eq!(a.agency.map(|x| x.as_str()), Some("AP"));
+    assert_eq!(b.agency.map(|x| x.as_str()), Some("Reuters"));
+    // By their text alone the two are SAME: the quotes are most of both.
+    let text_only = copydesk::dedup::compare(&a, &b);
+    assert_eq!(text_only.relation(), Relation::Same, "{text_only:?}");
+    let mut index = Index::new(IndexConfig::default());
+    let first = ingest(&mut index, "ap", &ap, Some(0));
+    let second = ingest(&mut index, "reuters", &reuters, Some(1));
+    assert_ne!(first.cluster, second.cluster, "{second:?}");
+    assert!(second.related.contains(&first.cluster), "{second:?}");
+}
+
+#[test]
+fn one_agency_s_copy_on_three_sites_is_one_report() {
+    let copy = press_conference(
+        "GENEVA (AP) —",
+        "The foreign ministers agreed in Geneva on Monday to keep talking about the treaty and the troops.",
+    );
+    let sites = [
+        format!("Advertisement\n\nBy The Associated Press\n\n{copy}\nRelated content\n\nMore\n"),
+        format!(
+            "Share this story\n\nPosted 9:58 AM, Monday\n\n{copy}\nCopyright 2026 The Associated Press. All rights reserved.\n"
+        ),
+        format!(
+            "Close\n\nImage 1 of 4\n\nMinisters leave the talks. (AP Photo/Jane Doe)\n\n{copy}"
+        ),
+    ];
+    let titles = [
+        "Ministers promise more talks",
+        "Geneva talks end with a promise of more meetings | Harbour Gazette",
+        "Enter City and State or Zip Code",
+    ];
+    let mut index = Index::new(IndexConfig::default());
+    let reports: Vec<IngestReport> = sites
+        .iter()
+        .zip(titles)
+        .enumerate()
+        .map(|(i, (body, title))| {
+            index.ingest(
+                meta(&format!("site{i}"), body, Some(i as u64)),
+                Fingerprint::of(title, body),
+            )
+        })
+        .collect();
+    assert!(
+        reports.iter().all(|r| r.cluster == reports[0].cluster),
+        "{reports:#?}"
+    );
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.agency.map(|a| a.as_str()) == Some("AP"))
+    );
+}

@@ -28,6 +28,9 @@ struct DedupLine {
     similarity: Option<SimilarityLine>,
     /// `clusters/{n}` of related clusters.
     related: Vec<String>,
+    /// The news agency the copy names, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agency: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -159,6 +162,7 @@ fn offline_line(report: IngestReport) -> DedupLine {
             .iter()
             .map(|c| format!("clusters/{c}"))
             .collect(),
+        agency: report.agency.map(|a| a.as_str().to_owned()),
     }
 }
 
@@ -242,5 +246,6 @@ fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {
         canonical: strip_story(&response.canonical_story),
         cluster: response.cluster,
         related: response.related_clusters,
+        agency: (!response.agency.is_empty()).then_some(response.agency),
     }
 }

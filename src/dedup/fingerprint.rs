@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 use super::minhash::{Signature, signature};
 use super::sample::{self, Sample};
+use crate::text::agency::{self, Agency};
 use crate::text::furniture;
 use crate::text::normalize;
 use crate::text::stopwords::is_stopword;
@@ -55,6 +56,8 @@ pub struct Fingerprint {
     word_sample_len: u16,
     shingle_level: u8,
     word_level: u8,
+    /// The news agency the copy names, if any.
+    pub agency: Option<Agency>,
 }
 
 impl Fingerprint {
@@ -135,6 +138,7 @@ impl Fingerprint {
             word_sample_len: word_sample.len() as u16,
             shingle_level,
             word_level,
+            agency: agency::detect(body),
         }
     }
 
@@ -357,7 +361,15 @@ mod tests {
             "",
             "WASHINGTON, Jan 10 (AP) \u{2014} Russia and the United States opened talks.",
         );
-        assert_eq!(a, b);
+        // The same text to match on; the agency is kept as evidence.
+        assert_eq!(
+            (a.agency, b.agency),
+            (Some(Agency::Reuters), Some(Agency::AssociatedPress))
+        );
+        assert_eq!(
+            Fingerprint { agency: None, ..a },
+            Fingerprint { agency: None, ..b }
+        );
     }
 
     #[test]

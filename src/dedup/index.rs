@@ -19,6 +19,7 @@ use super::fingerprint::Fingerprint;
 use super::furniture::LearnedFurniture;
 use super::minhash::LshParams;
 use super::slot_table::SlotTable;
+use crate::text::agency::Agency;
 
 /// A cluster's number; clusters are named `clusters/{id}`.
 pub type ClusterId = u64;
@@ -182,6 +183,8 @@ pub struct IngestReport {
     pub outcome: IngestOutcome,
     /// Verified matches at ingest time, best first.
     pub matches: Vec<Match>,
+    /// The news agency the story's copy names, if any.
+    pub agency: Option<Agency>,
 }
 
 /// A cluster as clients see it.
@@ -280,6 +283,17 @@ impl From<Stamp> for SystemTime {
 }
 
 /// The hash under which a story id is found.
+/// Stories whose copy names different agencies are SAME only when their
+/// text is largely one (the `jaccard` of the SAME rule) or one lies whole
+/// in the other (the trimmed rule's containment).
+const AGENCY_SAME_JACCARD: f64 = 0.7;
+const AGENCY_SAME_CONTAINMENT: f64 = 0.9;
+
+/// Whether both stories name an agency and the agencies differ.
+fn agencies_differ(a: Option<Agency>, b: Option<Agency>) -> bool {
+    a.zip(b).is_some_and(|(a, b)| a != b)
+}
+
 fn id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
@@ -614,7 +628,19 @@ impl Index {
                 let entry = self.slot_entry(slot);
                 let evidence = compare(fingerprint, &entry.fingerprint)
                     .with_publication_times(published_at, entry.meta.published_at);
-                let relation = evidence.relation_within(self.config.follow_up_after);
+                let mut relation = evidence.relation_within(self.config.follow_up_after);
+                // Two agencies' copy is two reports, though it shares long
+                // quotes from one press conference: SAME then needs the
+                // same text, not a rewrite's shared words. (One agency's
+                // copy re-tagged by a site, which the synthetic wire set
+                // does, still has the same text.)
+                if relation == Relation::Same
+                    && agencies_differ(fingerprint.agency, entry.fingerprint.agency)
+                    && evidence.jaccard < AGENCY_SAME_JACCARD
+                    && evidence.containment < AGENCY_SAME_CONTAINMENT
+                {
+                    relation = Relation::Related;
+                }
                 (relation != Relation::Unrelated).then(|| Match {
                     story_id: entry.meta.id.clone(),
                     cluster: entry.cluster,
@@ -778,6 +804,7 @@ impl Index {
             related: cluster.related().collect(),
             outcome,
             matches,
+            agency: entry.fingerprint.agency,
         }
     }
 

@@ -74,6 +74,7 @@ pub fn story(
         language,
         cluster: _,
         ingest_time: _,
+        agency: _,
     }) = story
     else {
         return Err(ApiError::field(field, "is required"));
@@ -305,6 +306,7 @@ pub fn ingest_response(report: &IngestReport) -> proto::IngestStoryResponse {
             .collect(),
         outcome: outcome as i32,
         matches: matches(&report.matches),
+        agency: agency_name(report.agency),
     }
 }
 
@@ -347,6 +349,7 @@ pub fn story_message(story: Story) -> proto::Story {
         language,
         cluster: String::new(),
         ingest_time: None,
+        agency: String::new(),
     }
 }
 
@@ -359,8 +362,14 @@ pub fn stored_story(stored: StoredStory) -> proto::Story {
     proto::Story {
         cluster: cluster_resource(cluster),
         ingest_time: Some(ingested_at.into()),
+        agency: agency_name(crate::text::agency::detect(&story.body)),
         ..story_message(story)
     }
+}
+
+/// The agency's name, empty for none.
+fn agency_name(agency: Option<crate::text::agency::Agency>) -> String {
+    agency.map(|a| a.as_str().to_owned()).unwrap_or_default()
 }
 
 /// The Cluster message; `summary` is given for GetCluster and left out of

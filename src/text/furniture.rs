@@ -148,6 +148,12 @@ fn is_photo_caption(line: &str, words: usize) -> bool {
             .any(|p| starts_with_ignore_case(line, p))
 }
 
+/// Whether `line` is a picture's caption or credit.
+pub fn is_photo_caption_line(line: &str) -> bool {
+    let line = line.trim();
+    is_photo_caption(line, words_up_to(line, CAPTION_MAX_WORDS + 1))
+}
+
 /// ASCII-case-insensitive substring test (`needle` is lowercase ASCII).
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());

@@ -4,6 +4,7 @@
 //! where a later stage must point back into what the client sent, keeps byte
 //! offsets into the original text.
 //!
+//! - [`agency`]: the news agency the copy names (dateline tag, byline).
 //! - [`furniture`]: lines that are page or wire furniture, not story.
 //! - [`normalize`]: folds the surface differences between versions of one
 //!   wire story (Unicode forms, quotes, dashes, invisible characters, case).
@@ -12,6 +13,7 @@
 //! - [`sparse`]: dot products of sorted sparse term vectors.
 //! - [`stopwords`]: English function words as a fast hash set.
 
+pub mod agency;
 pub mod furniture;
 pub mod normalize;
 pub mod sentences;
