@@ -323,3 +323,93 @@ async fn retention_evicts_old_stories_in_the_background() {
     drop(client);
     server.stop().await;
 }
+
+/// The moon landing, as an archive would send it: published before 1970.
+fn moon_story() -> proto::Story {
+    proto::Story {
+        published_at: Some(prost_types::Timestamp {
+            seconds: -14_182_980,
+            nanos: 0,
+        }),
+        ..story("moon", "Apollo 11", "Armstrong walked on the Moon.")
+    }
+}
+
+#[tokio::test]
+async fn a_time_before_1970_is_refused_and_the_store_keeps_serving() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_with_store(
+        ServerConfig::default(),
+        open(dir.path(), DurableOptions::default()),
+    )
+    .await;
+    let mut client = server.dedup().await;
+    let geneva = ingest_cluster(
+        &mut client,
+        "geneva",
+        texts::GENEVA_TITLE,
+        &texts::geneva_full(),
+    )
+    .await;
+
+    let status = client
+        .ingest_story(IngestStoryRequest {
+            story: Some(moon_story()),
+        })
+        .await
+        .expect_err("a time the store cannot keep");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(
+        common::violated_fields(&status),
+        ["story.published_at"],
+        "{status:?}"
+    );
+
+    // In a stream the bad item fails alone.
+    let items = vec![
+        IngestStoriesRequest {
+            story: Some(moon_story()),
+        },
+        IngestStoriesRequest {
+            story: Some(story("council", texts::COUNCIL_TITLE, texts::COUNCIL)),
+        },
+    ];
+    let mut answers = client
+        .ingest_stories(tokio_stream::iter(items))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut results = Vec::new();
+    while let Some(answer) = answers.message().await.expect("answer") {
+        results.push(answer.result);
+    }
+    assert!(
+        matches!(&results[0], Some(ingest_stories_response::Result::Error(e)) if e.code == Code::InvalidArgument as i32),
+        "{results:?}"
+    );
+    assert!(
+        matches!(
+            &results[1],
+            Some(ingest_stories_response::Result::Ingested(_))
+        ),
+        "{results:?}"
+    );
+
+    // Reads and writes go on.
+    let found = client
+        .get_story(GetStoryRequest {
+            name: "stories/geneva".into(),
+        })
+        .await
+        .expect("an acknowledged story is still served")
+        .into_inner();
+    assert_eq!(found.cluster, geneva);
+    ingest_cluster(
+        &mut client,
+        "restyled",
+        texts::GENEVA_TITLE,
+        &texts::geneva_restyled(),
+    )
+    .await;
+    server.stop().await;
+}

@@ -111,6 +111,15 @@ pub fn story(
         }
     }
     let published_at = match published_at.map(SystemTime::try_from).transpose() {
+        // Stored times count from the Unix epoch: an earlier one could not
+        // be written, and the store never takes what it cannot keep.
+        Ok(Some(time)) if time < SystemTime::UNIX_EPOCH => {
+            violations.add(
+                format!("{field}.published_at"),
+                "must be 1970-01-01T00:00:00Z or later",
+            );
+            None
+        }
         Ok(time) => time,
         Err(e) => {
             violations.add(

@@ -86,9 +86,12 @@ pub struct OpenReport {
 #[derive(Debug)]
 struct State {
     index: Index,
+    /// How the index matches, to rebuild it from the file.
+    config: IndexConfig,
     db: Database,
     options: DurableOptions,
-    /// Set when a commit failed: the index no longer matches the file.
+    /// Set when a commit failed and the index could not be rebuilt from
+    /// the file: it no longer matches what is stored.
     failed: Option<String>,
 }
 
@@ -135,20 +138,16 @@ impl DurableStore {
             StoreError::Backend(reason) => open_error(reason),
             other => other,
         })?;
-        let (records, clusters, counters) = read_all(&db).map_err(|e| open_error(e.to_string()))?;
-        let stories = fingerprint_all(&records);
-        drop(records);
-        let story_count = stories.len();
-        let index = Index::restore(config, stories, clusters, counters)
-            .map_err(|e| open_error(format!("stored records are inconsistent: {e}")))?;
+        let index = rebuild_index(&db, config).map_err(|e| open_error(e.to_string()))?;
         let report = OpenReport {
-            stories: story_count,
+            stories: index.len(),
             clusters: index.cluster_count(),
             seconds: started.elapsed().as_secs_f64(),
         };
         let store = DurableStore {
             state: Arc::new(Mutex::new(State {
                 index,
+                config,
                 db,
                 options,
                 failed: None,
@@ -332,6 +331,16 @@ mod v2 {
 
 type Records = (Vec<StoryRecord>, Vec<ClusterRecord>, IndexCounters);
 
+/// The matching index of what the file holds: every live story
+/// fingerprinted again, clusters and counters as stored.
+fn rebuild_index(db: &Database, config: IndexConfig) -> Result<Index, StoreError> {
+    let (records, clusters, counters) = read_all(db)?;
+    let stories = fingerprint_all(&records);
+    drop(records);
+    Index::restore(config, stories, clusters, counters)
+        .map_err(|e| StoreError::Backend(format!("stored records are inconsistent: {e}")))
+}
+
 /// Every live (not evicted) story, every cluster, and the counters.
 fn read_all(db: &Database) -> Result<Records, StoreError> {
     let txn = db.begin_read().map_err(backend("begin read"))?;
@@ -453,7 +462,18 @@ impl State {
         let counters = self.index.counters();
         let result = write(&self.db, &writes, counters);
         if let Err(err) = &result {
-            self.failed = Some(err.to_string());
+            // The index already holds what the failed transaction would
+            // have written: go back to what the file holds, as a restart
+            // would, so one failed write (a record that cannot be encoded,
+            // a full disk) never wedges the store. Only when the file
+            // cannot be read back is the store refused until a restart.
+            tracing::warn!(error = %err, "commit failed; rebuilding the index from the file");
+            match rebuild_index(&self.db, self.config) {
+                Ok(index) => self.index = index,
+                Err(rebuild) => {
+                    self.failed = Some(format!("{err}; then rebuilding the index: {rebuild}"))
+                }
+            }
         }
         result
     }
@@ -724,6 +744,65 @@ mod tests {
                 .expect("schema");
         }
         txn.commit().expect("commit");
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_rolls_the_index_back_and_the_store_keeps_serving() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = DurableStore::open(
+            dir.path(),
+            IndexConfig::default(),
+            DurableOptions::default(),
+        )
+        .expect("open");
+        store
+            .ingest(story("full", FULL, 0), SystemTime::now())
+            .await
+            .expect("ingest");
+        // A time the record layout cannot hold (the gRPC edge refuses it;
+        // a library caller can still send it): this commit fails.
+        let before_1970 = PreparedStory::new(Story {
+            id: "moon".into(),
+            body: "Armstrong walked on the Moon.".into(),
+            published_at: SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(86_400)),
+            ..Story::default()
+        });
+        store
+            .ingest(before_1970, SystemTime::now())
+            .await
+            .expect_err("the record cannot be written");
+
+        // What the file holds is served; what failed is not there.
+        assert_eq!(
+            store
+                .get_story("full")
+                .await
+                .expect("still served")
+                .story
+                .body,
+            FULL
+        );
+        assert!(matches!(
+            store.get_story("moon").await,
+            Err(StoreError::StoryNotFound(_))
+        ));
+        let trimmed = &FULL[..FULL.find(" Washington").expect("sentence")];
+        let report = store
+            .ingest(story("trimmed", trimmed, 1), SystemTime::now())
+            .await
+            .expect("writes go on");
+        assert_eq!(
+            report.duplicate_of.map(|(id, _)| id).as_deref(),
+            Some("full")
+        );
+        drop(store);
+        let (_, reopened) = DurableStore::open(
+            dir.path(),
+            IndexConfig::default(),
+            DurableOptions::default(),
+        )
+        .expect("reopen");
+        assert_eq!(reopened.stories, 2);
     }
 
     #[test]
