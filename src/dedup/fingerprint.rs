@@ -285,38 +285,52 @@ fn strip_furniture<'a>(body: &'a str, learned: &dyn Fn(u64) -> bool) -> Cow<'a, 
     Cow::Owned(kept)
 }
 
-/// Agency tags that close a dateline.
-const AGENCIES: &[&str] = &[
-    "(reuters)",
-    "(ap)",
-    "(afp)",
-    "(upi)",
-    "(bloomberg)",
-    "(dpa)",
-    "(cnn)",
-];
+/// The longest dateline whose tag is stripped: a city, a date and a tag.
+const MAX_DATELINE_BYTES: usize = 80;
+/// Words before the tag, at most (`NEW YORK, Jan. 10 (AP)`).
+const MAX_DATELINE_WORDS: usize = 6;
+/// The tag: one or two words of letters (`(AP)`, `(Reuters)`, `(KABC)`,
+/// `( cnn )` in tokenized copy), whichever outlet it names.
+const MAX_TAG_BYTES: usize = 16;
+/// A dateline word with a full stop in it is an abbreviation this short.
+const MAX_ABBREVIATION_BYTES: usize = 5;
 
 /// Drops `GENEVA (Reuters) -` or `WASHINGTON, Jan 10 (AP) —` from the start
-/// of the text: everything up to and including the agency tag and the dash
-/// after it, when that prefix is short.
+/// of the text: everything up to and including an outlet's tag in
+/// parentheses and the dash after it, when what comes before the tag is a
+/// short run of words with no sentence end in it. Which outlet it is does
+/// not matter here (see [`crate::text::agency`] for that): a dateline is
+/// not story text.
 fn strip_dateline(text: &str) -> &str {
-    const MAX_DATELINE_BYTES: usize = 80;
-    let head_end = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .take_while(|&i| i <= MAX_DATELINE_BYTES)
-        .last()
-        .unwrap_or(0);
-    // ASCII lowercasing keeps byte offsets valid in the original.
-    let head = text[..head_end].to_ascii_lowercase();
-    for agency in AGENCIES {
-        if let Some(at) = head.find(agency) {
-            let rest = &text[at + agency.len()..];
-            let rest = rest.trim_start_matches([' ', '-', '\u{2013}', '\u{2014}', ':']);
-            return rest;
-        }
+    let window = &text[..text.floor_char_boundary(MAX_DATELINE_BYTES.min(text.len()))];
+    let Some(open) = window.find('(') else {
+        return text;
+    };
+    let prefix = &window[..open];
+    let dateline_words = prefix.split_whitespace().all(|word| {
+        // A full stop in a dateline abbreviates (`Jan.`, `ST.`, `D.C.`).
+        !word.contains(['!', '?', '"'])
+            && (!word.contains('.') || word.len() <= MAX_ABBREVIATION_BYTES)
+    });
+    if prefix.split_whitespace().count() > MAX_DATELINE_WORDS
+        || prefix.contains('\n')
+        || !dateline_words
+    {
+        return text;
     }
-    text
+    let Some(close) = window[open..].find(')').map(|at| open + at) else {
+        return text;
+    };
+    let tag = window[open + 1..close].trim();
+    let tag_words = tag.split_whitespace().count();
+    if tag.is_empty()
+        || tag.len() > MAX_TAG_BYTES
+        || tag_words > 2
+        || !tag.chars().all(|c| c.is_alphabetic() || c == ' ')
+    {
+        return text;
+    }
+    text[close + 1..].trim_start_matches([' ', '-', '\u{2013}', '\u{2014}', ':'])
 }
 
 /// Slugs that wire services put before a headline.
@@ -370,6 +384,30 @@ mod tests {
             Fingerprint { agency: None, ..a },
             Fingerprint { agency: None, ..b }
         );
+    }
+
+    #[test]
+    fn any_outlets_dateline_tag_is_stripped_but_not_a_sentence() {
+        assert_eq!(
+            strip_dateline("LOS ANGELES (KABC) -- A fire broke out."),
+            "A fire broke out."
+        );
+        assert_eq!(
+            strip_dateline("ST. LOUIS, Jan. 10 (AP) \u{2014} Voters went out."),
+            "Voters went out."
+        );
+        assert_eq!(
+            strip_dateline("washington ( cnn ) president obama spoke ."),
+            "president obama spoke ."
+        );
+        for sentence in [
+            "Officials said on Monday that the group (ISIS) had attacked.",
+            "It rained. Then (at last) the sun came out.",
+            "The city (pop. 4,000) voted.",
+            "Rain fell all day\n(Reuters) photo",
+        ] {
+            assert_eq!(strip_dateline(sentence), sentence);
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const STOPWORDS: &[&str] = &[
     "his", "i", "if", "in", "into", "is", "it", "it's", "its", "more", "not", "of", "on", "one",
     "or", "our", "out", "s", "said", "says", "she", "so", "than", "that", "the", "their", "them",
     "there", "they", "this", "to", "up", "was", "we", "were", "what", "when", "which", "who",
-    "will", "with", "would", "you", "lrb", "rrb", "cnn",
+    "will", "with", "would", "you",
 ];
 
 /// Longest entry of [`STOPWORDS`], in bytes.
