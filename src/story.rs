@@ -19,9 +19,32 @@ pub enum StoryIdError {
     /// The id is longer than [`MAX_ID_BYTES`].
     #[error("must be at most {MAX_ID_BYTES} bytes, got {0}")]
     TooLong(usize),
-    /// The id holds `/` (it would break `stories/{id}`) or a control character.
-    #[error("must not contain '/' or control characters")]
+    /// The id holds `/` (it would break `stories/{id}`), a control
+    /// character, or an invisible formatting character.
+    #[error(
+        "must not contain '/', control characters or invisible formatting characters \
+         (bidirectional controls, zero-width characters)"
+    )]
     BadCharacter,
+}
+
+/// Characters that change how text displays without showing themselves
+/// (Unicode's format characters): bidirectional controls turn `story-1` into
+/// what reads as another id, zero-width ones make two ids that look alike.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 /// Checks a client's story id.
@@ -30,7 +53,10 @@ pub fn validate_story_id(id: &str) -> Result<(), StoryIdError> {
         Err(StoryIdError::Empty)
     } else if id.len() > MAX_ID_BYTES {
         Err(StoryIdError::TooLong(id.len()))
-    } else if id.chars().any(|c| c == '/' || c.is_control()) {
+    } else if id
+        .chars()
+        .any(|c| c == '/' || c.is_control() || is_invisible_format(c))
+    {
         Err(StoryIdError::BadCharacter)
     } else {
         Ok(())
@@ -158,6 +184,16 @@ mod tests {
             Err(StoryIdError::TooLong(300))
         );
         assert_eq!(validate_story_id("reuters-2026-11-27-geneva"), Ok(()));
+        for invisible in ["a\u{202E}b", "a\u{200B}b", "\u{FEFF}ab", "a\u{2066}b"] {
+            assert_eq!(
+                validate_story_id(invisible),
+                Err(StoryIdError::BadCharacter),
+                "{invisible:?}"
+            );
+        }
+        // Letters of any script stay welcome.
+        assert_eq!(validate_story_id("خبر-١"), Ok(()));
+        assert_eq!(validate_story_id("Zürich-nachricht"), Ok(()));
     }
 
     #[test]

@@ -588,6 +588,41 @@ async fn bad_names_and_stories_are_invalid_arguments() {
         .await
         .expect_err("no such cluster");
     assert_eq!(status.code(), Code::NotFound);
+
+    // One resource, one name: clusters/1 exists, and no other spelling of
+    // its number reaches it.
+    let cluster = common::ingest(&mut client, "one", "", "Talks opened in Geneva.")
+        .await
+        .cluster;
+    assert_eq!(cluster, "clusters/1");
+    for other_name in ["clusters/+1", "clusters/01", "clusters/ 1"] {
+        let status = client
+            .get_cluster(GetClusterRequest {
+                name: other_name.into(),
+            })
+            .await
+            .expect_err(other_name);
+        assert_eq!(violated_fields(&status), ["name"], "{other_name}");
+    }
+
+    // An id that displays as another id is refused like a control
+    // character: a right-to-left override, a zero-width space.
+    for id in ["story-\u{202E}1-yrots", "story\u{200B}-1"] {
+        let status = client
+            .ingest_story(IngestStoryRequest {
+                story: Some(story(id, "", "Text.")),
+            })
+            .await
+            .expect_err(id);
+        assert_eq!(violated_fields(&status), ["story.id"], "{id:?}");
+        let status = client
+            .get_story(GetStoryRequest {
+                name: format!("stories/{id}"),
+            })
+            .await
+            .expect_err(id);
+        assert_eq!(violated_fields(&status), ["name"], "{id:?}");
+    }
     server.stop().await;
 }
 

@@ -207,9 +207,17 @@ pub fn story_name(name: &str, field: &str) -> Result<String, ApiError> {
 
 /// `clusters/{id}` → id.
 pub fn cluster_name(name: &str, field: &str) -> Result<ClusterId, ApiError> {
+    // One resource, one name (AIP-122): the number as copydesk writes it,
+    // so `clusters/+1` and `clusters/01` are not other names of
+    // `clusters/1`.
     name.strip_prefix("clusters/")
-        .and_then(|id| id.parse::<ClusterId>().ok())
-        .ok_or_else(|| ApiError::field(field, "must be of the form clusters/{number}"))
+        .and_then(|id| id.parse::<ClusterId>().ok().filter(|n| n.to_string() == id))
+        .ok_or_else(|| {
+            ApiError::field(
+                field,
+                "must be of the form clusters/{number}, the number without sign or leading zeros",
+            )
+        })
 }
 
 pub fn story_resource(id: &str) -> String {
