@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // google.rpc.Status is tonic-types' own type, so streamed per-item
         // errors and call errors share one representation.
         .extern_path(".google.rpc", "::tonic_types::pb")
+        // A request that does not decode is INVALID_ARGUMENT, not INTERNAL.
+        .codec_path("crate::grpc::codec::ProtoCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

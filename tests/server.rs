@@ -868,3 +868,77 @@ async fn the_agency_the_copy_names_comes_back() {
     assert_eq!(plain.agency, "");
     server.stop().await;
 }
+
+/// Sends bytes as they are, as a careless or hostile client would.
+#[derive(Debug, Default, Clone)]
+struct RawBytesCodec;
+
+#[derive(Debug, Default, Clone)]
+struct RawBytesEncoder;
+
+impl tonic::codec::Encoder for RawBytesEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use prost::bytes::BufMut;
+        buf.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Codec for RawBytesCodec {
+    type Encode = Vec<u8>;
+    type Decode = proto::IngestStoryResponse;
+    type Encoder = RawBytesEncoder;
+    type Decoder = tonic_prost::ProstDecoder<proto::IngestStoryResponse>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawBytesEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstDecoder::default()
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_does_not_decode_is_the_clients_fault() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let mut grpc = tonic::client::Grpc::new(server.channel().await);
+    // IngestStoryRequest { story: Story { id: "a\xff" } }: invalid UTF-8
+    // in a string field; then bytes that are no protobuf at all.
+    let invalid_utf8 = vec![0x0a, 0x04, 0x12, 0x02, b'a', 0xff];
+    let garbage = vec![0xff, 0xff, 0xff, 0xff];
+    for bytes in [invalid_utf8, garbage] {
+        grpc.ready().await.expect("ready");
+        let status = grpc
+            .unary(
+                tonic::Request::new(bytes.clone()),
+                "/copydesk.v1.DedupService/IngestStory"
+                    .parse()
+                    .expect("path"),
+                RawBytesCodec,
+            )
+            .await
+            .expect_err("undecodable");
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{bytes:?}: {status:?}"
+        );
+        assert!(
+            status.message().contains("does not decode"),
+            "{}",
+            status.message()
+        );
+    }
+    // The server is fine afterwards.
+    let mut client = server.dedup().await;
+    ingest(&mut client, "after", "", "Talks opened in Geneva.").await;
+    server.stop().await;
+}

@@ -6,6 +6,7 @@
 //! answer back, and map any error through the one [`error::ApiError`] →
 //! `Status` mapping.
 
+pub mod codec;
 mod convert;
 mod dedup_service;
 mod error;
