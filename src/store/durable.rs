@@ -88,6 +88,10 @@ struct State {
     index: Index,
     /// How the index matches, to rebuild it from the file.
     config: IndexConfig,
+    /// The counters as last committed.
+    committed_counters: IndexCounters,
+    /// Transactions committed since the store was opened.
+    commits: u64,
     db: Database,
     options: DurableOptions,
     /// Set when a commit failed and the index could not be rebuilt from
@@ -146,6 +150,8 @@ impl DurableStore {
         };
         let store = DurableStore {
             state: Arc::new(Mutex::new(State {
+                committed_counters: index.counters(),
+                commits: 0,
                 index,
                 config,
                 db,
@@ -160,6 +166,11 @@ impl DurableStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Write transactions committed since the store was opened.
+    pub fn commits(&self) -> u64 {
+        lock(&self.state).commits
     }
 
     /// Runs `work` on the state on the blocking pool.
@@ -460,7 +471,19 @@ impl State {
     fn commit(&mut self, mut writes: Writes) -> Result<(), StoreError> {
         writes.changes = self.index.take_changes();
         let counters = self.index.counters();
+        if writes.stories.is_empty()
+            && writes.changes.changed.is_empty()
+            && writes.changes.removed.is_empty()
+            && counters == self.committed_counters
+        {
+            // Nothing changed (a re-sent story): nothing to make durable.
+            return Ok(());
+        }
         let result = write(&self.db, &writes, counters);
+        if result.is_ok() {
+            self.commits += 1;
+            self.committed_counters = counters;
+        }
         if let Err(err) = &result {
             // The index already holds what the failed transaction would
             // have written: go back to what the file holds, as a restart
@@ -469,7 +492,10 @@ impl State {
             // cannot be read back is the store refused until a restart.
             tracing::warn!(error = %err, "commit failed; rebuilding the index from the file");
             match rebuild_index(&self.db, self.config) {
-                Ok(index) => self.index = index,
+                Ok(index) => {
+                    self.committed_counters = index.counters();
+                    self.index = index;
+                }
                 Err(rebuild) => {
                     self.failed = Some(format!("{err}; then rebuilding the index: {rebuild}"))
                 }
@@ -744,6 +770,36 @@ mod tests {
                 .expect("schema");
         }
         txn.commit().expect("commit");
+    }
+
+    #[tokio::test]
+    async fn a_story_sent_again_unchanged_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = DurableStore::open(
+            dir.path(),
+            IndexConfig::default(),
+            DurableOptions::default(),
+        )
+        .expect("open");
+        let first = store
+            .ingest(story("full", FULL, 0), SystemTime::now())
+            .await
+            .expect("ingest");
+        let commits = store.commits();
+        assert_eq!(commits, 1);
+        let again = store
+            .ingest(story("full", FULL, 0), SystemTime::now())
+            .await
+            .expect("re-send");
+        assert_eq!(again.outcome, IngestOutcome::Unchanged);
+        assert_eq!(again.cluster, first.cluster);
+        assert_eq!(store.commits(), commits, "nothing changed, nothing written");
+        // A new version is written as before.
+        store
+            .ingest(story("full", &FULL[..200], 0), SystemTime::now())
+            .await
+            .expect("new text");
+        assert_eq!(store.commits(), commits + 1);
     }
 
     #[tokio::test]
