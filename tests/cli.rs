@@ -261,3 +261,25 @@ async fn dedup_streams_through_a_running_server() {
     assert_eq!(stored.into_inner().body, texts::COUNCIL);
     server.stop().await;
 }
+
+#[test]
+fn serve_finds_a_taken_port_before_it_touches_the_store() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let out = copydesk(&[
+        "serve",
+        "--listen",
+        &address,
+        "--data-dir",
+        &data_dir.to_string_lossy(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&address), "{stderr}");
+    assert!(
+        !data_dir.exists(),
+        "the store was opened before the port was bound"
+    );
+}

@@ -22,21 +22,6 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         commit_group,
     } = args;
     let index_config = matching.index_config();
-    let store: Arc<dyn Store> = if in_memory {
-        Arc::new(MemoryStore::new(index_config))
-    } else {
-        prepare_data_dir(&data_dir)?;
-        let (store, report) =
-            DurableStore::open(&data_dir, index_config, DurableOptions { keep_evicted })?;
-        tracing::info!(
-            path = %store.path().display(),
-            stories = report.stories,
-            clusters = report.clusters,
-            seconds = report.seconds,
-            "store opened"
-        );
-        Arc::new(store)
-    };
     let config = ServerConfig {
         max_body_bytes,
         max_concurrent_requests,
@@ -52,15 +37,50 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         source,
     })?;
     runtime.block_on(async {
+        // Bind first: a port another process holds is found before the
+        // store is opened (or upgraded). Clients that connect while the
+        // store opens wait in the listen backlog.
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|source| CliError::Bind {
                 address: listen.clone(),
                 source,
             })?;
+        let store = tokio::task::spawn_blocking(move || {
+            open_store(&data_dir, in_memory, index_config, keep_evicted)
+        })
+        .await
+        .map_err(|e| CliError::Io {
+            path: "store opening task".into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
         serve_with_store(listener, config, store, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// The store `serve` runs on: in memory, or the durable store in
+/// `data_dir`, opened and rebuilt.
+fn open_store(
+    data_dir: &std::path::Path,
+    in_memory: bool,
+    index_config: crate::dedup::IndexConfig,
+    keep_evicted: bool,
+) -> Result<Arc<dyn Store>, CliError> {
+    if in_memory {
+        return Ok(Arc::new(MemoryStore::new(index_config)));
+    }
+    prepare_data_dir(data_dir)?;
+    let (store, report) =
+        DurableStore::open(data_dir, index_config, DurableOptions { keep_evicted })?;
+    tracing::info!(
+        path = %store.path().display(),
+        stories = report.stories,
+        clusters = report.clusters,
+        seconds = report.seconds,
+        "store opened"
+    );
+    Ok(Arc::new(store))
 }
 
 /// Creates the data directory and checks that it is writable, so a
