@@ -942,3 +942,27 @@ async fn a_request_that_does_not_decode_is_the_clients_fault() {
     ingest(&mut client, "after", "", "Talks opened in Geneva.").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_ingest_answer_lists_the_strongest_matches_and_counts_them_all() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let mut client = server.dedup().await;
+    let copies = 14;
+    let mut last = None;
+    for site in 0..copies {
+        last = Some(
+            ingest(
+                &mut client,
+                &format!("site-{site}"),
+                "",
+                &texts::geneva_full(),
+            )
+            .await,
+        );
+    }
+    let last = last.expect("ingested");
+    assert_eq!(last.match_count, copies - 1);
+    assert_eq!(last.matches.len(), 10, "capped at the documented 10");
+    assert_eq!(last.cluster_size, copies);
+    server.stop().await;
+}

@@ -28,7 +28,9 @@ pub const MAX_LABEL_BYTES: usize = 256;
 /// Default and maximum `page_size` of ListClusters.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
-/// Default and maximum `max_matches` of FindDuplicates.
+/// Default and maximum `max_matches` of FindDuplicates; the default is
+/// also how many matches an ingest answer lists (a story re-run on
+/// thousands of sites would otherwise answer with thousands).
 pub const DEFAULT_MAX_MATCHES: usize = 10;
 pub const MAX_MATCHES: usize = 100;
 
@@ -322,8 +324,9 @@ pub fn ingest_response(report: &IngestReport) -> proto::IngestStoryResponse {
             .map(|&c| cluster_resource(c))
             .collect(),
         outcome: outcome as i32,
-        matches: matches(&report.matches),
+        matches: matches(&report.matches[..report.matches.len().min(DEFAULT_MAX_MATCHES)]),
         agency: agency_name(report.agency),
+        match_count: u32::try_from(report.matches.len()).unwrap_or(u32::MAX),
     }
 }
 
@@ -343,6 +346,7 @@ pub fn find_response(placement: &Placement, max_matches: usize) -> proto::FindDu
             .map(|&c| cluster_resource(c))
             .collect(),
         matches: matches(shown),
+        match_count: u32::try_from(placement.matches.len()).unwrap_or(u32::MAX),
     }
 }
 
