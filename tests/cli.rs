@@ -54,6 +54,8 @@ fn summarize_writes_one_line_per_story_and_skips_malformed_lines() {
         output.to_str().unwrap(),
         "--sentences",
         "2",
+        "--max-errors",
+        "1",
     ]);
     assert!(
         run.status.success(),
@@ -109,7 +111,15 @@ fn dedup_folds_versions_offline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = write_input(dir.path(), &wire_lines());
     let output = dir.path().join("out.jsonl");
-    let run = copydesk(&["dedup", "-i", &input, "-o", output.to_str().unwrap()]);
+    let run = copydesk(&[
+        "dedup",
+        "--max-errors",
+        "1",
+        "-i",
+        &input,
+        "-o",
+        output.to_str().unwrap(),
+    ]);
     assert!(
         run.status.success(),
         "{}",
@@ -182,6 +192,8 @@ fn dedup_builds_a_durable_store() {
         let output = dir.path().join(name);
         let run = copydesk(&[
             "dedup",
+            "--max-errors",
+            "1",
             "--data-dir",
             data.to_str().unwrap(),
             "-i",
@@ -229,6 +241,8 @@ async fn dedup_streams_through_a_running_server() {
     let run = tokio::task::spawn_blocking(move || {
         copydesk(&[
             "dedup",
+            "--max-errors",
+            "1",
             "--server",
             &address,
             "-i",
@@ -282,4 +296,79 @@ fn serve_finds_a_taken_port_before_it_touches_the_store() {
         !data_dir.exists(),
         "the store was opened before the port was bound"
     );
+}
+
+/// Lines for the accounting tests: two good stories (versions of one), a
+/// malformed line, and a story over the body limit.
+fn lines_with_faults(big_body: &str) -> Vec<String> {
+    vec![
+        json!({"id": "full", "text": texts::geneva_full()}).to_string(),
+        "{not json".to_owned(),
+        json!({"id": "huge", "text": big_body}).to_string(),
+        json!({"id": "trimmed", "text": texts::geneva_trimmed()}).to_string(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_loses_stories_says_so_and_exits_non_zero() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Larger than the server would decode: the run used to end here with
+    // no output at all.
+    let big = "Talks went on in Geneva all week. ".repeat(160_000);
+    let input = write_input(dir.path(), &lines_with_faults(&big));
+    let address = format!("http://{}", server.address);
+    let run_with = |args: Vec<String>| {
+        let output = dir.path().join("out.jsonl");
+        let mut all: Vec<String> = vec!["dedup".into(), "-i".into(), input.clone(), "-o".into()];
+        all.push(output.to_string_lossy().into_owned());
+        all.extend(args);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let run = copydesk(&refs);
+        (run, read_output(&output))
+    };
+    for remote in [false, true] {
+        let server_args = if remote {
+            vec!["--server".to_owned(), address.clone()]
+        } else {
+            Vec::new()
+        };
+        let (run, lines) = tokio::task::block_in_place(|| run_with(server_args.clone()));
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        // The good stories are written, the others reported one by one.
+        let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["full", "trimmed"], "remote {remote}: {stderr}");
+        assert!(stderr.contains("line 3: text is"), "{stderr}");
+        assert!(
+            stderr.contains("read 4, written 2, duplicates 1, refused 1, malformed 1"),
+            "remote {remote}: {stderr}"
+        );
+        // Malformed input is exit 65; refused stories alone are 66.
+        assert_eq!(run.status.code(), Some(65), "{stderr}");
+
+        let mut tolerant = server_args.clone();
+        tolerant.extend(["--max-errors".to_owned(), "2".to_owned()]);
+        let (run, _) = tokio::task::block_in_place(|| run_with(tolerant));
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+
+    // Only a refused story: exit 66.
+    let only_big = write_input(
+        dir.path(),
+        &[json!({"id": "huge", "text": big}).to_string()],
+    );
+    let output = dir.path().join("big.jsonl");
+    let run = copydesk(&["dedup", "-i", &only_big, "-o", output.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(66));
+
+    // An empty input says so.
+    let empty = write_input(dir.path(), &[]);
+    let run = copydesk(&["dedup", "-i", &empty, "-o", output.to_str().unwrap()]);
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("holds no story"));
+    server.stop().await;
 }

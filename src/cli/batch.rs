@@ -50,9 +50,29 @@ pub struct Batch {
     writer: BufWriter<Box<dyn Write>>,
     progress: ProgressBar,
     strict: bool,
+    max_errors: usize,
+    max_body_bytes: usize,
     line: usize,
-    skipped: usize,
+    /// Lines that held a story (well-formed or not).
+    read: usize,
+    written: usize,
+    duplicates: usize,
+    /// Lines that are not a story object.
+    malformed: usize,
+    /// Well-formed stories that were not processed: over a limit, or
+    /// refused by the server.
+    refused: usize,
     buffer: Vec<u8>,
+}
+
+/// What a batch run did, for its last line on stderr and its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub read: usize,
+    pub written: usize,
+    pub duplicates: usize,
+    pub malformed: usize,
+    pub refused: usize,
 }
 
 impl Batch {
@@ -88,7 +108,13 @@ impl Batch {
             progress: progress_bar(input_bytes),
             strict: args.strict,
             line: 0,
-            skipped: 0,
+            max_errors: args.max_errors,
+            max_body_bytes: args.max_body_bytes,
+            read: 0,
+            written: 0,
+            duplicates: 0,
+            malformed: 0,
+            refused: 0,
             buffer: Vec::new(),
         })
     }
@@ -117,7 +143,16 @@ impl Batch {
             if self.buffer.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
+            self.read += 1;
             match parse_line(&self.buffer) {
+                Ok(item) if item.story.body.len() > self.max_body_bytes => {
+                    let reason = format!(
+                        "text is {} bytes, more than --max-body-bytes {}",
+                        item.story.body.len(),
+                        self.max_body_bytes
+                    );
+                    self.refused(self.line, reason)?;
+                }
                 Ok(item) => return Ok(Some(item)),
                 Err(reason) => self.malformed(self.line, reason)?,
             }
@@ -129,10 +164,27 @@ impl Batch {
         if self.strict {
             return Err(CliError::Malformed { line, reason });
         }
-        self.skipped += 1;
+        self.malformed += 1;
         self.progress
             .suspend(|| eprintln!("copydesk: line {line}: {reason} (skipped)"));
         Ok(())
+    }
+
+    /// Reports well-formed story `line` that was not processed (over a
+    /// limit, or refused by the server), or fails under `--strict`.
+    pub fn refused(&mut self, line: usize, reason: String) -> Result<(), CliError> {
+        if self.strict {
+            return Err(CliError::Refused { line, reason });
+        }
+        self.refused += 1;
+        self.progress
+            .suspend(|| eprintln!("copydesk: line {line}: {reason} (not processed)"));
+        Ok(())
+    }
+
+    /// Counts a written story that joined a cluster as a duplicate.
+    pub fn count_duplicate(&mut self) {
+        self.duplicates += 1;
     }
 
     /// The 1-based number of the line last read.
@@ -147,7 +199,9 @@ impl Batch {
             source,
         };
         serde_json::to_writer(&mut self.writer, value).map_err(|e| io(e.into()))?;
-        self.writer.write_all(b"\n").map_err(io)
+        self.writer.write_all(b"\n").map_err(io)?;
+        self.written += 1;
+        Ok(())
     }
 
     /// Flushes the output and closes the progress bar.
@@ -157,8 +211,26 @@ impl Batch {
             source,
         })?;
         self.progress.finish_and_clear();
-        if self.skipped > 0 {
-            eprintln!("copydesk: {} malformed line(s) skipped", self.skipped);
+        let counts = BatchCounts {
+            read: self.read,
+            written: self.written,
+            duplicates: self.duplicates,
+            malformed: self.malformed,
+            refused: self.refused,
+        };
+        if counts.read == 0 {
+            eprintln!("copydesk: the input holds no story");
+        }
+        eprintln!(
+            "copydesk: read {}, written {}, duplicates {}, refused {}, malformed {}",
+            counts.read, counts.written, counts.duplicates, counts.refused, counts.malformed
+        );
+        if counts.malformed + counts.refused > self.max_errors {
+            return Err(CliError::Incomplete {
+                malformed: counts.malformed,
+                refused: counts.refused,
+                max_errors: self.max_errors,
+            });
         }
         Ok(())
     }

@@ -127,7 +127,7 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
         if group.len() == OFFLINE_COMMIT_GROUP || (done && !group.is_empty()) {
             let reports = store.ingest_blocking(std::mem::take(&mut group), SystemTime::now())?;
             for report in reports {
-                batch.write(&offline_line(report))?;
+                write_line(&mut batch, offline_line(report))?;
             }
         }
         if done {
@@ -141,9 +141,17 @@ fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
     let mut index = Index::new(config);
     while let Some(story) = batch.next_story()? {
         let (_, report) = PreparedStory::new(story).ingest_into(&mut index, SystemTime::now());
-        batch.write(&offline_line(report))?;
+        write_line(&mut batch, offline_line(report))?;
     }
     batch.finish()
+}
+
+/// Writes one answer, counting it when it is a duplicate.
+fn write_line(batch: &mut Batch, line: DedupLine) -> Result<(), CliError> {
+    if line.duplicate_of.is_some() {
+        batch.count_duplicate();
+    }
+    batch.write(&line)
 }
 
 fn offline_line(report: IngestReport) -> DedupLine {
@@ -216,12 +224,12 @@ async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
             .ok_or_else(|| remote("the stream ended early".into()))?;
         match response.result {
             Some(ingest_stories_response::Result::Ingested(ingested)) => {
-                batch.write(&remote_line(response.story_id, ingested))?;
+                write_line(&mut batch, remote_line(response.story_id, ingested))?;
             }
             Some(ingest_stories_response::Result::Error(status)) => {
-                batch.malformed(line, format!("refused by the server: {}", status.message))?;
+                batch.refused(line, format!("refused by the server: {}", status.message))?;
             }
-            None => batch.malformed(line, "the server sent an empty result".into())?,
+            None => batch.refused(line, "the server sent an empty result".into())?,
         }
     }
     drop(requests);

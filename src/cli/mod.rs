@@ -114,9 +114,18 @@ pub struct BatchArgs {
     /// stdout.
     #[arg(long, short, default_value = "-")]
     output: PathBuf,
-    /// Stop at the first malformed line instead of reporting and skipping it.
+    /// Stop at the first malformed line or refused story instead of
+    /// reporting and skipping it.
     #[arg(long)]
     strict: bool,
+    /// Exit 0 though up to this many lines were malformed or stories
+    /// refused (by default any one makes the exit code non-zero).
+    #[arg(long, env = "COPYDESK_MAX_ERRORS", default_value_t = 0)]
+    max_errors: usize,
+    /// Longest story text processed, in bytes; a longer one is refused for
+    /// itself and the run goes on. The server's default limit.
+    #[arg(long, env = "COPYDESK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
 }
 
 /// Flags of `copydesk summarize`.
@@ -172,6 +181,25 @@ pub enum CliError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A well-formed story refused (over a limit, or by the server) under
+    /// `--strict`.
+    #[error("line {line}: {reason}")]
+    Refused {
+        /// 1-based line number.
+        line: usize,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The run ended with more malformed lines and refused stories than
+    /// `--max-errors` allows.
+    #[error(
+        "{malformed} malformed line(s) and {refused} refused story(ies), more than --max-errors {max_errors}"
+    )]
+    Incomplete {
+        malformed: usize,
+        refused: usize,
+        max_errors: usize,
+    },
     /// A flag value that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -216,8 +244,25 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("copydesk: {err}");
-            ExitCode::FAILURE
+            exit_code(&err)
         }
+    }
+}
+
+/// Exit code for malformed input lines (`EX_DATAERR` of sysexits).
+pub const EXIT_MALFORMED: u8 = 65;
+/// Exit code for well-formed stories that were refused (over a limit, or
+/// by the server) when no line was malformed.
+pub const EXIT_REFUSED: u8 = 66;
+
+/// A batch job tells bad input from refused stories by the exit code; any
+/// other failure is 1.
+fn exit_code(err: &CliError) -> ExitCode {
+    match err {
+        CliError::Malformed { .. } => ExitCode::from(EXIT_MALFORMED),
+        CliError::Incomplete { malformed, .. } if *malformed > 0 => ExitCode::from(EXIT_MALFORMED),
+        CliError::Refused { .. } | CliError::Incomplete { .. } => ExitCode::from(EXIT_REFUSED),
+        _ => ExitCode::FAILURE,
     }
 }
 
