@@ -251,6 +251,21 @@ fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
     }
 }
 
+/// An RFC 3339 time, with `Z` or an offset, parsed as the server's
+/// `google.protobuf.Timestamp` parses it, so a line means the same in
+/// both; like the server, times before 1970 are refused.
+fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {
+    let timestamp: prost_types::Timestamp = text
+        .parse()
+        .map_err(|e| format!("is not an RFC 3339 time: {e}"))?;
+    let time = std::time::SystemTime::try_from(timestamp)
+        .map_err(|e| format!("is not a valid time: {e}"))?;
+    if time < std::time::SystemTime::UNIX_EPOCH {
+        return Err("must be 1970-01-01T00:00:00Z or later".into());
+    }
+    Ok(time)
+}
+
 fn parse_line(bytes: &[u8]) -> Result<Item, String> {
     let input: InputLine =
         serde_json::from_slice(bytes).map_err(|e| format!("not a story object: {e}"))?;
@@ -260,7 +275,7 @@ fn parse_line(bytes: &[u8]) -> Result<Item, String> {
     }
     let published_at = input
         .published_at
-        .map(|t| humantime::parse_rfc3339_weak(&t).map_err(|e| format!("published_at {t:?}: {e}")))
+        .map(|t| parse_time(&t).map_err(|e| format!("published_at {t:?}: {e}")))
         .transpose()?;
     let budget = match (input.max_sentences, input.max_words) {
         (Some(_), Some(_)) => return Err("set max_sentences or max_words, not both".into()),
@@ -317,5 +332,20 @@ mod tests {
         );
         assert!(parse_line(br#"{"id":"a","text":"x","max_words":5,"max_sentences":1}"#).is_err());
         assert!(parse_line(br#"{"id":"a","text":"x","published_at":"yesterday"}"#).is_err());
+        assert!(
+            parse_line(br#"{"id":"a","text":"x","published_at":"1969-07-20T20:17:00Z"}"#).is_err()
+        );
+        // Offsets, as the server accepts them: one instant, three spellings.
+        let at = |t: &str| {
+            parse_line(format!(r#"{{"id":"a","text":"x","published_at":"{t}"}}"#).as_bytes())
+                .expect(t)
+                .story
+                .published_at
+        };
+        assert_eq!(at("2026-03-03T09:00:00+02:00"), at("2026-03-03T07:00:00Z"));
+        assert_eq!(
+            at("2026-03-03T09:00:00.123-05:00"),
+            at("2026-03-03T14:00:00.123Z")
+        );
     }
 }
