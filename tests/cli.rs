@@ -372,3 +372,52 @@ async fn a_batch_that_loses_stories_says_so_and_exits_non_zero() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("holds no story"));
     server.stop().await;
 }
+
+#[test]
+fn boolean_settings_take_the_usual_spellings() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    for (value, accepted) in [
+        ("1", true),
+        ("yes", true),
+        ("on", true),
+        ("0", true),
+        ("off", true),
+        ("maybe", false),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_copydesk"))
+            .args(["serve", "--listen", &address])
+            .env("COPYDESK_IN_MEMORY", value)
+            .env("COPYDESK_KEEP_EVICTED", value)
+            .output()
+            .expect("run copydesk");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Past the flags, serve stops at the taken port.
+        assert_eq!(
+            stderr.contains("cannot listen"),
+            accepted,
+            "{value}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_server_that_is_not_there_is_named_with_what_to_do() {
+    // A port nothing listens on: bind one, then free it.
+    let address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        probe.local_addr().expect("address").to_string()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &wire_lines()[..1]);
+    // No scheme: plaintext is assumed, and the error says what was tried.
+    let out = copydesk(&["dedup", "--server", &address, "-i", &input, "-o", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot connect to http://{address}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("copydesk serve"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+}

@@ -146,6 +146,18 @@ fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
     batch.finish()
 }
 
+/// An error with its causes: tonic's own message is only "transport error".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Writes one answer, counting it when it is a duplicate.
 fn write_line(batch: &mut Batch, line: DedupLine) -> Result<(), CliError> {
     if line.duplicate_of.is_some() {
@@ -183,9 +195,20 @@ async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
         server: server.clone(),
         reason,
     };
-    let mut client = DedupServiceClient::connect(server.clone())
+    // `host:port` alone means plaintext gRPC, as grpcurl's -plaintext does.
+    let url = if server.contains("://") {
+        server.clone()
+    } else {
+        format!("http://{server}")
+    };
+    let mut client = DedupServiceClient::connect(url.clone())
         .await
-        .map_err(|e| remote(e.to_string()))?
+        .map_err(|e| {
+            remote(format!(
+                "cannot connect to {url}: {}; check that `copydesk serve` listens there",
+                error_chain(&e)
+            ))
+        })?
         .max_decoding_message_size(64 * 1024 * 1024);
     let (requests, receiver) = mpsc::channel(IN_FLIGHT);
     let mut responses = client

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::dedup::{CanonicalPolicy, IndexConfig};
@@ -44,7 +45,7 @@ pub struct ServeArgs {
     #[arg(long, env = "COPYDESK_DATA_DIR", default_value = "copydesk-data")]
     data_dir: PathBuf,
     /// Keep everything in memory instead (lost on restart).
-    #[arg(long, env = "COPYDESK_IN_MEMORY")]
+    #[arg(long, env = "COPYDESK_IN_MEMORY", value_parser = BoolishValueParser::new())]
     in_memory: bool,
     /// Evict stories older than this (publication, else ingest time) from
     /// the matching index, e.g. `72h`; by default nothing is evicted.
@@ -55,7 +56,7 @@ pub struct ServeArgs {
     eviction_interval: Duration,
     /// Keep evicted stories readable through GetStory (they leave their
     /// clusters either way); by default they are deleted.
-    #[arg(long, env = "COPYDESK_KEEP_EVICTED")]
+    #[arg(long, env = "COPYDESK_KEEP_EVICTED", value_parser = BoolishValueParser::new())]
     keep_evicted: bool,
     /// Most IngestStories items that share one durable commit.
     #[arg(long, env = "COPYDESK_COMMIT_GROUP", default_value_t = 64)]
