@@ -57,6 +57,12 @@ impl From<ApiError> for Status {
             ApiError::Store(StoreError::ClusterNotFound(id)) => {
                 Status::not_found(format!("clusters/{id} not found"))
             }
+            ApiError::Store(StoreError::Full(detail)) => {
+                tracing::error!(cause = %detail, "data directory full: refusing writes");
+                Status::resource_exhausted(
+                    "the data directory is full: writes are refused until space is freed",
+                )
+            }
             ApiError::Store(StoreError::Backend(detail)) => {
                 tracing::error!(cause = %detail, "store backend failed");
                 Status::internal("internal error")

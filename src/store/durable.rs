@@ -88,11 +88,16 @@ struct State {
     index: Index,
     /// How the index matches, to rebuild it from the file.
     config: IndexConfig,
+    /// The file, to reopen it after a failed commit.
+    path: PathBuf,
     /// The counters as last committed.
     committed_counters: IndexCounters,
     /// Transactions committed since the store was opened.
     commits: u64,
-    db: Database,
+    /// The open file; `None` between a failed commit and the reopen that
+    /// heals it (redb refuses every call after an I/O error in a commit
+    /// until the file is opened again).
+    db: Option<Database>,
     options: DurableOptions,
     /// Set when a commit failed and the index could not be rebuilt from
     /// the file: it no longer matches what is stored.
@@ -108,7 +113,29 @@ pub struct DurableStore {
 
 /// Maps any redb error to a backend error naming what was being done.
 fn backend<E: Into<redb::Error>>(context: &'static str) -> impl Fn(E) -> StoreError {
-    move |e| StoreError::Backend(format!("{context}: {}", e.into()))
+    move |e| {
+        let e = e.into();
+        if is_disk_full(&e) {
+            StoreError::Full(format!("{context}: {e}"))
+        } else {
+            StoreError::Backend(format!("{context}: {e}"))
+        }
+    }
+}
+
+/// Whether redb failed because the file system has no room (or the
+/// user's quota is spent): the operator's to fix, not a bug.
+fn is_disk_full(e: &redb::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    match e {
+        redb::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(io.raw_os_error(), Some(ENOSPC | EDQUOT))
+        }
+        _ => false,
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -154,7 +181,8 @@ impl DurableStore {
                 commits: 0,
                 index,
                 config,
-                db,
+                path: path.clone(),
+                db: Some(db),
                 options,
                 failed: None,
             })),
@@ -429,14 +457,44 @@ struct Writes {
 }
 
 impl State {
-    /// Refuses work once a commit has failed.
-    fn usable(&self) -> Result<(), StoreError> {
-        match &self.failed {
-            None => Ok(()),
-            Some(reason) => Err(StoreError::Backend(format!(
-                "an earlier commit failed ({reason}); restart to rebuild from the file"
-            ))),
+    /// After a failed commit, heals first: reopens the file and rebuilds
+    /// the index from it, so the store serves again as soon as it can (a
+    /// full disk with space freed) without a restart.
+    fn usable(&mut self) -> Result<(), StoreError> {
+        if self.failed.is_none() {
+            return Ok(());
         }
+        self.recover()
+    }
+
+    /// Reopens the file if it is closed and rebuilds the index from it.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        let reason = self.failed.clone().unwrap_or_default();
+        let still = |e: StoreError| match e {
+            StoreError::Full(detail) => StoreError::Full(detail),
+            other => StoreError::Backend(format!(
+                "an earlier commit failed ({reason}) and the store could not be reopened: {other}"
+            )),
+        };
+        if self.db.is_none() {
+            let db = Database::create(&self.path)
+                .map_err(backend("reopen"))
+                .map_err(still)?;
+            self.db = Some(db);
+        }
+        let index = rebuild_index(self.db()?, self.config).map_err(still)?;
+        self.committed_counters = index.counters();
+        self.index = index;
+        self.failed = None;
+        tracing::info!("the store serves again after a failed commit");
+        Ok(())
+    }
+
+    /// The open file.
+    fn db(&self) -> Result<&Database, StoreError> {
+        self.db.as_ref().ok_or_else(|| {
+            StoreError::Backend("the store file is closed after a failed commit".into())
+        })
     }
 
     fn ingest_batch(
@@ -479,7 +537,7 @@ impl State {
             // Nothing changed (a re-sent story): nothing to make durable.
             return Ok(());
         }
-        let result = write(&self.db, &writes, counters);
+        let result = write(self.db()?, &writes, counters);
         if result.is_ok() {
             self.commits += 1;
             self.committed_counters = counters;
@@ -490,15 +548,11 @@ impl State {
             // would, so one failed write (a record that cannot be encoded,
             // a full disk) never wedges the store. Only when the file
             // cannot be read back is the store refused until a restart.
-            tracing::warn!(error = %err, "commit failed; rebuilding the index from the file");
-            match rebuild_index(&self.db, self.config) {
-                Ok(index) => {
-                    self.committed_counters = index.counters();
-                    self.index = index;
-                }
-                Err(rebuild) => {
-                    self.failed = Some(format!("{err}; then rebuilding the index: {rebuild}"))
-                }
+            tracing::warn!(error = %err, "commit failed; reopening the file and rebuilding the index");
+            self.failed = Some(err.to_string());
+            self.db = None;
+            if let Err(recovery) = self.recover() {
+                tracing::warn!(error = %recovery, "the store will try again on the next request");
             }
         }
         result
@@ -506,7 +560,7 @@ impl State {
 
     /// The stored records of `ids`, in one read transaction.
     fn read_stories(&self, ids: &[&str]) -> Result<Vec<Option<StoryRecord>>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend("begin read"))?;
+        let txn = self.db()?.begin_read().map_err(backend("begin read"))?;
         let table = txn.open_table(STORIES).map_err(backend("open stories"))?;
         ids.iter()
             .map(|&id| {

@@ -32,6 +32,10 @@ pub enum StoreError {
     /// The backend failed; the detail is for the logs, not for clients.
     #[error("store backend failed: {0}")]
     Backend(String),
+    /// The data directory's file system is full: writes are refused until
+    /// space is freed (reads go on). The detail is for the logs.
+    #[error("the data directory is full: {0}")]
+    Full(String),
     /// The data directory's store cannot be opened (corrupt, unreadable,
     /// locked by another process, or inconsistent).
     #[error("cannot open the store {path}: {reason}")]

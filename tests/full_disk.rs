@@ -1,0 +1,122 @@
+//! A full disk under the durable store: writes are refused with
+//! RESOURCE_EXHAUSTED, reads go on, and writes resume by themselves once
+//! space is freed. Needs a small file system to fill: the test mounts a
+//! tmpfs, which takes root; elsewhere it says it was skipped.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::{TestServer, story, texts};
+use copydesk::dedup::IndexConfig;
+use copydesk::grpc::ServerConfig;
+use copydesk::grpc::proto::{GetStoryRequest, IngestStoryRequest};
+use copydesk::store::{DurableOptions, DurableStore};
+use tonic::Code;
+
+/// Unmounts the tmpfs however the test ends.
+struct Mount<'a>(&'a Path);
+
+impl Drop for Mount<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+fn mount_tmpfs(dir: &Path, size: &str) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A story of its own: numbers keep its shingles apart from the others.
+fn filler_story(n: usize) -> String {
+    (0..40)
+        .map(|i| {
+            format!(
+                "Paragraph {i} of report {n} names figure {} and place {}.",
+                n * 97 + i,
+                i * 13 + n
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_keeps_reads_and_heals_when_space_returns() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if !mount_tmpfs(dir.path(), "6m") {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let _mount = Mount(dir.path());
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    let (store, _) =
+        DurableStore::open(&data, IndexConfig::default(), DurableOptions::default()).expect("open");
+    let server = TestServer::start_with_store(ServerConfig::default(), Arc::new(store)).await;
+    let mut client = server.dedup().await;
+    let first = common::ingest(
+        &mut client,
+        "geneva",
+        texts::GENEVA_TITLE,
+        &texts::geneva_full(),
+    )
+    .await;
+
+    // Fill the file system, leaving little room.
+    let ballast = dir.path().join("ballast");
+    let free_kb = 6 * 1024 - 2 * 1024;
+    let _ = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            &format!("of={}", ballast.display()),
+            "bs=1k",
+            &format!("count={free_kb}"),
+        ])
+        .status();
+    let mut refused = None;
+    for n in 0..2_000 {
+        let result = client
+            .ingest_story(IngestStoryRequest {
+                story: Some(story(&format!("filler-{n}"), "", &filler_story(n))),
+            })
+            .await;
+        if let Err(status) = result {
+            refused = Some(status);
+            break;
+        }
+    }
+    let refused = refused.expect("the disk filled up");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().contains("full"), "{refused:?}");
+
+    // Reads go on.
+    let found = client
+        .get_story(GetStoryRequest {
+            name: "stories/geneva".into(),
+        })
+        .await
+        .expect("an acknowledged story is served on a full disk")
+        .into_inner();
+    assert_eq!(found.cluster, first.cluster);
+
+    // Space comes back: writes resume, no restart.
+    std::fs::remove_file(&ballast).expect("free space");
+    let after = common::ingest(&mut client, "after", "", &filler_story(99_999)).await;
+    assert!(!after.cluster.is_empty());
+    let found = client
+        .get_story(GetStoryRequest {
+            name: "stories/geneva".into(),
+        })
+        .await
+        .expect("still served")
+        .into_inner();
+    assert_eq!(found.cluster, first.cluster);
+    server.stop().await;
+}
