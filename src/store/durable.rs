@@ -826,8 +826,8 @@ mod tests {
         txn.commit().expect("commit");
     }
 
-    #[tokio::test]
-    async fn a_story_sent_again_unchanged_writes_nothing() {
+    /// A new store in a temporary directory (kept while the first lives).
+    fn temp_store() -> (tempfile::TempDir, DurableStore) {
         let dir = tempfile::tempdir().expect("temp dir");
         let (store, _) = DurableStore::open(
             dir.path(),
@@ -835,6 +835,12 @@ mod tests {
             DurableOptions::default(),
         )
         .expect("open");
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_story_sent_again_unchanged_writes_nothing() {
+        let (_dir, store) = temp_store();
         let first = store
             .ingest(story("full", FULL, 0), SystemTime::now())
             .await
@@ -858,13 +864,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_commit_rolls_the_index_back_and_the_store_keeps_serving() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (store, _) = DurableStore::open(
-            dir.path(),
-            IndexConfig::default(),
-            DurableOptions::default(),
-        )
-        .expect("open");
+        let (dir, store) = temp_store();
         store
             .ingest(story("full", FULL, 0), SystemTime::now())
             .await
