@@ -421,3 +421,19 @@ fn a_server_that_is_not_there_is_named_with_what_to_do() {
     assert!(stderr.contains("copydesk serve"), "{stderr}");
     assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
 }
+
+#[test]
+fn matching_flags_beside_server_are_refused_not_ignored() {
+    let out = copydesk(&[
+        "dedup",
+        "--server",
+        "127.0.0.1:1",
+        "--canonical",
+        "latest",
+        "-i",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--canonical"), "{stderr}");
+}

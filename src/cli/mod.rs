@@ -153,8 +153,10 @@ pub struct DedupArgs {
     #[command(flatten)]
     matching: MatchingArgs,
     /// Stream the file through IngestStories of a running server (e.g.
-    /// `http://127.0.0.1:50051`) instead of deduplicating offline.
-    #[arg(long, conflicts_with = "data_dir")]
+    /// `http://127.0.0.1:50051`) instead of deduplicating offline. The
+    /// server's own matching settings decide, so `--canonical` and
+    /// `--follow-up-after` are refused beside it rather than ignored.
+    #[arg(long, conflicts_with_all = ["data_dir", "canonical", "follow_up_after"])]
     server: Option<String>,
     /// Build (or extend) the durable store in this directory, which
     /// `copydesk serve --data-dir` then serves; by default the offline index
