@@ -99,8 +99,8 @@ struct State {
     /// until the file is opened again).
     db: Option<Database>,
     options: DurableOptions,
-    /// Set when a commit failed and the index could not be rebuilt from
-    /// the file: it no longer matches what is stored.
+    /// Set when a commit failed and the store has not healed yet (the file
+    /// reopened and the index rebuilt from it); every request tries again.
     failed: Option<String>,
 }
 
@@ -126,16 +126,11 @@ fn backend<E: Into<redb::Error>>(context: &'static str) -> impl Fn(E) -> StoreEr
 /// Whether redb failed because the file system has no room (or the
 /// user's quota is spent): the operator's to fix, not a bug.
 fn is_disk_full(e: &redb::Error) -> bool {
-    const ENOSPC: i32 = 28;
-    const EDQUOT: i32 = 122;
-    match e {
-        redb::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::StorageFull
-                || io.kind() == std::io::ErrorKind::QuotaExceeded
-                || matches!(io.raw_os_error(), Some(ENOSPC | EDQUOT))
-        }
-        _ => false,
-    }
+    // The standard library maps ENOSPC and EDQUOT to these kinds.
+    matches!(e, redb::Error::Io(io) if matches!(
+        io.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
