@@ -1,6 +1,9 @@
 //! Writes the evidence `compare` finds for each labelled pair, one JSON
 //! object per line with the label, for choosing the decision thresholds in
-//! `dedup::compare` (see the README, "How a wire editor reads them").
+//! `dedup::compare` (see the README, "How a wire editor reads them"), and
+//! the event overlap against a vocabulary learned from the whole corpus
+//! (`dedup::vocabulary`). Takes the SAME / RELATED / UNRELATED pair files
+//! and the event pairs, whose `overall` score is written as it is.
 //!
 //! ```sh
 //! cargo run --release --example pair_evidence -- CORPUS.jsonl PAIRS.jsonl > evidence.jsonl
@@ -9,6 +12,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
+use copydesk::dedup::vocabulary::Vocabulary;
 use copydesk::dedup::{Fingerprint, compare};
 use serde::Deserialize;
 
@@ -24,7 +28,10 @@ struct Story {
 struct Pair {
     a_id: String,
     b_id: String,
+    #[serde(default)]
     label: String,
+    #[serde(default)]
+    overall: Option<f64>,
     #[serde(default)]
     borderline: bool,
 }
@@ -43,6 +50,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let story: Story = serde_json::from_str(&line?)?;
         fingerprints.insert(story.id, Fingerprint::of(&story.title, &story.text));
     }
+    let mut vocabulary = Vocabulary::default();
+    for fingerprint in fingerprints.values() {
+        vocabulary.learn(&fingerprint.word_sample());
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for line in lines(pairs)? {
         let pair: Pair = serde_json::from_str(&line?)?;
@@ -51,10 +62,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         };
         let evidence = compare(a, b);
+        let event_overlap =
+            vocabulary.event_overlap(&a.word_sample(), &b.word_sample(), evidence.containment);
         let record = serde_json::json!({
             "a_id": pair.a_id,
             "b_id": pair.b_id,
             "label": pair.label,
+            "overall": pair.overall,
+            "event_overlap": event_overlap,
             "borderline": pair.borderline,
             "relation": format!("{:?}", evidence.relation()),
             "evidence": evidence,

@@ -18,7 +18,9 @@ use super::compare::{DEFAULT_FOLLOW_UP_AFTER, Evidence, Relation, compare};
 use super::fingerprint::Fingerprint;
 use super::furniture::LearnedFurniture;
 use super::minhash::LshParams;
+use super::sample::Sample;
 use super::slot_table::SlotTable;
+use super::vocabulary::{self, Vocabulary};
 use crate::text::agency::Agency;
 
 /// A cluster's number; clusters are named `clusters/{id}`.
@@ -76,6 +78,21 @@ const MERGE_SHARED_TEXT: f64 = 0.2;
 /// ...but not all of it: a story that holds another whole (a digest, a
 /// roundup) is no link in a chain.
 const MERGE_MAX_SHARED_TEXT: f64 = 0.9;
+
+/// A story posts this many of its topic words (the most frequent that are
+/// not common), for later reports of the same event to find it by.
+const POSTED_TOPIC_WORDS: usize = 2;
+
+/// A word posted by more stories than this is no mark of one event (a
+/// running story's stock names, a beat's vocabulary): it finds nothing.
+/// Bounds the event candidates of one story to a few hundred.
+const MAX_EVENT_POSTINGS: usize = 16;
+
+/// Two stories that share this much of their uncommon vocabulary beyond
+/// the text they share verbatim ([`Vocabulary::event_overlap`]) report one
+/// event: RELATED. Set on the multilingual event pairs (`events_dev`) and
+/// checked on the real-wire, wire and CNN/DM sets.
+const EVENT_RELATED: f64 = 0.2;
 
 /// How the index matches and elects.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -227,6 +244,21 @@ struct Entry {
     duplicate_of: Option<Box<(String, Evidence)>>,
 }
 
+/// The hash a word key is filed under in the event tables.
+fn topic_hash(key: u16) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(&key.to_le_bytes())
+}
+
+/// The hash `entry` is filed under in event table `table_at`.
+fn posted_key_hash(entry: &Entry, table_at: usize) -> u64 {
+    entry
+        .fingerprint
+        .topic_words()
+        .get(table_at)
+        .copied()
+        .map_or(0, topic_hash)
+}
+
 /// A cluster as the index holds it: most clusters are one story with no
 /// related links, so the common case allocates nothing and every field is
 /// as small as it can be (there is one of these per story or so).
@@ -317,6 +349,10 @@ pub struct Index {
     dirty: Option<BTreeSet<ClusterId>>,
     /// Short lines seen under many clusters: furniture.
     furniture: LearnedFurniture,
+    /// How many stories hold each word: which words are common.
+    vocabulary: Vocabulary,
+    /// One table per posted topic word: slots by word key.
+    by_topic: Vec<SlotTable>,
 }
 
 /// A cluster as a store keeps it: members by story id.
@@ -396,6 +432,10 @@ impl Index {
             next_sequence: 0,
             dirty: None,
             furniture: LearnedFurniture::default(),
+            vocabulary: Vocabulary::default(),
+            by_topic: (0..POSTED_TOPIC_WORDS)
+                .map(|_| SlotTable::default())
+                .collect(),
         }
     }
 
@@ -603,23 +643,25 @@ impl Index {
             return Vec::new();
         }
         let excluded = exclude.and_then(|id| self.slot_of(id));
-        let mut candidates: Vec<u32> = Vec::new();
-        for (band, key) in self
-            .config
-            .lsh
-            .band_keys(&fingerprint.signature)
-            .enumerate()
-        {
-            let rows = self.config.lsh.band(&fingerprint.signature, band);
-            candidates.extend(self.buckets[band].candidates(key).filter(|&slot| {
-                self.config
-                    .lsh
-                    .band(&self.slot_entry(slot).fingerprint.signature, band)
-                    == rows
-            }));
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
+        let words = fingerprint.word_sample();
+        let uncommon_words = self.vocabulary.uncommon(&words);
+        let uncommon = Sample {
+            values: &uncommon_words,
+            level: words.level,
+        };
+        let mut candidates = self.lsh_candidates(fingerprint);
+        // Stories found only through a shared word are verified only when
+        // their uncommon words could make them RELATED (the event overlap
+        // is never above the words' overlap): most share one name and
+        // nothing else.
+        candidates.extend(
+            self.event_candidates(fingerprint, &candidates)
+                .into_iter()
+                .filter(|&slot| {
+                    let other = self.slot_entry(slot).fingerprint.word_sample();
+                    Vocabulary::uncommon_dice_bound(&uncommon, &other) >= EVENT_RELATED
+                }),
+        );
         let mut matches: Vec<Match> = candidates
             .into_iter()
             .filter(|&slot| Some(slot) != excluded)
@@ -641,6 +683,16 @@ impl Index {
                 {
                     relation = Relation::Related;
                 }
+                // Reports of one event by different writers share its
+                // names and terms, not its sentences.
+                if relation == Relation::Unrelated {
+                    let dice = self
+                        .vocabulary
+                        .uncommon_dice(&uncommon, &entry.fingerprint.word_sample());
+                    if vocabulary::event_overlap(dice, evidence.containment) >= EVENT_RELATED {
+                        relation = Relation::Related;
+                    }
+                }
                 (relation != Relation::Unrelated).then(|| Match {
                     story_id: entry.meta.id.clone(),
                     cluster: entry.cluster,
@@ -656,6 +708,76 @@ impl Index {
                 .then(a.story_id.cmp(&b.story_id))
         });
         matches
+    }
+
+    /// Stories that share an LSH band with `fingerprint`: those whose text
+    /// it may share. Sorted, each once.
+    fn lsh_candidates(&self, fingerprint: &Fingerprint) -> Vec<u32> {
+        let mut candidates: Vec<u32> = Vec::new();
+        for (band, key) in self
+            .config
+            .lsh
+            .band_keys(&fingerprint.signature)
+            .enumerate()
+        {
+            let rows = self.config.lsh.band(&fingerprint.signature, band);
+            candidates.extend(self.buckets[band].candidates(key).filter(|&slot| {
+                self.config
+                    .lsh
+                    .band(&self.slot_entry(slot).fingerprint.signature, band)
+                    == rows
+            }));
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+    }
+
+    /// The stories posted under a word of `fingerprint` that is not
+    /// common (its sampled content words and its topic words: a long
+    /// story's sample holds one word in eight, its topic words always),
+    /// leaving out those in `found` (sorted). A word posted by more than
+    /// [`MAX_EVENT_POSTINGS`] stories finds nothing. Sorted, each once.
+    fn event_candidates(&self, fingerprint: &Fingerprint, found: &[u32]) -> Vec<u32> {
+        let mut candidates = Vec::new();
+        let words = fingerprint.word_sample();
+        let mut keys: SmallVec<[u16; 128]> = words
+            .values
+            .iter()
+            .map(|&v| vocabulary::key_of(v, words.level))
+            .chain(fingerprint.topic_words().iter().copied())
+            .filter(|&key| !self.vocabulary.is_common(key))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut posted: SmallVec<[u32; MAX_EVENT_POSTINGS + 1]> = SmallVec::new();
+        for key in keys {
+            for (table_at, table) in self.by_topic.iter().enumerate() {
+                posted.clear();
+                posted.extend(
+                    table
+                        .candidates(topic_hash(key))
+                        .filter(|&slot| {
+                            self.slot_entry(slot)
+                                .fingerprint
+                                .topic_words()
+                                .get(table_at)
+                                == Some(&key)
+                        })
+                        .take(MAX_EVENT_POSTINGS + 1),
+                );
+                if posted.len() <= MAX_EVENT_POSTINGS {
+                    candidates.extend(
+                        posted
+                            .iter()
+                            .filter(|slot| found.binary_search(slot).is_err()),
+                    );
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
     }
 
     /// Decides where `fingerprint`, published at `published_at`, belongs,
@@ -808,8 +930,18 @@ impl Index {
         }
     }
 
-    fn insert_entry(&mut self, entry: Entry) -> u32 {
+    fn insert_entry(&mut self, mut entry: Entry) -> u32 {
         let id_hash = id_hash(&entry.meta.id);
+        // Posted under its first topic words that are uncommon before it
+        // is counted (a story's own words make none of them common), and
+        // it keeps only those: which words are common changes as the
+        // index grows, and table `i` finds a story's key as its topic word
+        // `i`.
+        let vocabulary = &self.vocabulary;
+        entry
+            .fingerprint
+            .retain_topic_words(POSTED_TOPIC_WORDS, |key| !vocabulary.is_common(key));
+        self.vocabulary.learn(&entry.fingerprint.word_sample());
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(entry);
@@ -839,6 +971,12 @@ impl Index {
                 lsh.band_key(&live(s).fingerprint.signature, band)
             });
         }
+        let posted = live(slot).fingerprint.topic_words();
+        for (table_at, (table, &key)) in self.by_topic.iter_mut().zip(posted).enumerate() {
+            table.insert(topic_hash(key), slot, |s| {
+                posted_key_hash(live(s), table_at)
+            });
+        }
         self.by_id
             .insert(id_hash, slot, |s| self::id_hash(&live(s).meta.id));
         slot
@@ -860,6 +998,14 @@ impl Index {
         {
             self.buckets[band].remove(key, slot);
         }
+        for (table, &key) in self
+            .by_topic
+            .iter_mut()
+            .zip(entry.fingerprint.topic_words())
+        {
+            table.remove(topic_hash(key), slot);
+        }
+        self.vocabulary.forget(&entry.fingerprint.word_sample());
         let cluster_id = entry.cluster;
         self.mark_changed(cluster_id);
         let now_empty = match self.clusters.get_mut(&cluster_id) {
@@ -1272,6 +1418,78 @@ mod tests {
         assert_eq!(index.cluster(b.cluster).unwrap().members.len(), 1);
         assert_eq!(index.cluster(b.cluster).unwrap().related, vec![a.cluster]);
         assert_eq!(index.cluster_count(), 2);
+    }
+
+    /// Two outlets' reports of one flood, in sentences of their own, and a
+    /// strike in the same city that week.
+    const FLOOD_WIRE: &str = "Floodwaters swept through the port city of Valparaiso on Tuesday, forcing more than 4,000 residents from their homes, mayor Ximena Lobos said. \
+        The Aconcagua river burst its banks after three days of rain, and rescue crews in boats reached families trapped on rooftops in the Almendral district. \
+        Lobos asked the national government for emergency funds and said schools would stay closed until Friday.";
+    const FLOOD_LOCAL: &str = "Mayor Ximena Lobos appealed for national emergency aid after the Aconcagua overflowed and flooded much of Valparaiso. \
+        Some 4,000 people were evacuated, many from the low-lying Almendral neighbourhood, where boats ferried trapped families to safety. \
+        Classes are suspended across the city through Friday, officials added.";
+    const PORT_STRIKE: &str = "Dock workers in Valparaiso ended a two-week strike on Tuesday after the port operator agreed to raise wages by six percent. \
+        Container traffic, which had fallen by half during the stoppage, should recover within days, the union told officials.";
+
+    /// Stories on other news that all use a few everyday words, so the
+    /// index learns that those words are common.
+    fn ingest_other_news(index: &mut Index, stories: u64) {
+        const TOPICS: [&str; 5] = ["budget", "election", "museum", "football", "bridge"];
+        for i in 0..stories {
+            let topic = TOPICS[(i % 5) as usize];
+            let body = format!(
+                "Officials in the city said on Tuesday that the {topic} plan number {i} would go ahead. \
+                 The council voted {} to {} after a debate about the cost of item {}, and reporters asked about week {}.",
+                i + 7,
+                i % 5,
+                i * 31,
+                i * 17
+            );
+            ingest(index, &format!("other-{i}"), &body, i);
+        }
+    }
+
+    #[test]
+    fn reports_of_one_event_by_different_writers_are_related_not_same() {
+        let mut index = Index::new(IndexConfig::default());
+        ingest_other_news(&mut index, 40);
+        let wire = ingest(&mut index, "flood-wire", FLOOD_WIRE, 100);
+        let local = ingest(&mut index, "flood-local", FLOOD_LOCAL, 101);
+        assert_ne!(
+            local.cluster, wire.cluster,
+            "different writers: not one report"
+        );
+        assert_eq!(local.related, vec![wire.cluster], "{:?}", local.matches);
+        let link = &local.matches[0];
+        assert_eq!(link.relation, Relation::Related);
+        // Their text alone links nothing: the shared names and terms do.
+        assert_eq!(link.evidence.relation(), Relation::Unrelated, "{link:?}");
+        // The same city and day, other news: no link.
+        let strike = ingest(&mut index, "port-strike", PORT_STRIKE, 102);
+        assert!(strike.related.is_empty(), "{:?}", strike.matches);
+        // Deleting the local report takes its link with it.
+        index.remove("flood-local", UNIX_EPOCH + Duration::from_secs(103));
+        assert!(index.cluster(wire.cluster).unwrap().related.is_empty());
+    }
+
+    #[test]
+    fn a_word_every_story_uses_finds_no_event() {
+        let mut index = Index::new(IndexConfig::default());
+        ingest_other_news(&mut index, 40);
+        // "officials", "tuesday" and "city" are in every story: they are
+        // common, and a story is posted under none of them.
+        let strike = ingest(&mut index, "port-strike", PORT_STRIKE, 100);
+        assert!(strike.related.is_empty(), "{:?}", strike.matches);
+        let everyday = crate::text::words::word_hash("officials");
+        assert!(
+            index
+                .vocabulary
+                .is_common(vocabulary::key_of_hash(everyday))
+        );
+        let slot = index.slot_of("port-strike").unwrap();
+        let posted = index.slot_entry(slot).fingerprint.topic_words();
+        assert_eq!(posted.len(), POSTED_TOPIC_WORDS);
+        assert!(posted.iter().all(|&key| !index.vocabulary.is_common(key)));
     }
 
     #[test]

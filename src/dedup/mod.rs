@@ -12,6 +12,8 @@
 //! - [`minhash`]: one-permutation MinHash and LSH banding.
 //! - [`compare`]: the evidence between two stories and the SAME / RELATED /
 //!   UNRELATED decision.
+//! - [`vocabulary`]: how common each word is in the index, learned from
+//!   it: the evidence that reports by different writers share an event.
 //! - [`index`]: the in-memory index: buckets, clusters, canonical election
 //!   (its hash tables hold slot numbers only; see `slot_table`).
 
@@ -22,6 +24,7 @@ pub mod index;
 pub mod minhash;
 pub mod sample;
 mod slot_table;
+pub mod vocabulary;
 
 pub use compare::{DEFAULT_FOLLOW_UP_AFTER, Evidence, Relation, compare};
 pub use fingerprint::Fingerprint;
