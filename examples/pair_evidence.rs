@@ -70,6 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "label": pair.label,
             "overall": pair.overall,
             "event_overlap": event_overlap,
+            "agencies": [a.agency.map(|x| x.as_str()), b.agency.map(|x| x.as_str())],
             "borderline": pair.borderline,
             "relation": format!("{:?}", evidence.relation()),
             "evidence": evidence,

@@ -136,6 +136,41 @@ fn dedup_folds_versions_offline() {
     assert!(lines[3]["duplicate_of"].is_null());
 }
 
+/// Versions that arrive out of order first land in clusters of their own
+/// and fold later; every line says where its story ended up, offline and
+/// in a durable store alike.
+#[test]
+fn dedup_lines_say_where_each_story_ended_up() {
+    let versions = common::chain::chain();
+    let lines: Vec<String> = [4, 0, 2, 1, 3]
+        .iter()
+        .map(|&k| json!({"id": format!("v{k}"), "text": versions[k]}).to_string())
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &lines);
+    let data_dir = dir.path().join("data");
+    for extra in [vec![], vec!["--data-dir", data_dir.to_str().unwrap()]] {
+        let output = dir.path().join("out.jsonl");
+        let mut args = vec!["dedup", "-i", &input, "-o", output.to_str().unwrap()];
+        args.extend(extra.iter().copied());
+        let run = copydesk(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let out = read_output(&output);
+        assert_eq!(out.len(), 5);
+        // v4 and v0 share two of fourteen paragraphs: each started a
+        // cluster, and the versions between folded them into one.
+        assert!(out[1]["duplicate_of"].is_null(), "{}", out[1]);
+        for line in &out {
+            assert_eq!(line["cluster"], out[0]["cluster"], "{line}");
+            assert_eq!(line["canonical"], out[0]["canonical"], "{line}");
+        }
+    }
+}
+
 /// With publication times, a version three days on is a second-day story
 /// unless `--follow-up-after` says versions stay together that long.
 #[test]

@@ -6,57 +6,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod common;
+
+use common::chain::{chain, paragraph, text};
 use copydesk::dedup::{Fingerprint, Index, IndexConfig, IngestReport, Relation, StoryMeta};
-
-/// One paragraph of a report on `topic`: thirty words drawn from the
-/// topic's own vocabulary in an order fixed by `n`, so paragraphs of one
-/// report share their words (as news copy repeats its names and places)
-/// but not their word sequences, and reports on different topics share
-/// nothing.
-fn paragraph(topic: usize, n: usize) -> String {
-    const WORDS: [&str; 3] = [
-        "foreign ministers geneva talks security russia washington moscow delegates nato \
-         expansion sanctions troops border treaty envoy proposal summit officials lavrov \
-         blinken spokesman agenda missiles guarantees alliance round statement negotiators",
-        "flood engineers valley embankment river rain rescue crews villages evacuated \
-         water levels dam bridge pumps sandbags residents shelters mayor damage railway \
-         forecasters storm barrier insurers drainage farmland volunteers helicopters",
-        "league officials stadium final cup goal striker referee supporters coach season \
-         penalty keeper captain trophy tickets derby champions transfer midfielder injury \
-         squad manager fixtures defender kickoff fans pitch",
-    ];
-    let vocabulary: Vec<&str> = WORDS[topic].split_whitespace().collect();
-    let mut state = (topic as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    let words: Vec<&str> = (0..30)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            vocabulary[(state % vocabulary.len() as u64) as usize]
-        })
-        .collect();
-    format!("{}.\n\n", words.join(" "))
-}
-
-fn text(topic: usize, paragraphs: &[usize]) -> String {
-    paragraphs.iter().map(|&n| paragraph(topic, n)).collect()
-}
-
-/// Five versions of one story. Each write-through puts three new paragraphs
-/// on top and trims three from the bottom of the one before, so each is
-/// mostly its predecessor while the first and the last share two of their
-/// fourteen paragraphs.
-fn chain() -> Vec<String> {
-    let mut version: Vec<usize> = (0..14).collect();
-    let mut versions = vec![text(0, &version)];
-    for k in 1..5 {
-        let top = (0..3).map(|i| 100 + 10 * k + i);
-        version = top.chain(version[..11].iter().copied()).collect();
-        versions.push(text(0, &version));
-    }
-    versions
-}
 
 fn meta(id: &str, body: &str, published_hour: Option<u64>) -> StoryMeta {
     let at = |hours: u64| UNIX_EPOCH + Duration::from_secs(1_800_000_000 + hours * 3600);
@@ -247,4 +200,41 @@ fn one_agency_s_copy_on_three_sites_is_one_report() {
             .iter()
             .all(|r| r.agency.map(|a| a.as_str()) == Some("AP"))
     );
+}
+
+/// An agency's main story and its re-top: five of the earlier version's
+/// twelve paragraphs under eight paragraphs of new top.
+fn re_topped(dateline: &str) -> (String, String) {
+    let first = format!("{dateline} {}", text(0, &(0..12).collect::<Vec<_>>()));
+    let new_top: Vec<usize> = (300..308).chain(0..5).collect();
+    let second = format!("{dateline} {}", text(0, &new_top));
+    (first, second)
+}
+
+#[test]
+fn an_agency_s_re_top_folds_on_the_byline_and_not_without_it() {
+    let (first, second) = re_topped("HELSINKI (AP) —");
+    let e = copydesk::dedup::compare(&Fingerprint::of("", &first), &Fingerprint::of("", &second));
+    // By their text alone: a follow-up (new top over part of the story).
+    assert_eq!(e.relation(), Relation::Related, "{e:?}");
+    let mut index = Index::new(IndexConfig::default());
+    let a = ingest(&mut index, "ap-1", &first, None);
+    let b = ingest(&mut index, "ap-2", &second, None);
+    assert_eq!(b.cluster, a.cluster, "one agency's versions: {b:?}");
+
+    // The same two texts with no byline are two outlets' stories.
+    let (first, second) = re_topped("HELSINKI —");
+    let mut index = Index::new(IndexConfig::default());
+    let a = ingest(&mut index, "site-1", &first, None);
+    let b = ingest(&mut index, "site-2", &second, None);
+    assert_ne!(b.cluster, a.cluster, "{b:?}");
+    assert!(b.related.contains(&a.cluster), "{b:?}");
+
+    // And the agency's copy a day and a half later is a second-day story.
+    let (first, second) = re_topped("HELSINKI (AP) —");
+    let mut index = Index::new(IndexConfig::default());
+    let a = ingest(&mut index, "ap-mon", &first, Some(0));
+    let b = ingest(&mut index, "ap-tue", &second, Some(36));
+    assert_ne!(b.cluster, a.cluster, "{b:?}");
+    assert!(b.related.contains(&a.cluster), "{b:?}");
 }

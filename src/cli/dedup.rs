@@ -11,7 +11,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::batch::Batch;
 use super::{CliError, DedupArgs};
-use crate::dedup::{Evidence, Index, IndexConfig, IngestReport};
+use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryPlacement};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::story_message;
@@ -118,6 +118,7 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
     })?;
     let (store, _) = DurableStore::open(dir, config, DurableOptions::default())?;
     let mut group = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
+    let mut lines = Vec::new();
     loop {
         let story = batch.next_story()?;
         let done = story.is_none();
@@ -126,22 +127,54 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
         }
         if group.len() == OFFLINE_COMMIT_GROUP || (done && !group.is_empty()) {
             let reports = store.ingest_blocking(std::mem::take(&mut group), SystemTime::now())?;
-            for report in reports {
-                write_line(&mut batch, offline_line(report))?;
-            }
+            lines.extend(reports.into_iter().map(offline_line));
         }
         if done {
             break;
         }
     }
-    batch.finish()
+    let now = store.placements_blocking(lines.iter().map(|line| &line.id))?;
+    write_where_they_are(batch, lines, now)
 }
 
 fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
     let mut index = Index::new(config);
+    let mut lines = Vec::new();
     while let Some(story) = batch.next_story()? {
         let (_, report) = PreparedStory::new(story).ingest_into(&mut index, SystemTime::now());
-        write_line(&mut batch, offline_line(report))?;
+        lines.push(offline_line(report));
+    }
+    let now = lines
+        .iter()
+        .map(|line| index.story_placement(&line.id))
+        .collect();
+    write_where_they_are(batch, lines, now)
+}
+
+/// Writes the offline lines once the whole input is in, each with where
+/// its story is at the end: a later version can fold two clusters into one
+/// (versions that arrived out of order) or elect another canonical story,
+/// and a later report can link another cluster, so the answer an ingest
+/// got is not where the story ends up. What the ingest decided about the
+/// story itself (`duplicate_of`, `similarity`) stays as it was.
+fn write_where_they_are(
+    mut batch: Batch,
+    lines: Vec<DedupLine>,
+    now: Vec<Option<StoryPlacement>>,
+) -> Result<(), CliError> {
+    for (mut line, placement) in lines.into_iter().zip(now) {
+        // A story re-sent later under its id with new text has one line
+        // per version, each with where the story is now.
+        if let Some(placement) = placement {
+            line.cluster = format!("clusters/{}", placement.cluster);
+            line.canonical = placement.canonical;
+            line.related = placement
+                .related
+                .iter()
+                .map(|c| format!("clusters/{c}"))
+                .collect();
+        }
+        write_line(&mut batch, line)?;
     }
     batch.finish()
 }

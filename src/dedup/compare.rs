@@ -143,9 +143,7 @@ impl Evidence {
             .head_overlap
             .is_some_and(|share| share < NEW_STORY_HEAD);
         let same_text = self.jaccard >= SAME_JACCARD || ((rewrite || trimmed) && !new_story_on_top);
-        let later_day = self
-            .hours_apart
-            .is_some_and(|hours| hours * 3600.0 > follow_up_after.as_secs_f64());
+        let later_day = self.published_apart_over(follow_up_after);
         if same_text && (self.jaccard >= RERUN_JACCARD || !later_day) {
             Relation::Same
         } else if same_text || (self.containment >= RELATED_CONTAINMENT && !template) {
@@ -153,6 +151,13 @@ impl Evidence {
         } else {
             Relation::Unrelated
         }
+    }
+
+    /// Whether both stories carry a publication time and the two are more
+    /// than `window` apart.
+    pub fn published_apart_over(&self, window: Duration) -> bool {
+        self.hours_apart
+            .is_some_and(|hours| hours * 3600.0 > window.as_secs_f64())
     }
 
     /// A single figure to rank matches of the same relation.

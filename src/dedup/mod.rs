@@ -31,6 +31,6 @@ pub use fingerprint::Fingerprint;
 pub use index::{
     CanonicalPolicy, ClusterChanges, ClusterId, ClusterRecord, ClusterView, Index, IndexConfig,
     IndexCounters, IngestOutcome, IngestReport, Match, MemberView, Placement, PlacementRecord,
-    RestoreError, StoryMeta,
+    RestoreError, StoryMeta, StoryPlacement,
 };
 pub use minhash::LshParams;

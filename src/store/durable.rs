@@ -25,6 +25,7 @@ use super::{ClusterDetail, ClusterPage, Store, StoreError, cluster_page};
 use crate::dedup::{
     ClusterChanges, ClusterId, ClusterRecord, ClusterView, Fingerprint, Index, IndexConfig,
     IndexCounters, IngestOutcome, IngestReport, Placement, PlacementRecord, StoryMeta,
+    StoryPlacement,
 };
 use crate::story::{PreparedStory, StoredStory, Story};
 
@@ -220,6 +221,20 @@ impl DurableStore {
         let mut state = lock(&self.state);
         state.usable()?;
         state.ingest_batch(batch, now)
+    }
+
+    /// Where each of these stories is now, synchronously (the offline
+    /// CLI's last step); `None` for an id that is not stored.
+    pub fn placements_blocking(
+        &self,
+        ids: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Vec<Option<StoryPlacement>>, StoreError> {
+        let mut state = lock(&self.state);
+        state.usable()?;
+        Ok(ids
+            .into_iter()
+            .map(|id| state.index.story_placement(id.as_ref()))
+            .collect())
     }
 }
 

@@ -2,6 +2,7 @@
 //! texts written for these tests.
 #![allow(dead_code)]
 
+pub mod chain;
 pub mod texts;
 
 use std::net::SocketAddr;
