@@ -64,12 +64,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let evidence = compare(a, b);
         let event_overlap =
             vocabulary.event_overlap(&a.word_sample(), &b.word_sample(), evidence.containment);
+        let (aw, bw) = (a.word_sample(), b.word_sample());
+        let (au, bu) = (vocabulary.uncommon(&aw), vocabulary.uncommon(&bw));
+        let uncommon = copydesk::dedup::sample::Sample {
+            values: &au,
+            level: aw.level,
+        }
+        .overlap(&copydesk::dedup::sample::Sample {
+            values: &bu,
+            level: bw.level,
+        });
         let record = serde_json::json!({
             "a_id": pair.a_id,
             "b_id": pair.b_id,
             "label": pair.label,
             "overall": pair.overall,
             "event_overlap": event_overlap,
+            "uncommon": [uncommon.left, uncommon.right, uncommon.shared],
             "agencies": [a.agency.map(|x| x.as_str()), b.agency.map(|x| x.as_str())],
             "borderline": pair.borderline,
             "relation": format!("{:?}", evidence.relation()),

@@ -100,7 +100,7 @@ impl Story {
             body_bytes: self.body.len(),
             published_at: self.published_at,
             ingested_at,
-            headline_belongs: crate::text::furniture::headline_belongs(&self.title, &self.body),
+            headline: crate::text::furniture::headline_from(&self.title, &self.body),
         }
     }
 }

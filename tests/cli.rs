@@ -134,6 +134,11 @@ fn dedup_folds_versions_offline() {
     assert_eq!(lines[2]["canonical"], "full");
     assert!(lines[2]["similarity"]["containment"].as_f64().unwrap() > 0.9);
     assert!(lines[3]["duplicate_of"].is_null());
+    // The canonical story's headline rides on every line of its cluster;
+    // a story with no title and no headline line has none of its own.
+    assert_eq!(lines[0]["headline"], texts::GENEVA_TITLE);
+    assert!(lines[1].get("headline").is_none(), "{}", lines[1]);
+    assert_eq!(lines[1]["canonical_headline"], texts::GENEVA_TITLE);
 }
 
 /// Versions that arrive out of order first land in clusters of their own

@@ -193,6 +193,58 @@ async fn geneva_versions_fold_into_one_cluster() {
     server.stop().await;
 }
 
+/// Scraped copy often carries page furniture where its headline should be
+/// and the real headline as its text's first line: the cluster's headline
+/// is the one a feed can show.
+#[tokio::test]
+async fn a_cluster_shows_the_headline_that_belongs_to_its_story() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let mut client = server.dedup().await;
+    let scraped = format!(
+        "Share this story\n\n{}\n\nPosted 9:58 AM\n\n{}",
+        texts::GENEVA_TITLE,
+        texts::geneva_full()
+    );
+    let first = ingest(
+        &mut client,
+        "scraped",
+        "Enter City and State or Zip Code",
+        &scraped,
+    )
+    .await;
+    let cluster = client
+        .get_cluster(GetClusterRequest {
+            name: first.cluster.clone(),
+        })
+        .await
+        .expect("get cluster")
+        .into_inner();
+    assert_eq!(cluster.canonical_headline, texts::GENEVA_TITLE);
+    // A version under its own headline is preferred to the longer page
+    // whose title is furniture.
+    let titled = ingest(
+        &mut client,
+        "titled",
+        "Geneva talks end without a deal",
+        &texts::geneva_trimmed(),
+    )
+    .await;
+    assert_eq!(titled.cluster, first.cluster);
+    let cluster = client
+        .get_cluster(GetClusterRequest {
+            name: first.cluster.clone(),
+        })
+        .await
+        .expect("get cluster")
+        .into_inner();
+    assert_eq!(cluster.canonical_story, "stories/titled");
+    assert_eq!(
+        cluster.canonical_headline,
+        "Geneva talks end without a deal"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn follow_up_is_related_not_same() {
     let server = TestServer::start(ServerConfig::default()).await;

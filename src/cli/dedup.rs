@@ -1,7 +1,7 @@
 //! `copydesk dedup`: one cluster line per input story, offline on the
 //! library's index, or through a running server's IngestStories stream.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -16,7 +16,7 @@ use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::story_message;
 use crate::store::{DurableOptions, DurableStore};
-use crate::story::PreparedStory;
+use crate::story::{PreparedStory, Story};
 
 #[derive(Debug, Serialize)]
 struct DedupLine {
@@ -31,6 +31,13 @@ struct DedupLine {
     /// The news agency the copy names, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     agency: Option<String>,
+    /// The story's headline (see `text::furniture::story_headline`), if
+    /// it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headline: Option<String>,
+    /// The canonical story's headline, when this run read that story.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canonical_headline: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,15 +126,22 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
     let (store, _) = DurableStore::open(dir, config, DurableOptions::default())?;
     let mut group = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
     let mut lines = Vec::new();
+    let mut headlines = Vec::new();
     loop {
         let story = batch.next_story()?;
         let done = story.is_none();
         if let Some(story) = story {
+            headlines.push(headline_of(&story));
             group.push(PreparedStory::new(story));
         }
         if group.len() == OFFLINE_COMMIT_GROUP || (done && !group.is_empty()) {
             let reports = store.ingest_blocking(std::mem::take(&mut group), SystemTime::now())?;
-            lines.extend(reports.into_iter().map(offline_line));
+            lines.extend(
+                reports
+                    .into_iter()
+                    .zip(headlines.drain(..))
+                    .map(|(report, headline)| offline_line(report, headline)),
+            );
         }
         if done {
             break;
@@ -141,8 +155,9 @@ fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
     let mut index = Index::new(config);
     let mut lines = Vec::new();
     while let Some(story) = batch.next_story()? {
+        let headline = headline_of(&story);
         let (_, report) = PreparedStory::new(story).ingest_into(&mut index, SystemTime::now());
-        lines.push(offline_line(report));
+        lines.push(offline_line(report, headline));
     }
     let now = lines
         .iter()
@@ -162,11 +177,17 @@ fn write_where_they_are(
     lines: Vec<DedupLine>,
     now: Vec<Option<StoryPlacement>>,
 ) -> Result<(), CliError> {
+    // The last line of a story id holds its current version.
+    let headlines: HashMap<String, Option<String>> = lines
+        .iter()
+        .map(|line| (line.id.clone(), line.headline.clone()))
+        .collect();
     for (mut line, placement) in lines.into_iter().zip(now) {
         // A story re-sent later under its id with new text has one line
         // per version, each with where the story is now.
         if let Some(placement) = placement {
             line.cluster = format!("clusters/{}", placement.cluster);
+            line.canonical_headline = headlines.get(&placement.canonical).cloned().flatten();
             line.canonical = placement.canonical;
             line.related = placement
                 .related
@@ -199,7 +220,12 @@ fn write_line(batch: &mut Batch, line: DedupLine) -> Result<(), CliError> {
     batch.write(&line)
 }
 
-fn offline_line(report: IngestReport) -> DedupLine {
+/// A story's headline, for the output lines.
+fn headline_of(story: &Story) -> Option<String> {
+    crate::text::furniture::story_headline(&story.title, &story.body).map(str::to_owned)
+}
+
+fn offline_line(report: IngestReport, headline: Option<String>) -> DedupLine {
     let (duplicate_of, similarity) = match report.duplicate_of {
         Some((id, evidence)) => (Some(id), Some(evidence.into())),
         None => (None, None),
@@ -216,6 +242,8 @@ fn offline_line(report: IngestReport) -> DedupLine {
             .map(|c| format!("clusters/{c}"))
             .collect(),
         agency: report.agency.map(|a| a.as_str().to_owned()),
+        headline,
+        canonical_headline: None,
     }
 }
 
@@ -311,5 +339,9 @@ fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {
         cluster: response.cluster,
         related: response.related_clusters,
         agency: (!response.agency.is_empty()).then_some(response.agency),
+        // The server answers with where the story went, not its text:
+        // GetCluster has the canonical headline.
+        headline: None,
+        canonical_headline: None,
     }
 }

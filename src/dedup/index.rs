@@ -22,6 +22,7 @@ use super::sample::Sample;
 use super::slot_table::SlotTable;
 use super::vocabulary::{self, Vocabulary};
 use crate::text::agency::Agency;
+use crate::text::furniture::HeadlineFrom;
 
 /// A cluster's number; clusters are named `clusters/{id}`.
 pub type ClusterId = u64;
@@ -130,10 +131,11 @@ pub struct StoryMeta {
     pub published_at: Option<SystemTime>,
     /// When this version was accepted.
     pub ingested_at: SystemTime,
-    /// Whether its headline is the story's own, not page furniture a
-    /// scraper took for one (see [`crate::text::furniture::headline_belongs`]):
-    /// the canonical story is one whose headline a feed can show.
-    pub headline_belongs: bool,
+    /// Where its headline comes from: its title, a line heading its text
+    /// when the title is page furniture a scraper took for one, or nowhere
+    /// (see [`crate::text::furniture::story_headline`]). The canonical
+    /// story is one whose headline a feed can show.
+    pub headline: HeadlineFrom,
 }
 
 impl StoryMeta {
@@ -1137,8 +1139,8 @@ impl Index {
                 // shows the canonical's headline.
                 CanonicalPolicy::Longest => a
                     .meta
-                    .headline_belongs
-                    .cmp(&b.meta.headline_belongs)
+                    .headline
+                    .cmp(&b.meta.headline)
                     .then(
                         a.fingerprint
                             .shingle_count
@@ -1239,7 +1241,7 @@ mod tests {
             body_bytes: body.len(),
             published_at: None,
             ingested_at: UNIX_EPOCH + Duration::from_secs(second),
-            headline_belongs: false,
+            headline: HeadlineFrom::Nowhere,
         }
     }
 

@@ -402,6 +402,10 @@ pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>)
         titles,
     } = detail;
     let with_body = summary.is_some();
+    let canonical_headline =
+        crate::text::furniture::story_headline(&canonical.story.title, &canonical.story.body)
+            .unwrap_or_default()
+            .to_owned();
     let mut canonical = stored_story(canonical);
     if !with_body {
         canonical.body.clear();
@@ -428,5 +432,6 @@ pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>)
         related_clusters: view.related.iter().map(|&c| cluster_resource(c)).collect(),
         create_time: Some(view.created.into()),
         update_time: Some(view.updated.into()),
+        canonical_headline,
     }
 }
