@@ -61,13 +61,20 @@ pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
 /// Summarizes with explicit scoring weights.
 pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights) -> Summary {
     let all = split_sentences(body);
-    // Furniture lines (bylines, captions, widgets, time stamps) are not
-    // story: they are neither candidates nor counted in the story's
-    // position prior. A text that is all furniture keeps every sentence.
+    // Furniture lines (bylines, captions, widgets, time stamps), and
+    // sentences that are furniture by their own form inside a line of
+    // prose, are not story: they are neither candidates nor counted in the
+    // story's position prior. A text that is all furniture lines keeps its
+    // sentences that are not furniture themselves (a page of one caption
+    // keeps the caption's sentence, not its credit), or else every one.
     let furniture = furniture::furniture_lines(body, &|_| false);
+    let own_form = |i: usize| furniture::is_furniture_sentence(&body[all[i].start..all[i].end]);
     let mut story: Vec<usize> = (0..all.len())
-        .filter(|&i| !furniture.iter().any(|line| line.contains(&all[i].start)))
+        .filter(|&i| !furniture.iter().any(|line| line.contains(&all[i].start)) && !own_form(i))
         .collect();
+    if story.is_empty() {
+        story = (0..all.len()).filter(|&i| !own_form(i)).collect();
+    }
     if story.is_empty() {
         story = (0..all.len()).collect();
     }
@@ -163,6 +170,35 @@ mod tests {
             summary.sentences[0].index >= 4,
             "{:?}",
             summary.sentences[0]
+        );
+    }
+
+    #[test]
+    fn furniture_run_into_prose_is_left_out_and_a_page_of_one_caption_keeps_its_sentence() {
+        // A scraper ran a credit and a widget label into the lede's line,
+        // and a byline after the outlet's name onto a line of its own.
+        let body = format!(
+            "The Harbour Gazette — By JANE DOE - Harbour Gazette\n\
+             {STORY} | AP photo\nmore_vert"
+        );
+        let summary = summarize("", &body, Budget::sentences(6).unwrap());
+        for text in summary.texts(&body) {
+            assert!(
+                !text.contains("AP photo")
+                    && !text.contains("more_vert")
+                    && !text.contains("JANE DOE"),
+                "{text}"
+            );
+        }
+        let page = "more_vert\n\nPeople march through the harbour district on Sunday to protest the closure of the ferry pier. \
+                    (Photo by Jane Doe / AFP) (Photo credit should read JANE DOE/AFP/Getty Images)";
+        let summary = summarize("", page, Budget::default());
+        let texts: Vec<_> = summary.texts(page).collect();
+        assert_eq!(
+            texts,
+            [
+                "People march through the harbour district on Sunday to protest the closure of the ferry pier."
+            ]
         );
     }
 

@@ -89,9 +89,31 @@ fn is_boilerplate(line: &str) -> bool {
         || ends_with_ignore_case(line, "all rights reserved.")
 }
 
-/// "By Jane Doe" or "By Reuters" on a line of its own.
+/// "By Jane Doe" or "By Reuters" on a line of its own, or after the
+/// outlet's name and a dash ("The Associated Press — By JILL COLVIN -
+/// Associated Press").
 fn is_byline(line: &str, words: usize) -> bool {
-    words <= BYLINE_MAX_WORDS && starts_with_ignore_case(line, "by ")
+    (words <= BYLINE_MAX_WORDS && starts_with_ignore_case(line, "by "))
+        || (words < STAMP_MAX_WORDS
+            && !ends_like_sentence(line)
+            && ["— by ", "– by ", "- by "]
+                .iter()
+                .any(|dash_by| contains_ignore_case(line, dash_by)))
+}
+
+/// Whether a sentence, wherever it stands, is furniture by its own form: a
+/// photo caption or credit, a byline, script text, or a label of three
+/// words or fewer
+/// with no sentence punctuation ("more_vert", "| AP photo"). Scraped pages
+/// run a credit or a widget's label into a line of prose, where the line
+/// tests of [`is_furniture_line`] cannot see it.
+pub fn is_furniture_sentence(sentence: &str) -> bool {
+    let sentence = sentence.trim();
+    let words = words_up_to(sentence, CAPTION_MAX_WORDS + 1);
+    (words <= TINY_LINE_WORDS && !ends_like_sentence(sentence))
+        || is_byline(sentence, words)
+        || is_photo_caption(sentence, words)
+        || is_script(sentence)
 }
 
 /// A short line that does not end like a sentence, a line of a word or
@@ -136,6 +158,7 @@ fn is_photo_caption(line: &str, words: usize) -> bool {
     }
     [
         "photo/",
+        "/ap photo",
         "(photo by",
         "photo credit",
         "file photo",
@@ -146,6 +169,8 @@ fn is_photo_caption(line: &str, words: usize) -> bool {
         || ["photo:", "file -", "file –", "file —"]
             .iter()
             .any(|p| starts_with_ignore_case(line, p))
+        // The agencies' caption form: "In this Nov. 11, 2017, photo, …".
+        || (starts_with_ignore_case(line, "in this ") && contains_ignore_case(line, " photo,"))
 }
 
 /// Whether `line` is a picture's caption or credit.
@@ -488,6 +513,30 @@ mod tests {
             story_headline("Enter City and State or Zip Code", prose),
             None
         );
+    }
+
+    #[test]
+    fn sentences_that_are_furniture_by_their_own_form() {
+        for furniture in [
+            "more_vert",
+            "| AP photo",
+            "| Jane Doe/AP Photo",
+            "By Jane Doe",
+            "In this Nov. 11, 2025, photo, ministers leave the talks in Geneva.",
+            "window._taboola = window._taboola || []; _taboola.push({mode: 'a'});",
+        ] {
+            assert!(is_furniture_sentence(furniture), "{furniture}");
+        }
+        for prose in [
+            "He declined.",
+            "Talks resume on Monday.",
+            "In this city, photo booths are a thing of the past, the council said.",
+        ] {
+            assert!(!is_furniture_sentence(prose), "{prose}");
+        }
+        assert!(is_furniture_line(
+            "The Harbour Gazette — By JANE DOE - Harbour Gazette"
+        ));
     }
 
     #[test]
