@@ -6,6 +6,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::dedup::furniture;
 use crate::dedup::{ClusterId, Fingerprint, Index, IngestOutcome, IngestReport, StoryMeta};
+use crate::text::furniture::HeadlineFrom;
 
 /// Longest story id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -94,13 +95,21 @@ impl Story {
     /// What the near-duplicate index keeps of this story, accepted at
     /// `ingested_at`.
     pub fn meta(&self, ingested_at: SystemTime) -> StoryMeta {
+        self.meta_headed(
+            ingested_at,
+            crate::text::furniture::headline_from(&self.title, &self.body),
+        )
+    }
+
+    /// [`Story::meta`] with where its headline comes from already known.
+    fn meta_headed(&self, ingested_at: SystemTime, headline: HeadlineFrom) -> StoryMeta {
         StoryMeta {
             id: self.id.clone(),
             content_hash: self.content_hash(),
             body_bytes: self.body.len(),
             published_at: self.published_at,
             ingested_at,
-            headline: crate::text::furniture::headline_from(&self.title, &self.body),
+            headline,
         }
     }
 }
@@ -116,6 +125,9 @@ pub struct PreparedStory {
     /// Hashes of its short lines, which the index counts to learn furniture
     /// (see [`crate::dedup::furniture`]).
     pub lines: Vec<u64>,
+    /// Its headline (see [`crate::text::furniture::story_headline`]).
+    pub headline: Option<String>,
+    headline_from: HeadlineFrom,
 }
 
 impl PreparedStory {
@@ -123,10 +135,15 @@ impl PreparedStory {
     pub fn new(story: Story) -> PreparedStory {
         let fingerprint = Fingerprint::of(&story.title, &story.body);
         let lines = furniture::short_lines(&story.body);
+        let (headline, headline_from) =
+            crate::text::furniture::story_headline_from(&story.title, &story.body);
+        let headline = headline.map(str::to_owned);
         PreparedStory {
             story,
             fingerprint,
             lines,
+            headline,
+            headline_from,
         }
     }
 
@@ -152,7 +169,7 @@ impl PreparedStory {
     /// furniture and counting its short lines under the cluster it joined.
     pub fn ingest_into(self, index: &mut Index, now: SystemTime) -> (Story, IngestReport) {
         let fingerprint = self.relearned(index).unwrap_or(self.fingerprint);
-        let report = index.ingest(self.story.meta(now), fingerprint);
+        let report = index.ingest(self.story.meta_headed(now, self.headline_from), fingerprint);
         if report.outcome != IngestOutcome::Unchanged {
             index.learn_furniture(report.cluster, &self.lines);
         }

@@ -11,12 +11,12 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::batch::Batch;
 use super::{CliError, DedupArgs};
-use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryPlacement};
+use crate::dedup::{Evidence, Index, IndexConfig, StoryPlacement};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::story_message;
 use crate::store::{DurableOptions, DurableStore};
-use crate::story::{PreparedStory, Story};
+use crate::story::PreparedStory;
 
 #[derive(Debug, Serialize)]
 struct DedupLine {
@@ -118,6 +118,14 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
 /// Stories per commit when building a durable store offline.
 const OFFLINE_COMMIT_GROUP: usize = 256;
 
+/// What a batch keeps of each input story until the input is done: its id
+/// and headline. Where it went is asked of the index at the end.
+type Ingested = Vec<(Box<str>, Option<Box<str>>)>;
+
+fn ingested(id: &str, headline: Option<String>) -> (Box<str>, Option<Box<str>>) {
+    (id.into(), headline.map(String::into_boxed_str))
+}
+
 fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(|source| CliError::Io {
         path: dir.to_owned(),
@@ -125,45 +133,42 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
     })?;
     let (store, _) = DurableStore::open(dir, config, DurableOptions::default())?;
     let mut group = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
-    let mut lines = Vec::new();
-    let mut headlines = Vec::new();
+    let mut headlines = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
+    let mut stories: Ingested = Vec::new();
     loop {
         let story = batch.next_story()?;
         let done = story.is_none();
         if let Some(story) = story {
-            headlines.push(headline_of(&story));
-            group.push(PreparedStory::new(story));
+            let prepared = PreparedStory::new(story);
+            headlines.push(prepared.headline.clone());
+            group.push(prepared);
         }
         if group.len() == OFFLINE_COMMIT_GROUP || (done && !group.is_empty()) {
             let reports = store.ingest_blocking(std::mem::take(&mut group), SystemTime::now())?;
-            lines.extend(
+            stories.extend(
                 reports
-                    .into_iter()
+                    .iter()
                     .zip(headlines.drain(..))
-                    .map(|(report, headline)| offline_line(report, headline)),
+                    .map(|(report, headline)| ingested(&report.story_id, headline)),
             );
         }
         if done {
             break;
         }
     }
-    let now = store.placements_blocking(lines.iter().map(|line| &line.id))?;
-    write_where_they_are(batch, lines, now)
+    write_where_they_are(batch, stories, |id| Ok(store.placement_blocking(id)?))
 }
 
 fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
     let mut index = Index::new(config);
-    let mut lines = Vec::new();
+    let mut stories: Ingested = Vec::new();
     while let Some(story) = batch.next_story()? {
-        let headline = headline_of(&story);
-        let (_, report) = PreparedStory::new(story).ingest_into(&mut index, SystemTime::now());
-        lines.push(offline_line(report, headline));
+        let prepared = PreparedStory::new(story);
+        let headline = prepared.headline.clone();
+        let (_, report) = prepared.ingest_into(&mut index, SystemTime::now());
+        stories.push(ingested(&report.story_id, headline));
     }
-    let now = lines
-        .iter()
-        .map(|line| index.story_placement(&line.id))
-        .collect();
-    write_where_they_are(batch, lines, now)
+    write_where_they_are(batch, stories, |id| Ok(index.story_placement(id)))
 }
 
 /// Writes the offline lines once the whole input is in, each with where
@@ -171,30 +176,44 @@ fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
 /// (versions that arrived out of order) or elect another canonical story,
 /// and a later report can link another cluster, so the answer an ingest
 /// got is not where the story ends up. What the ingest decided about the
-/// story itself (`duplicate_of`, `similarity`) stays as it was.
+/// story itself (`duplicate_of`, `similarity`) stays as it was. A story
+/// re-sent under its id with new text has a line per version, each with
+/// its current version's answer.
 fn write_where_they_are(
     mut batch: Batch,
-    lines: Vec<DedupLine>,
-    now: Vec<Option<StoryPlacement>>,
+    stories: Ingested,
+    mut placement_of: impl FnMut(&str) -> Result<Option<StoryPlacement>, CliError>,
 ) -> Result<(), CliError> {
-    // The last line of a story id holds its current version.
-    let headlines: HashMap<String, Option<String>> = lines
+    let headlines: HashMap<&str, &str> = stories
         .iter()
-        .map(|line| (line.id.clone(), line.headline.clone()))
+        .filter_map(|(id, headline)| Some((&**id, &**headline.as_ref()?)))
         .collect();
-    for (mut line, placement) in lines.into_iter().zip(now) {
-        // A story re-sent later under its id with new text has one line
-        // per version, each with where the story is now.
-        if let Some(placement) = placement {
-            line.cluster = format!("clusters/{}", placement.cluster);
-            line.canonical_headline = headlines.get(&placement.canonical).cloned().flatten();
-            line.canonical = placement.canonical;
-            line.related = placement
+    for (id, headline) in &stories {
+        // Every ingested story is in the index at the end of a run.
+        let Some(placement) = placement_of(id)? else {
+            continue;
+        };
+        let (duplicate_of, similarity) = match placement.duplicate_of {
+            Some((of, evidence)) => (Some(of), Some(evidence.into())),
+            None => (None, None),
+        };
+        let line = DedupLine {
+            id: id.to_string(),
+            cluster: format!("clusters/{}", placement.cluster),
+            canonical_headline: headlines
+                .get(placement.canonical.as_str())
+                .map(|h| h.to_string()),
+            canonical: placement.canonical,
+            duplicate_of,
+            similarity,
+            related: placement
                 .related
                 .iter()
                 .map(|c| format!("clusters/{c}"))
-                .collect();
-        }
+                .collect(),
+            agency: placement.agency.map(|a| a.as_str().to_owned()),
+            headline: headline.as_deref().map(str::to_owned),
+        };
         write_line(&mut batch, line)?;
     }
     batch.finish()
@@ -218,33 +237,6 @@ fn write_line(batch: &mut Batch, line: DedupLine) -> Result<(), CliError> {
         batch.count_duplicate();
     }
     batch.write(&line)
-}
-
-/// A story's headline, for the output lines.
-fn headline_of(story: &Story) -> Option<String> {
-    crate::text::furniture::story_headline(&story.title, &story.body).map(str::to_owned)
-}
-
-fn offline_line(report: IngestReport, headline: Option<String>) -> DedupLine {
-    let (duplicate_of, similarity) = match report.duplicate_of {
-        Some((id, evidence)) => (Some(id), Some(evidence.into())),
-        None => (None, None),
-    };
-    DedupLine {
-        id: report.story_id,
-        cluster: format!("clusters/{}", report.cluster),
-        canonical: report.canonical,
-        duplicate_of,
-        similarity,
-        related: report
-            .related
-            .iter()
-            .map(|c| format!("clusters/{c}"))
-            .collect(),
-        agency: report.agency.map(|a| a.as_str().to_owned()),
-        headline,
-        canonical_headline: None,
-    }
 }
 
 /// Requests in flight before the client waits for a response: well below

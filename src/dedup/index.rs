@@ -207,7 +207,7 @@ pub struct IngestReport {
 }
 
 /// Where a stored story is now (see [`Index::story_placement`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoryPlacement {
     /// Its cluster.
     pub cluster: ClusterId,
@@ -217,6 +217,10 @@ pub struct StoryPlacement {
     pub cluster_size: usize,
     /// Related clusters.
     pub related: Vec<ClusterId>,
+    /// The version it duplicated when it was ingested, with the figures.
+    pub duplicate_of: Option<(String, Evidence)>,
+    /// The news agency its copy names, if any.
+    pub agency: Option<Agency>,
 }
 
 /// A cluster as clients see it.
@@ -637,6 +641,8 @@ impl Index {
             canonical: self.slot_entry(cluster.canonical).meta.id.clone(),
             cluster_size: cluster.members.len(),
             related: cluster.related().collect(),
+            duplicate_of: entry.duplicate_of.as_deref().cloned(),
+            agency: entry.fingerprint.agency,
         })
     }
 

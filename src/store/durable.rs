@@ -223,18 +223,12 @@ impl DurableStore {
         state.ingest_batch(batch, now)
     }
 
-    /// Where each of these stories is now, synchronously (the offline
-    /// CLI's last step); `None` for an id that is not stored.
-    pub fn placements_blocking(
-        &self,
-        ids: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<Vec<Option<StoryPlacement>>, StoreError> {
+    /// Where a story is now, synchronously (the offline CLI's last step);
+    /// `None` for an id that is not stored.
+    pub fn placement_blocking(&self, id: &str) -> Result<Option<StoryPlacement>, StoreError> {
         let mut state = lock(&self.state);
         state.usable()?;
-        Ok(ids
-            .into_iter()
-            .map(|id| state.index.story_placement(id.as_ref()))
-            .collect())
+        Ok(state.index.story_placement(id))
     }
 }
 

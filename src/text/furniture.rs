@@ -156,21 +156,19 @@ fn is_photo_caption(line: &str, words: usize) -> bool {
     if words > CAPTION_MAX_WORDS {
         return false;
     }
-    [
-        "photo/",
-        "/ap photo",
-        "(photo by",
-        "photo credit",
-        "file photo",
-        "getty images",
-    ]
-    .iter()
-    .any(|marker| contains_ignore_case(line, marker))
-        || ["photo:", "file -", "file –", "file —"]
-            .iter()
-            .any(|p| starts_with_ignore_case(line, p))
-        // The agencies' caption form: "In this Nov. 11, 2017, photo, …".
-        || (starts_with_ignore_case(line, "in this ") && contains_ignore_case(line, " photo,"))
+    ["photo:", "file -", "file –", "file —"]
+        .iter()
+        .any(|p| starts_with_ignore_case(line, p))
+        // Every other mark but Getty's names a photo: one scan rules most
+        // lines out.
+        || (contains_ignore_case(line, "photo")
+            && (["photo/", "/ap photo", "(photo by", "photo credit", "file photo"]
+                .iter()
+                .any(|marker| contains_ignore_case(line, marker))
+                // The agencies' caption form: "In this Nov. 11, 2017, photo, …".
+                || (starts_with_ignore_case(line, "in this ")
+                    && contains_ignore_case(line, " photo,"))))
+        || contains_ignore_case(line, "getty images")
 }
 
 /// Whether `line` is a picture's caption or credit.
@@ -179,13 +177,17 @@ pub fn is_photo_caption_line(line: &str) -> bool {
     is_photo_caption(line, words_up_to(line, CAPTION_MAX_WORDS + 1))
 }
 
-/// ASCII-case-insensitive substring test (`needle` is lowercase ASCII).
+/// ASCII-case-insensitive substring test (`needle` is lowercase ASCII and
+/// not empty): candidates are found by their first byte in either case.
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
-    hay.len() >= needle.len()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay).any(|at| {
+        hay.get(at + 1..at + needle.len())
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// Words of `line`, counted up to `limit`.
@@ -280,6 +282,14 @@ pub fn headline_from(title: &str, body: &str) -> HeadlineFrom {
     find_headline(title, body).map_or(HeadlineFrom::Nowhere, |(_, from)| from)
 }
 
+/// [`story_headline`] and where it comes from, found once.
+pub fn story_headline_from<'a>(title: &'a str, body: &'a str) -> (Option<&'a str>, HeadlineFrom) {
+    match find_headline(title, body) {
+        Some((headline, from)) => (Some(headline), from),
+        None => (None, HeadlineFrom::Nowhere),
+    }
+}
+
 /// The story's headline: `title` when it belongs to the story (see
 /// [`headline_belongs`]), else the first line among the top of `body`
 /// that is shaped like a headline (a few words, not a sentence of prose,
@@ -291,8 +301,12 @@ pub fn story_headline<'a>(title: &'a str, body: &'a str) -> Option<&'a str> {
 }
 
 fn find_headline<'a>(title: &'a str, body: &'a str) -> Option<(&'a str, HeadlineFrom)> {
-    let furniture = furniture_lines(body, &|_| false);
-    if belongs_below(title, body, 0, &furniture) {
+    // The body's furniture is found once, and only for a title or line
+    // that could be a headline: most copy has a headline for a title or no
+    // headline-shaped line at all.
+    let furniture = std::cell::OnceCell::new();
+    let furniture = || furniture.get_or_init(|| furniture_lines(body, &|_| false));
+    if headline_words(title).is_some_and(|words| found_below(&words, body, 0, furniture())) {
         return Some((title.trim(), HeadlineFrom::Title));
     }
     lines(body)
@@ -302,7 +316,8 @@ fn find_headline<'a>(title: &'a str, body: &'a str) -> Option<(&'a str, Headline
             let line = body[range.clone()].trim();
             words_up_to(line, HEADLINE_MAX_WORDS + 1) <= HEADLINE_MAX_WORDS
                 && !ends_like_sentence(line)
-                && belongs_below(line, body, range.end, &furniture)
+                && headline_words(line)
+                    .is_some_and(|words| found_below(&words, body, range.end, furniture()))
         })
         .map(|range| (body[range].trim(), HeadlineFrom::Text))
 }
@@ -314,29 +329,33 @@ fn find_headline<'a>(title: &'a str, body: &'a str) -> Option<(&'a str, Headline
 /// or more letters, no digits, no stopwords; three at least) occur in the
 /// top of the story's prose.
 pub fn headline_belongs(title: &str, body: &str) -> bool {
-    belongs_below(title, body, 0, &furniture_lines(body, &|_| false))
+    headline_words(title)
+        .is_some_and(|words| found_below(&words, body, 0, &furniture_lines(body, &|_| false)))
 }
 
-/// [`headline_belongs`] against the prose of `body` from byte `from` on,
-/// `furniture` being the body's furniture lines.
-fn belongs_below(title: &str, body: &str, from: usize, furniture: &[Range<usize>]) -> bool {
+/// The distinct content words of a would-be headline, sorted; `None` for
+/// one that is furniture by its form or has too few to say anything.
+fn headline_words(title: &str) -> Option<Vec<u64>> {
     if is_furniture_title(title) {
-        return false;
+        return None;
     }
-    let mut title_words: Vec<u64> = Vec::new();
+    let mut words: Vec<u64> = Vec::new();
     for_each_word_hashed(title, |word, hash| {
         if word.chars().count() >= 3
             && !word.bytes().any(|b| b.is_ascii_digit())
             && !is_stopword(word, hash)
         {
-            title_words.push(hash);
+            words.push(hash);
         }
     });
-    title_words.sort_unstable();
-    title_words.dedup();
-    if title_words.len() < HEADLINE_MIN_WORDS {
-        return false;
-    }
+    words.sort_unstable();
+    words.dedup();
+    (words.len() >= HEADLINE_MIN_WORDS).then_some(words)
+}
+
+/// Whether more than half of `words` occur in the top of the prose of
+/// `body` from byte `from` on, `furniture` being the body's furniture lines.
+fn found_below(words: &[u64], body: &str, from: usize, furniture: &[Range<usize>]) -> bool {
     let mut top: Vec<u64> = Vec::with_capacity(HEADLINE_TOP_WORDS);
     let prose = lines(body).filter(|range| range.start >= from && !furniture.contains(range));
     for range in prose {
@@ -350,11 +369,11 @@ fn belongs_below(title: &str, body: &str, from: usize, furniture: &[Range<usize>
         }
     }
     top.sort_unstable();
-    let found = title_words
+    let found = words
         .iter()
         .filter(|w| top.binary_search(w).is_ok())
         .count();
-    found * 2 > title_words.len()
+    found * 2 > words.len()
 }
 
 /// Byte ranges of the lines of `text` (without their line breaks).
