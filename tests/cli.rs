@@ -89,6 +89,60 @@ fn summarize_writes_one_line_per_story_and_skips_malformed_lines() {
     }
 }
 
+/// A widget line a site prints above every story is learned from the batch
+/// once it has been seen under three different stories, and left out of
+/// the summaries from then on.
+#[test]
+fn summarize_learns_page_furniture_from_the_batch() {
+    let widget = "Your weather is set to Lakeside, and the forecast is ready for you now!";
+    let stories = [
+        texts::geneva_full(),
+        texts::COUNCIL.to_owned(),
+        common::chain::text(1, &[0, 1, 2]),
+        common::chain::text(2, &[0, 1, 2]),
+    ];
+    let lines: Vec<String> = stories
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({"id": format!("s{i}"), "text": format!("{widget}\n\n{body}")}).to_string()
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &lines);
+    let output = dir.path().join("out.jsonl");
+    let widget_in = |learn: &str| -> Vec<bool> {
+        let run = copydesk(&[
+            "summarize",
+            "-i",
+            &input,
+            "-o",
+            output.to_str().unwrap(),
+            "--learn-furniture",
+            learn,
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        read_output(&output)
+            .iter()
+            .map(|line| {
+                line["sentences"]
+                    .as_array()
+                    .expect("sentences")
+                    .iter()
+                    .any(|s| s["text"] == widget)
+            })
+            .collect()
+    };
+    // The widget opens every page and reads like a sentence: position
+    // alone puts it in each summary until it is known for furniture.
+    assert_eq!(widget_in("false"), [true, true, true, true]);
+    assert_eq!(widget_in("true"), [true, true, false, false]);
+}
+
 #[test]
 fn strict_stops_at_the_first_malformed_line() {
     let dir = tempfile::tempdir().expect("tempdir");

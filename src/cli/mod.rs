@@ -143,6 +143,19 @@ pub struct SummarizeArgs {
     /// This share of each story's sentences, in (0, 1].
     #[arg(long, group = "budget")]
     ratio: Option<f64>,
+    /// Learn page furniture from the batch as it is read, as the server's
+    /// index does, and leave it out of summaries: a short line seen under
+    /// three or more different stories (a weather widget, a subscription
+    /// offer). Costs about as much again as the summaries; `false` turns
+    /// it off.
+    #[arg(
+        long,
+        env = "COPYDESK_LEARN_FURNITURE",
+        default_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
+    learn_furniture: bool,
 }
 
 /// Flags of `copydesk dedup`.

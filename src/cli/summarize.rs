@@ -4,7 +4,11 @@ use serde::Serialize;
 
 use super::batch::{Batch, Item};
 use super::{CliError, SummarizeArgs};
-use crate::summarize::{Budget, summarize};
+use std::time::SystemTime;
+
+use crate::dedup::{Index, IndexConfig};
+use crate::story::PreparedStory;
+use crate::summarize::{Budget, summarize_learned};
 
 #[derive(Serialize)]
 struct SummaryLine<'a> {
@@ -36,6 +40,7 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
         sentences,
         words,
         ratio,
+        learn_furniture,
     } = args;
     let budget = match (sentences, words, ratio) {
         (Some(n), _, _) => Budget::sentences(n),
@@ -46,12 +51,34 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
     .map_err(|e| CliError::Usage(format!("budget: {e}")))?;
 
     let mut batch = Batch::open(&batch)?;
+    // Furniture is learned as the server learns it: the batch goes through
+    // a near-duplicate index, so the same line in twenty copies of one wire
+    // story stays story while a line under three different stories is not.
+    let mut index = learn_furniture.then(|| Index::new(IndexConfig::default()));
     while let Some(Item {
         story,
         budget: own_budget,
     }) = batch.next_item()?
     {
-        let summary = summarize(&story.title, &story.body, own_budget.unwrap_or(budget));
+        let story = match &mut index {
+            Some(index) => {
+                PreparedStory::new(story)
+                    .ingest_into(index, SystemTime::now())
+                    .0
+            }
+            None => story,
+        };
+        let learned = |line: u64| {
+            index
+                .as_ref()
+                .is_some_and(|index| index.learned_furniture().is_furniture(line))
+        };
+        let summary = summarize_learned(
+            &story.title,
+            &story.body,
+            own_budget.unwrap_or(budget),
+            &learned,
+        );
         batch.write(&SummaryLine {
             id: &story.id,
             sentences: summary

@@ -58,8 +58,31 @@ pub fn summarize(title: &str, body: &str, budget: Budget) -> Summary {
     summarize_with(title, body, budget, &Weights::default())
 }
 
+/// Summarizes with the default weights, leaving out too the lines whose
+/// [`furniture::line_hash`] `learned` says are furniture: what a
+/// near-duplicate index has learned recurs under unrelated stories (a
+/// weather widget, a subscription offer), which no test of form can tell.
+pub fn summarize_learned(
+    title: &str,
+    body: &str,
+    budget: Budget,
+    learned: &dyn Fn(u64) -> bool,
+) -> Summary {
+    summarize_learned_with(title, body, budget, &Weights::default(), learned)
+}
+
 /// Summarizes with explicit scoring weights.
 pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights) -> Summary {
+    summarize_learned_with(title, body, budget, weights, &|_| false)
+}
+
+fn summarize_learned_with(
+    title: &str,
+    body: &str,
+    budget: Budget,
+    weights: &Weights,
+    learned: &dyn Fn(u64) -> bool,
+) -> Summary {
     let all = split_sentences(body);
     // Furniture lines (bylines, captions, widgets, time stamps), and
     // sentences that are furniture by their own form inside a line of
@@ -67,7 +90,7 @@ pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights
     // story's position prior. A text that is all furniture lines keeps its
     // sentences that are not furniture themselves (a page of one caption
     // keeps the caption's sentence, not its credit), or else every one.
-    let furniture = furniture::furniture_lines(body, &|_| false);
+    let furniture = furniture::furniture_lines(body, learned);
     let own_form = |i: usize| furniture::is_furniture_sentence(&body[all[i].start..all[i].end]);
     let mut story: Vec<usize> = (0..all.len())
         .filter(|&i| !furniture.iter().any(|line| line.contains(&all[i].start)) && !own_form(i))
