@@ -245,6 +245,41 @@ async fn a_cluster_shows_the_headline_that_belongs_to_its_story() {
     server.stop().await;
 }
 
+/// A widget line the index has learned under several stories is left out
+/// of a cluster's summary.
+#[tokio::test]
+async fn a_cluster_summary_leaves_out_learned_furniture() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let mut client = server.dedup().await;
+    let widget = "Your weather is set to Lakeside, and the forecast is ready for you now!";
+    let bodies = [
+        texts::geneva_full(),
+        texts::COUNCIL.to_owned(),
+        common::chain::text(1, &[0, 1, 2]),
+        common::chain::text(2, &[0, 1, 2]),
+    ];
+    let mut first = None;
+    for (i, body) in bodies.iter().enumerate() {
+        let page = format!("{widget}\n\n{body}");
+        let answer = ingest(&mut client, &format!("page{i}"), "", &page).await;
+        first.get_or_insert(answer.cluster);
+    }
+    let cluster = client
+        .get_cluster(GetClusterRequest {
+            name: first.expect("ingested"),
+        })
+        .await
+        .expect("get cluster")
+        .into_inner();
+    let summary = cluster.summary.expect("summary");
+    assert_eq!(summary.sentences.len(), 3);
+    assert!(
+        summary.sentences.iter().all(|s| s.text != widget),
+        "{summary:?}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn follow_up_is_related_not_same() {
     let server = TestServer::start(ServerConfig::default()).await;

@@ -97,6 +97,14 @@ impl LearnedFurniture {
     }
 }
 
+/// The hashes of the lines of `body` that `learned` holds for furniture,
+/// for a summary of a stored story to leave out.
+pub fn learned_lines(body: &str, learned: &LearnedFurniture) -> Vec<u64> {
+    let mut lines = short_lines(body);
+    lines.retain(|&line| learned.is_furniture(line));
+    lines
+}
+
 /// The hashes of the short lines of `body` that the index counts, each
 /// once.
 pub fn short_lines(body: &str) -> Vec<u64> {

@@ -400,6 +400,8 @@ pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>)
         view,
         canonical,
         titles,
+        // Used for the summary, which the caller made.
+        learned_furniture: _,
     } = detail;
     let with_body = summary.is_some();
     let canonical_headline =

@@ -19,7 +19,7 @@ use super::proto::{self, ingest_stories_response};
 use crate::dedup::IngestReport;
 use crate::store::Store;
 use crate::story::{PreparedStory, Story};
-use crate::summarize::{Budget, summarize};
+use crate::summarize::{Budget, summarize_learned};
 
 /// The DedupService handlers.
 #[derive(Debug, Clone)]
@@ -286,8 +286,12 @@ impl DedupService for DedupApi {
                 let id = convert::cluster_name(&name, "name")?;
                 let detail = self.store.get_cluster(id).await?;
                 let story = detail.canonical.story.clone();
+                let learned = detail.learned_furniture.clone();
                 let summary = tokio::task::spawn_blocking(move || {
-                    let summary = summarize(&story.title, &story.body, Budget::default());
+                    let summary =
+                        summarize_learned(&story.title, &story.body, Budget::default(), &|line| {
+                            learned.contains(&line)
+                        });
                     convert::summary_response(&story.body, &summary)
                 })
                 .await?;

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{ClusterDetail, ClusterPage, Store, StoreError, cluster_page};
+use crate::dedup::furniture;
 use crate::dedup::{
     ClusterChanges, ClusterId, ClusterRecord, ClusterView, Fingerprint, Index, IndexConfig,
     IndexCounters, IngestOutcome, IngestReport, Placement, PlacementRecord, StoryMeta,
@@ -596,10 +597,13 @@ impl State {
         let titles = records
             .map(|r| r.map(|r| r.story.title).unwrap_or_default())
             .collect();
+        let learned_furniture =
+            furniture::learned_lines(&canonical.story.body, self.index.learned_furniture());
         Ok(ClusterDetail {
             view,
             canonical,
             titles,
+            learned_furniture,
         })
     }
 

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use super::{ClusterDetail, ClusterPage, Store, StoreError, cluster_page};
-use crate::dedup::{ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement};
+use crate::dedup::{
+    ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement, furniture,
+};
 use crate::story::{PreparedStory, StoredStory};
 
 #[derive(Debug)]
@@ -70,10 +72,13 @@ impl State {
                     .unwrap_or_default()
             })
             .collect();
+        let learned_furniture =
+            furniture::learned_lines(&canonical.story.body, self.index.learned_furniture());
         Ok(ClusterDetail {
             view,
             canonical,
             titles,
+            learned_furniture,
         })
     }
 }

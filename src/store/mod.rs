@@ -60,6 +60,9 @@ pub struct ClusterDetail {
     pub canonical: StoredStory,
     /// Each member's headline, in the order of `view.members`.
     pub titles: Vec<String>,
+    /// Hashes of the canonical story's lines that the index has learned
+    /// for page furniture, which its summary leaves out.
+    pub learned_furniture: Vec<u64>,
 }
 
 /// One page of clusters, newest first.
