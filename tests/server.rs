@@ -171,13 +171,7 @@ async fn geneva_versions_fold_into_one_cluster() {
     assert_eq!(council.cluster_size, 1);
     assert!(council.related_clusters.is_empty());
 
-    let cluster = client
-        .get_cluster(GetClusterRequest {
-            name: trimmed.cluster.clone(),
-        })
-        .await
-        .expect("get cluster")
-        .into_inner();
+    let cluster = get_cluster(&mut client, trimmed.cluster.clone()).await;
     assert_eq!(cluster.canonical_story, "stories/reuters-full");
     assert_eq!(cluster.canonical_reason, "longest");
     assert_eq!(cluster.members.len(), 3);
@@ -212,13 +206,7 @@ async fn a_cluster_shows_the_headline_that_belongs_to_its_story() {
         &scraped,
     )
     .await;
-    let cluster = client
-        .get_cluster(GetClusterRequest {
-            name: first.cluster.clone(),
-        })
-        .await
-        .expect("get cluster")
-        .into_inner();
+    let cluster = get_cluster(&mut client, first.cluster.clone()).await;
     assert_eq!(cluster.canonical_headline, texts::GENEVA_TITLE);
     // A version under its own headline is preferred to the longer page
     // whose title is furniture.
@@ -230,13 +218,7 @@ async fn a_cluster_shows_the_headline_that_belongs_to_its_story() {
     )
     .await;
     assert_eq!(titled.cluster, first.cluster);
-    let cluster = client
-        .get_cluster(GetClusterRequest {
-            name: first.cluster.clone(),
-        })
-        .await
-        .expect("get cluster")
-        .into_inner();
+    let cluster = get_cluster(&mut client, first.cluster.clone()).await;
     assert_eq!(cluster.canonical_story, "stories/titled");
     assert_eq!(
         cluster.canonical_headline,
@@ -264,13 +246,7 @@ async fn a_cluster_summary_leaves_out_learned_furniture() {
         let answer = ingest(&mut client, &format!("page{i}"), "", &page).await;
         first.get_or_insert(answer.cluster);
     }
-    let cluster = client
-        .get_cluster(GetClusterRequest {
-            name: first.expect("ingested"),
-        })
-        .await
-        .expect("get cluster")
-        .into_inner();
+    let cluster = get_cluster(&mut client, first.expect("ingested")).await;
     let summary = cluster.summary.expect("summary");
     assert_eq!(summary.sentences.len(), 3);
     assert!(
@@ -305,19 +281,25 @@ async fn follow_up_is_related_not_same() {
     );
     assert_eq!(follow_up.matches[0].relation, Relation::Related as i32);
 
-    let first_cluster = client
-        .get_cluster(GetClusterRequest {
-            name: first.cluster.clone(),
-        })
-        .await
-        .expect("get cluster")
-        .into_inner();
+    let first_cluster = get_cluster(&mut client, first.cluster.clone()).await;
     assert_eq!(
         first_cluster.related_clusters,
         [follow_up.cluster],
         "links go both ways"
     );
     server.stop().await;
+}
+
+/// GetCluster, which must succeed.
+async fn get_cluster(
+    client: &mut proto::dedup_service_client::DedupServiceClient<tonic::transport::Channel>,
+    name: String,
+) -> proto::Cluster {
+    client
+        .get_cluster(GetClusterRequest { name })
+        .await
+        .expect("get cluster")
+        .into_inner()
 }
 
 /// A story published at `hours` after a fixed start.
