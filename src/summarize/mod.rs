@@ -14,7 +14,7 @@ mod score;
 pub use budget::{Budget, BudgetError};
 pub use score::{MAX_GRAPH_SENTENCES, ScoreParts, Weights, score_sentences};
 
-use crate::text::{SentenceSpan, furniture, split_sentences};
+use crate::text::{SentenceSpan, dateline, furniture, split_sentences};
 
 /// One chosen sentence.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,10 +90,18 @@ fn summarize_learned_with(
     // story's position prior. A text that is all furniture lines keeps its
     // sentences that are not furniture themselves (a page of one caption
     // keeps the caption's sentence, not its credit), or else every one.
+    // Above a lead that opens with its dateline, a page sets head matter
+    // (the headline again, a photo's caption, share buttons): not story
+    // either.
     let furniture = furniture::furniture_lines(body, learned);
+    let lead = dateline::lead_start(body).unwrap_or(0);
     let own_form = |i: usize| furniture::is_furniture_sentence(&body[all[i].start..all[i].end]);
     let mut story: Vec<usize> = (0..all.len())
-        .filter(|&i| !furniture.iter().any(|line| line.contains(&all[i].start)) && !own_form(i))
+        .filter(|&i| {
+            all[i].start >= lead
+                && !furniture.iter().any(|line| line.contains(&all[i].start))
+                && !own_form(i)
+        })
         .collect();
     if story.is_empty() {
         story = (0..all.len()).filter(|&i| !own_form(i)).collect();
@@ -223,6 +231,29 @@ mod tests {
                 "People march through the harbour district on Sunday to protest the closure of the ferry pier."
             ]
         );
+    }
+
+    #[test]
+    fn head_matter_above_the_dateline_is_not_summarized() {
+        // A scraped page: the headline again, a photo's caption and credit,
+        // a weather widget's forecast, then the wire lead with its dateline.
+        let page = format!(
+            "Ferry pier to close after council vote\n\n\
+             The harbour master and the mayor walk along the old pier, Lakeside, March 2, 2026.\n\n\
+             Jane Doe | AP\n\n\
+             Areas of fog early, becoming mostly sunny this afternoon.\n\n\
+             LAKESIDE (AP) \u{2014} {STORY}"
+        );
+        let summary = summarize("Ferry pier to close", &page, Budget::sentences(3).unwrap());
+        let texts: Vec<_> = summary.texts(&page).collect();
+        assert_eq!(texts.len(), 3);
+        for text in &texts {
+            assert!(
+                !text.contains("pier") && !text.contains("fog"),
+                "head matter in the summary: {text}"
+            );
+        }
+        assert!(texts[0].starts_with("LAKESIDE (AP)"), "{texts:?}");
     }
 
     #[test]

@@ -14,6 +14,8 @@
 
 use std::ops::Range;
 
+pub use super::caption::is_photo_caption_line;
+use super::caption::{is_dated_caption, is_photo_caption};
 use super::stopwords::is_stopword;
 use super::words::for_each_word_hashed;
 
@@ -60,7 +62,7 @@ const STAMP_MAX_WORDS: usize = 25;
 const BYLINE_MAX_WORDS: usize = 8;
 
 /// A caption is a sentence or two; a longer line is prose.
-const CAPTION_MAX_WORDS: usize = 150;
+pub(super) const CAPTION_MAX_WORDS: usize = 150;
 
 /// Script text: share of code punctuation above which a line is not prose.
 const CODE_PUNCTUATION_SHARE: f64 = 0.04;
@@ -78,6 +80,7 @@ pub fn is_furniture_line(line: &str) -> bool {
         || is_byline(line, words)
         || is_label(line, words)
         || is_photo_caption(line, words)
+        || is_dated_caption(line, words)
         || is_script(line)
 }
 
@@ -147,39 +150,9 @@ fn is_script(line: &str) -> bool {
     code >= 3 && code as f64 / line.len() as f64 >= CODE_PUNCTUATION_SHARE
 }
 
-/// A picture's caption or credit: agencies mark them in a fixed way
-/// ("(AP Photo/…)", "(Photo by … / AFP)", "Photo: …", "FILE - In this …
-/// file photo"), which story prose does not use.
-fn is_photo_caption(line: &str, words: usize) -> bool {
-    // A paragraph longer than a caption is prose that mentions a photo, or
-    // a whole story on one line.
-    if words > CAPTION_MAX_WORDS {
-        return false;
-    }
-    ["photo:", "file -", "file –", "file —"]
-        .iter()
-        .any(|p| starts_with_ignore_case(line, p))
-        // Every other mark but Getty's names a photo: one scan rules most
-        // lines out.
-        || (contains_ignore_case(line, "photo")
-            && (["photo/", "/ap photo", "(photo by", "photo credit", "file photo"]
-                .iter()
-                .any(|marker| contains_ignore_case(line, marker))
-                // The agencies' caption form: "In this Nov. 11, 2017, photo, …".
-                || (starts_with_ignore_case(line, "in this ")
-                    && contains_ignore_case(line, " photo,"))))
-        || contains_ignore_case(line, "getty images")
-}
-
-/// Whether `line` is a picture's caption or credit.
-pub fn is_photo_caption_line(line: &str) -> bool {
-    let line = line.trim();
-    is_photo_caption(line, words_up_to(line, CAPTION_MAX_WORDS + 1))
-}
-
 /// ASCII-case-insensitive substring test (`needle` is lowercase ASCII and
 /// not empty): candidates are found by their first byte in either case.
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+pub(super) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
     let Some((&first, rest)) = needle.split_first() else {
         return true;
@@ -191,13 +164,13 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 }
 
 /// Words of `line`, counted up to `limit`.
-fn words_up_to(line: &str, limit: usize) -> usize {
+pub(super) fn words_up_to(line: &str, limit: usize) -> usize {
     line.split_whitespace().take(limit).count()
 }
 
 /// Ends with sentence punctuation, perhaps inside closing quotes or
 /// brackets.
-fn ends_like_sentence(line: &str) -> bool {
+pub(super) fn ends_like_sentence(line: &str) -> bool {
     let end = line.trim_end_matches(['"', '\'', '”', '’', ')', ']', ' ', '\u{a0}']);
     end.ends_with(['.', '!', '?', '…'])
 }

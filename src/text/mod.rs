@@ -5,7 +5,9 @@
 //! offsets into the original text.
 //!
 //! - [`agency`]: the news agency the copy names (dateline tag, byline).
+//! - [`dateline`]: datelines, and the head matter a page sets above them.
 //! - [`furniture`]: lines that are page or wire furniture, not story.
+//! - [`caption`]: photo captions and credits, by their marks and grammar.
 //! - [`normalize`]: folds the surface differences between versions of one
 //!   wire story (Unicode forms, quotes, dashes, invisible characters, case).
 //! - [`sentences`]: splits a story into sentences with byte offsets.
@@ -14,6 +16,8 @@
 //! - [`stopwords`]: English function words as a fast hash set.
 
 pub mod agency;
+pub mod caption;
+pub mod dateline;
 pub mod furniture;
 pub mod normalize;
 pub mod sentences;
