@@ -16,7 +16,7 @@ fn meta(id: usize, body: &str) -> StoryMeta {
         body_bytes: body.len(),
         published_at: None,
         ingested_at: UNIX_EPOCH + Duration::from_secs(id as u64),
-        headline: copydesk::text::furniture::HeadlineFrom::Nowhere,
+        headline: copydesk::text::headline::HeadlineFrom::Nowhere,
     }
 }
 

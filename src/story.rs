@@ -6,7 +6,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::dedup::furniture;
 use crate::dedup::{ClusterId, Fingerprint, Index, IngestOutcome, IngestReport, StoryMeta};
-use crate::text::furniture::HeadlineFrom;
+use crate::text::headline::HeadlineFrom;
 
 /// Longest story id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -97,7 +97,7 @@ impl Story {
     pub fn meta(&self, ingested_at: SystemTime) -> StoryMeta {
         self.meta_headed(
             ingested_at,
-            crate::text::furniture::headline_from(&self.title, &self.body),
+            crate::text::headline::headline_from(&self.title, &self.body),
         )
     }
 
@@ -125,7 +125,7 @@ pub struct PreparedStory {
     /// Hashes of its short lines, which the index counts to learn furniture
     /// (see [`crate::dedup::furniture`]).
     pub lines: Vec<u64>,
-    /// Its headline (see [`crate::text::furniture::story_headline`]).
+    /// Its headline (see [`crate::text::headline::story_headline`]).
     pub headline: Option<String>,
     headline_from: HeadlineFrom,
 }
@@ -136,7 +136,7 @@ impl PreparedStory {
         let fingerprint = Fingerprint::of(&story.title, &story.body);
         let lines = furniture::short_lines(&story.body);
         let (headline, headline_from) =
-            crate::text::furniture::story_headline_from(&story.title, &story.body);
+            crate::text::headline::story_headline_from(&story.title, &story.body);
         let headline = headline.map(str::to_owned);
         PreparedStory {
             story,

@@ -19,7 +19,7 @@ fn meta(id: &str, body: &str, published_hour: Option<u64>) -> StoryMeta {
         body_bytes: body.len(),
         published_at: published_hour.map(at),
         ingested_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-        headline: copydesk::text::furniture::HeadlineFrom::Nowhere,
+        headline: copydesk::text::headline::HeadlineFrom::Nowhere,
     }
 }
 

@@ -31,7 +31,7 @@ struct DedupLine {
     /// The news agency the copy names, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     agency: Option<String>,
-    /// The story's headline (see `text::furniture::story_headline`), if
+    /// The story's headline (see `text::headline::story_headline`), if
     /// it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     headline: Option<String>,

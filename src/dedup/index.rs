@@ -22,7 +22,7 @@ use super::sample::Sample;
 use super::slot_table::SlotTable;
 use super::vocabulary::{self, Vocabulary};
 use crate::text::agency::Agency;
-use crate::text::furniture::HeadlineFrom;
+use crate::text::headline::HeadlineFrom;
 
 /// A cluster's number; clusters are named `clusters/{id}`.
 pub type ClusterId = u64;
@@ -133,7 +133,7 @@ pub struct StoryMeta {
     pub ingested_at: SystemTime,
     /// Where its headline comes from: its title, a line heading its text
     /// when the title is page furniture a scraper took for one, or nowhere
-    /// (see [`crate::text::furniture::story_headline`]). The canonical
+    /// (see [`crate::text::headline::story_headline`]). The canonical
     /// story is one whose headline a feed can show.
     pub headline: HeadlineFrom,
 }

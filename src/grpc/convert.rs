@@ -405,7 +405,7 @@ pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>)
     } = detail;
     let with_body = summary.is_some();
     let canonical_headline =
-        crate::text::furniture::story_headline(&canonical.story.title, &canonical.story.body)
+        crate::text::headline::story_headline(&canonical.story.title, &canonical.story.body)
             .unwrap_or_default()
             .to_owned();
     let mut canonical = stored_story(canonical);

@@ -16,8 +16,6 @@ use std::ops::Range;
 
 pub use super::caption::is_photo_caption_line;
 use super::caption::{is_dated_caption, is_photo_caption};
-use super::stopwords::is_stopword;
-use super::words::for_each_word_hashed;
 
 /// Lines that open this way are credits, links or boilerplate: compared
 /// lowercased, by prefix. These are the conventions of wire services and
@@ -85,7 +83,7 @@ pub fn is_furniture_line(line: &str) -> bool {
 }
 
 /// Credits, links and copyright lines.
-fn is_boilerplate(line: &str) -> bool {
+pub(super) fn is_boilerplate(line: &str) -> bool {
     FURNITURE_PREFIXES
         .iter()
         .any(|p| starts_with_ignore_case(line, p))
@@ -95,7 +93,7 @@ fn is_boilerplate(line: &str) -> bool {
 /// "By Jane Doe" or "By Reuters" on a line of its own, or after the
 /// outlet's name and a dash ("The Associated Press — By JILL COLVIN -
 /// Associated Press").
-fn is_byline(line: &str, words: usize) -> bool {
+pub(super) fn is_byline(line: &str, words: usize) -> bool {
     (words <= BYLINE_MAX_WORDS && starts_with_ignore_case(line, "by "))
         || (words < STAMP_MAX_WORDS
             && !ends_like_sentence(line)
@@ -130,7 +128,7 @@ fn is_label(line: &str, words: usize) -> bool {
 }
 
 /// Whether the line holds a clock time such as `5:28` or `10:14`.
-fn has_clock_time(line: &str) -> bool {
+pub(super) fn has_clock_time(line: &str) -> bool {
     let bytes = line.as_bytes();
     bytes.windows(4).enumerate().any(|(i, w)| {
         w[0].is_ascii_digit()
@@ -142,7 +140,7 @@ fn has_clock_time(line: &str) -> bool {
 }
 
 /// JavaScript or markup left in the text by a scraper.
-fn is_script(line: &str) -> bool {
+pub(super) fn is_script(line: &str) -> bool {
     let code = line
         .bytes()
         .filter(|b| matches!(b, b'{' | b'}' | b';' | b'=' | b'<' | b'>' | b'[' | b']'))
@@ -203,150 +201,6 @@ pub fn line_hash(line: &str) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
-}
-
-/// Words of the story's top that a headline is checked against.
-const HEADLINE_TOP_WORDS: usize = 200;
-
-/// A headline of fewer content words (a site's name such as "CBS News",
-/// "Subscribe") says nothing of the story.
-const HEADLINE_MIN_WORDS: usize = 3;
-
-/// A line of the text longer than this is prose, not a headline.
-const HEADLINE_MAX_WORDS: usize = 25;
-
-/// Lines of the text's top searched for its headline when the scraped
-/// title is not one.
-const HEADLINE_SEARCH_LINES: usize = 12;
-
-/// Whether a scraped title is page furniture by its form, whatever words
-/// it shares with the story: a credit or caption ("Mikhail Klimentyev |
-/// TASS | Getty Images"), a time stamp ("Politics 07/16/2018, 06:45am"),
-/// a byline, a boilerplate line, or the signature of an embedded post
-/// ("— CBS News (@CBSNews) July 16, 2018"), which opens with a dash.
-fn is_furniture_title(title: &str) -> bool {
-    let title = title.trim();
-    let words = words_up_to(title, CAPTION_MAX_WORDS + 1);
-    is_boilerplate(title)
-        || is_byline(title, words)
-        || is_photo_caption(title, words)
-        || has_clock_time(title)
-        || is_script(title)
-        || title.starts_with(['—', '–', '-'])
-}
-
-/// Where a story's headline comes from, worst first: a feed shows the
-/// canonical story's headline, so a version whose own title is its
-/// headline is preferred to one whose headline had to be found in its
-/// text, and that to one with none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum HeadlineFrom {
-    /// Neither the title nor the text's top holds a headline.
-    #[default]
-    Nowhere,
-    /// The title is furniture; the headline heads the text.
-    Text,
-    /// The title is the story's headline.
-    Title,
-}
-
-/// Where the headline of [`story_headline`] comes from.
-pub fn headline_from(title: &str, body: &str) -> HeadlineFrom {
-    find_headline(title, body).map_or(HeadlineFrom::Nowhere, |(_, from)| from)
-}
-
-/// [`story_headline`] and where it comes from, found once.
-pub fn story_headline_from<'a>(title: &'a str, body: &'a str) -> (Option<&'a str>, HeadlineFrom) {
-    match find_headline(title, body) {
-        Some((headline, from)) => (Some(headline), from),
-        None => (None, HeadlineFrom::Nowhere),
-    }
-}
-
-/// The story's headline: `title` when it belongs to the story (see
-/// [`headline_belongs`]), else the first line among the top of `body`
-/// that is shaped like a headline (a few words, not a sentence of prose,
-/// not furniture) and belongs to the text below it; scrapers often take
-/// page furniture for the title and leave the real headline as the text's
-/// first line. `None` when neither is there.
-pub fn story_headline<'a>(title: &'a str, body: &'a str) -> Option<&'a str> {
-    find_headline(title, body).map(|(headline, _)| headline)
-}
-
-fn find_headline<'a>(title: &'a str, body: &'a str) -> Option<(&'a str, HeadlineFrom)> {
-    // The body's furniture is found once, and only for a title or line
-    // that could be a headline: most copy has a headline for a title or no
-    // headline-shaped line at all.
-    let furniture = std::cell::OnceCell::new();
-    let furniture = || furniture.get_or_init(|| furniture_lines(body, &|_| false));
-    if headline_words(title).is_some_and(|words| found_below(&words, body, 0, furniture())) {
-        return Some((title.trim(), HeadlineFrom::Title));
-    }
-    lines(body)
-        .filter(|range| !body[range.clone()].trim().is_empty())
-        .take(HEADLINE_SEARCH_LINES)
-        .find(|range| {
-            let line = body[range.clone()].trim();
-            words_up_to(line, HEADLINE_MAX_WORDS + 1) <= HEADLINE_MAX_WORDS
-                && !ends_like_sentence(line)
-                && headline_words(line)
-                    .is_some_and(|words| found_below(&words, body, range.end, furniture()))
-        })
-        .map(|range| (body[range].trim(), HeadlineFrom::Text))
-}
-
-/// Whether `title` is the story's own headline rather than page furniture
-/// a scraper took for one ("Enter City and State or Zip Code", a sidebar's
-/// headline, "1 / 19", a photo credit or a time stamp): it is not
-/// furniture by its form, and more than half of its content words (three
-/// or more letters, no digits, no stopwords; three at least) occur in the
-/// top of the story's prose.
-pub fn headline_belongs(title: &str, body: &str) -> bool {
-    headline_words(title)
-        .is_some_and(|words| found_below(&words, body, 0, &furniture_lines(body, &|_| false)))
-}
-
-/// The distinct content words of a would-be headline, sorted; `None` for
-/// one that is furniture by its form or has too few to say anything.
-fn headline_words(title: &str) -> Option<Vec<u64>> {
-    if is_furniture_title(title) {
-        return None;
-    }
-    let mut words: Vec<u64> = Vec::new();
-    for_each_word_hashed(title, |word, hash| {
-        if word.chars().count() >= 3
-            && !word.bytes().any(|b| b.is_ascii_digit())
-            && !is_stopword(word, hash)
-        {
-            words.push(hash);
-        }
-    });
-    words.sort_unstable();
-    words.dedup();
-    (words.len() >= HEADLINE_MIN_WORDS).then_some(words)
-}
-
-/// Whether more than half of `words` occur in the top of the prose of
-/// `body` from byte `from` on, `furniture` being the body's furniture lines.
-fn found_below(words: &[u64], body: &str, from: usize, furniture: &[Range<usize>]) -> bool {
-    let mut top: Vec<u64> = Vec::with_capacity(HEADLINE_TOP_WORDS);
-    let prose = lines(body).filter(|range| range.start >= from && !furniture.contains(range));
-    for range in prose {
-        for_each_word_hashed(&body[range], |_, hash| {
-            if top.len() < HEADLINE_TOP_WORDS {
-                top.push(hash);
-            }
-        });
-        if top.len() >= HEADLINE_TOP_WORDS {
-            break;
-        }
-    }
-    top.sort_unstable();
-    let found = words
-        .iter()
-        .filter(|w| top.binary_search(w).is_ok())
-        .count();
-    found * 2 > words.len()
 }
 
 /// Byte ranges of the lines of `text` (without their line breaks).
@@ -442,69 +296,6 @@ mod tests {
     #[test]
     fn a_text_of_nothing_but_labels_keeps_them() {
         assert!(furniture_lines("Talks end\nGeneva", &never).is_empty());
-    }
-
-    #[test]
-    fn a_headline_belongs_when_the_story_tells_it() {
-        let body = "Enter City and State or Zip Code\nMinisters ended security talks in Geneva on Monday without a breakthrough.\n";
-        assert!(headline_belongs(
-            "Geneva security talks end without breakthrough",
-            body
-        ));
-        assert!(!headline_belongs("Enter City and State or Zip Code", body));
-        assert!(!headline_belongs(
-            "Guest commentary: the clinic lost because of its conduct",
-            body
-        ));
-        assert!(!headline_belongs("", body));
-    }
-
-    #[test]
-    fn furniture_by_its_form_is_no_headline_whatever_words_it_shares() {
-        let body = "By Jane Doe, Harbour Gazette\n\nThe harbour council voted on Monday to close the old ferry pier, \
-                    the Harbour Gazette reported, after engineers found the pier unsafe.\n";
-        for title in [
-            "Jane Doe | Harbour Gazette | Getty Images",
-            "Harbour 07/16/2026, 06:45am",
-            "\u{2014} Harbour Gazette (@HarbourGazette) July 16, 2026",
-            "Harbour Gazette",
-            "By Jane Doe",
-        ] {
-            assert!(!headline_belongs(title, body), "{title}");
-        }
-        assert!(headline_belongs(
-            "Council votes to close unsafe ferry pier",
-            body
-        ));
-    }
-
-    #[test]
-    fn the_headline_is_the_title_or_else_the_line_that_heads_the_text() {
-        let body = "Share this story\n\nCouncil votes to close unsafe ferry pier\n\n\
-                    Published 9:58 a.m. July 16\n\n\
-                    The harbour council voted on Monday to close the old ferry pier after engineers found it unsafe.\n\n\
-                    Ferries will use the new terminal until the pier is rebuilt, the council said.\n";
-        assert_eq!(
-            story_headline("Pier to close, council says", body),
-            Some("Pier to close, council says")
-        );
-        for junk in [
-            "Enter City and State or Zip Code",
-            "",
-            "Harbour 07/16/2026, 06:45am",
-        ] {
-            assert_eq!(
-                story_headline(junk, body),
-                Some("Council votes to close unsafe ferry pier"),
-                "{junk}"
-            );
-        }
-        // Prose alone has no headline to show.
-        let prose = "The harbour council voted on Monday to close the old ferry pier.\n";
-        assert_eq!(
-            story_headline("Enter City and State or Zip Code", prose),
-            None
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`dateline`]: datelines, and the head matter a page sets above them.
 //! - [`furniture`]: lines that are page or wire furniture, not story.
 //! - [`caption`]: photo captions and credits, by their marks and grammar.
+//! - [`headline`]: a story's headline, from its title or its text's top.
 //! - [`normalize`]: folds the surface differences between versions of one
 //!   wire story (Unicode forms, quotes, dashes, invisible characters, case).
 //! - [`sentences`]: splits a story into sentences with byte offsets.
@@ -19,6 +20,7 @@ pub mod agency;
 pub mod caption;
 pub mod dateline;
 pub mod furniture;
+pub mod headline;
 pub mod normalize;
 pub mod sentences;
 pub mod sparse;
