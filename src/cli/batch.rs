@@ -119,6 +119,27 @@ impl Batch {
         })
     }
 
+    /// A first reading of the input, for a command that learns from the
+    /// whole batch before it writes (see `copydesk summarize`): its
+    /// well-formed stories within the size limit, in order, bad lines
+    /// skipped without a word (the real pass reports them). `None` when the
+    /// input is stdin, which can be read once only.
+    pub fn read_ahead(&self) -> Result<Option<ReadAhead>, CliError> {
+        if self.input_path.as_os_str() == "-" {
+            return Ok(None);
+        }
+        let file = File::open(&self.input_path).map_err(|source| CliError::Io {
+            path: self.input_path.clone(),
+            source,
+        })?;
+        Ok(Some(ReadAhead {
+            path: self.input_path.clone(),
+            reader: BufReader::with_capacity(BUFFER_BYTES, file),
+            max_body_bytes: self.max_body_bytes,
+            buffer: Vec::new(),
+        }))
+    }
+
     /// The next well-formed story; `None` at the end of the input.
     pub fn next_story(&mut self) -> Result<Option<Story>, CliError> {
         Ok(self.next_item()?.map(|item| item.story))
@@ -233,6 +254,43 @@ impl Batch {
             });
         }
         Ok(())
+    }
+}
+
+/// The input's stories read once ahead of the batch run: see
+/// [`Batch::read_ahead`].
+pub struct ReadAhead {
+    path: PathBuf,
+    reader: BufReader<File>,
+    max_body_bytes: usize,
+    buffer: Vec<u8>,
+}
+
+impl ReadAhead {
+    /// The next well-formed story within the size limit; `None` at the end.
+    pub fn next_story(&mut self) -> Result<Option<Story>, CliError> {
+        loop {
+            self.buffer.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buffer)
+                .map_err(|source| CliError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            if read == 0 {
+                return Ok(None);
+            }
+            if self.buffer.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match parse_line(&self.buffer) {
+                Ok(item) if item.story.body.len() <= self.max_body_bytes => {
+                    return Ok(Some(item.story));
+                }
+                _ => continue,
+            }
+        }
     }
 }
 

@@ -143,11 +143,12 @@ pub struct SummarizeArgs {
     /// This share of each story's sentences, in (0, 1].
     #[arg(long, group = "budget")]
     ratio: Option<f64>,
-    /// Learn page furniture from the batch as it is read, as the server's
-    /// index does, and leave it out of summaries: a short line seen under
-    /// three or more different stories (a weather widget, a subscription
-    /// offer). Costs about as much again as the summaries; `false` turns
-    /// it off.
+    /// Learn page furniture from the batch, as the server's index does,
+    /// and leave it out of summaries: a short line seen under three or
+    /// more different stories (a weather widget, a subscription offer). A
+    /// file is read through once first, so every summary has what the
+    /// whole batch teaches; stdin is learned as it is read. Costs about as
+    /// much again as the summaries; `false` turns it off.
     #[arg(
         long,
         env = "COPYDESK_LEARN_FURNITURE",

@@ -54,19 +54,30 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
     // Furniture is learned as the server learns it: the batch goes through
     // a near-duplicate index, so the same line in twenty copies of one wire
     // story stays story while a line under three different stories is not.
+    // A file is read through once first, so the first stories of a batch
+    // are summarized with all it teaches; stdin is learned as it is read.
     let mut index = learn_furniture.then(|| Index::new(IndexConfig::default()));
+    let learned_ahead = match (&mut index, batch.read_ahead()?) {
+        (Some(index), Some(mut ahead)) => {
+            while let Some(story) = ahead.next_story()? {
+                PreparedStory::new(story).ingest_into(index, SystemTime::now());
+            }
+            true
+        }
+        _ => false,
+    };
     while let Some(Item {
         story,
         budget: own_budget,
     }) = batch.next_item()?
     {
         let story = match &mut index {
-            Some(index) => {
+            Some(index) if !learned_ahead => {
                 PreparedStory::new(story)
                     .ingest_into(index, SystemTime::now())
                     .0
             }
-            None => story,
+            _ => story,
         };
         let learned = |line: u64| {
             index
