@@ -128,7 +128,7 @@ fn summarize_learns_page_furniture_from_the_batch() {
         let run = if input == "-" {
             command
                 .args(["-i", "-"])
-                .stdin(std::fs::File::open(&input_path(dir.path())).expect("input"))
+                .stdin(std::fs::File::open(input_path(dir.path())).expect("input"))
                 .output()
         } else {
             command.args(["-i", input]).output()
