@@ -14,7 +14,7 @@ mod score;
 pub use budget::{Budget, BudgetError};
 pub use score::{MAX_GRAPH_SENTENCES, ScoreParts, Weights, score_sentences};
 
-use crate::text::{SentenceSpan, dateline, furniture, split_sentences};
+use crate::text::{SentenceSpan, dateline, furniture, headline, split_sentences};
 
 /// One chosen sentence.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,10 +90,12 @@ fn summarize_learned_with(
     // story's position prior. A text that is all furniture lines keeps its
     // sentences that are not furniture themselves (a page of one caption
     // keeps the caption's sentence, not its credit), or else every one.
+    // The headline set again in the text is beside the summary already.
     // Above a lead that opens with its dateline, a page sets head matter
     // (the headline again, a photo's caption, share buttons): not story
     // either.
-    let furniture = furniture::furniture_lines(body, learned);
+    let mut furniture = furniture::furniture_lines(body, learned);
+    furniture.extend(headline::repeated_headline_lines(title, body));
     let lead = dateline::lead_start(body).unwrap_or(0);
     let own_form = |i: usize| furniture::is_furniture_sentence(&body[all[i].start..all[i].end]);
     let mut story: Vec<usize> = (0..all.len())

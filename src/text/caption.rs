@@ -53,8 +53,8 @@ const MONTHS: &[&str] = &[
 
 /// A picture's caption or credit by a mark that story prose does not use:
 /// "(AP Photo/…)", "(Photo by … / AFP)", "Photo: …", "FILE - In this …
-/// file photo", "Getty Images", "©", a bracketed "(Name/AP)" credit at the
-/// end, or the position marks "(L)" and "(R)".
+/// file photo", "Getty Images", "©", a bracketed "(Name/AP)" credit, or
+/// the position marks "(L)" and "(R)".
 pub(super) fn is_photo_caption(line: &str, words: usize) -> bool {
     // A paragraph longer than a caption is prose that mentions a photo, or
     // a whole story on one line.
@@ -78,7 +78,7 @@ pub(super) fn is_photo_caption(line: &str, words: usize) -> bool {
         || ["(l)", "(r)", "(l-r)", "(from left)"]
             .iter()
             .any(|mark| contains_ignore_case(line, mark))
-        || ends_with_slash_credit(line)
+        || has_slash_credit(line)
 }
 
 /// Whether `line` is a picture's caption or credit.
@@ -95,18 +95,29 @@ pub(super) fn is_dated_caption(line: &str, words: usize) -> bool {
     words <= DATED_CAPTION_MAX_WORDS && (ends_on_full_date(line) || ends_with_bare_credit(line))
 }
 
-/// `(Jane Doe/AP)` or `(AP/Jane Doe)` closing the text: a few words with a
-/// slash between them.
-fn ends_with_slash_credit(text: &str) -> bool {
-    bracketed_tail(text).is_some_and(|inside| {
-        inside.contains('/')
+/// A bracketed credit anywhere in the text, `(Jane Doe/AP)`, `(AP/Jane
+/// Doe)`, `(Jane Doe/Lakeside Times via AP)`: a few words in capitals with
+/// a slash between them.
+fn has_slash_credit(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(open) = rest.find('(') {
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(')') else {
+            return false;
+        };
+        let inside = &rest[..close];
+        if inside.contains('/')
             && !inside.contains("//")
-            && words_up_to(inside, CREDIT_MAX_WORDS + 1) <= CREDIT_MAX_WORDS
+            && words_up_to(inside, CREDIT_MAX_WORDS + 2) <= CREDIT_MAX_WORDS + 1
             && inside
                 .split(|c: char| c == '/' || c.is_whitespace())
-                .filter(|w| !w.is_empty())
+                .filter(|w| !w.is_empty() && *w != "via")
                 .all(|w| w.chars().next().is_some_and(char::is_uppercase))
-    })
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// A line whose text does not end like a sentence, closed by a bracketed
@@ -171,6 +182,7 @@ mod tests {
         for line in [
             "Ministers leave the talks in Geneva on Monday. (AP Photo/Jane Doe)",
             "A ferry leaves the harbour at dawn. (Jane Doe/AP)",
+            "A ferry leaves at dawn. (Jane Doe/Lakeside Times via AP) less",
             "Jane Doe | AFP | Getty Images",
             "Protesters march in Lakeside, March 3, 2026 \u{a9} Jane Doe | Harbour Gazette",
             "The mayor (L) and the harbour master meet at the pier.",

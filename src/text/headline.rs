@@ -106,6 +106,38 @@ fn find_headline<'a>(title: &'a str, body: &'a str) -> Option<(&'a str, Headline
         .map(|range| (body[range].trim(), HeadlineFrom::Text))
 }
 
+/// The lines among the top of `body` that repeat the headline `title`
+/// (scraped pages set it again above the story, or the title adds the
+/// site's name: "Talks end | Harbour Gazette" over "Talks end"): a line
+/// shaped like a headline whose words, three at least, open the title's.
+/// A summary has the headline beside it and does not repeat it.
+pub fn repeated_headline_lines(title: &str, body: &str) -> Vec<Range<usize>> {
+    let title_words = word_hashes(title);
+    if title_words.len() < HEADLINE_MIN_WORDS {
+        return Vec::new();
+    }
+    lines(body)
+        .filter(|range| !body[range.clone()].trim().is_empty())
+        .take(HEADLINE_SEARCH_LINES)
+        .filter(|range| {
+            let line = body[range.clone()].trim();
+            if words_up_to(line, HEADLINE_MAX_WORDS + 1) > HEADLINE_MAX_WORDS || line.ends_with('.')
+            {
+                return false;
+            }
+            let words = word_hashes(line);
+            words.len() >= HEADLINE_MIN_WORDS && title_words.starts_with(&words)
+        })
+        .collect()
+}
+
+/// The hashes of the words of `text`, in order.
+fn word_hashes(text: &str) -> Vec<u64> {
+    let mut hashes = Vec::new();
+    for_each_word_hashed(text, |_, hash| hashes.push(hash));
+    hashes
+}
+
 /// Whether `title` is the story's own headline rather than page furniture
 /// a scraper took for one ("Enter City and State or Zip Code", a sidebar's
 /// headline, "1 / 19", a photo credit or a time stamp): it is not
@@ -225,5 +257,19 @@ mod tests {
             story_headline("Enter City and State or Zip Code", prose),
             None
         );
+    }
+
+    #[test]
+    fn a_headline_set_again_above_the_story_is_found() {
+        let body = "Harbour Gazette\nCouncil votes to close the ferry pier\nBy Jane Doe\n\
+                    The harbour council voted on Monday to close the ferry pier.\n\
+                    Council votes to close the ferry pier, the mayor said.";
+        let found = repeated_headline_lines(
+            "Council votes to close the ferry pier | Harbour Gazette",
+            body,
+        );
+        let found: Vec<&str> = found.iter().map(|r| &body[r.clone()]).collect();
+        assert_eq!(found, ["Council votes to close the ferry pier"]);
+        assert!(repeated_headline_lines("Pier", body).is_empty());
     }
 }
