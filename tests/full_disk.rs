@@ -15,6 +15,9 @@ use copydesk::grpc::ServerConfig;
 use copydesk::grpc::proto::{GetStoryRequest, IngestStoryRequest};
 use copydesk::store::{DurableOptions, DurableStore};
 use tonic::Code;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// Unmounts the tmpfs however the test ends.
 struct Mount<'a>(&'a Path);
@@ -45,6 +48,32 @@ fn filler_story(n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+async fn health_of(health: &mut HealthClient<Channel>, service: &str) -> ServingStatus {
+    let answer = health
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health check")
+        .into_inner();
+    ServingStatus::try_from(answer.status).expect("a known status")
+}
+
+/// Polls `service`'s health until it is `want`, for up to ten seconds.
+async fn wait_for_health(
+    health: &mut HealthClient<Channel>,
+    service: &str,
+    want: ServingStatus,
+) -> bool {
+    for _ in 0..100 {
+        if health_of(health, service).await == want {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 #[tokio::test]
@@ -106,8 +135,39 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_heals_when_space_returns() {
         .into_inner();
     assert_eq!(found.cluster, first.cluster);
 
-    // Space comes back: writes resume, no restart.
+    // Health says the dedup service cannot take writes; the summary
+    // service, which needs no disk, still serves.
+    let mut health = HealthClient::new(server.channel().await);
+    assert_eq!(
+        health_of(&mut health, "copydesk.v1.DedupService").await,
+        ServingStatus::NotServing
+    );
+    assert_eq!(
+        health_of(&mut health, "copydesk.v1.SummaryService").await,
+        ServingStatus::Serving
+    );
+    // While the disk stays full, a write is refused at once.
+    let again = client
+        .ingest_story(IngestStoryRequest {
+            story: Some(story("refused", "", &filler_story(5_000))),
+        })
+        .await
+        .expect_err("the disk is still full");
+    assert_eq!(again.code(), Code::ResourceExhausted, "{again:?}");
+
+    // Space comes back: health says SERVING again before any client
+    // writes, and writes resume, no restart.
     std::fs::remove_file(&ballast).expect("free space");
+    let serving = wait_for_health(
+        &mut health,
+        "copydesk.v1.DedupService",
+        ServingStatus::Serving,
+    )
+    .await;
+    assert!(
+        serving,
+        "health did not return to SERVING once space was freed"
+    );
     let after = common::ingest(&mut client, "after", "", &filler_story(99_999)).await;
     assert!(!after.cluster.is_empty());
     let found = client

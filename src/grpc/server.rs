@@ -9,6 +9,7 @@ use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic_health::server::HealthReporter;
 
 use super::convert::Limits;
 use super::dedup_service::DedupApi;
@@ -16,7 +17,7 @@ use super::proto::dedup_service_server::DedupServiceServer;
 use super::proto::summary_service_server::SummaryServiceServer;
 use super::summary_service::SummaryApi;
 use crate::dedup::IndexConfig;
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, Store, WriteState};
 
 /// Server settings; `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -126,6 +127,7 @@ pub async fn serve_with_store(
     let summary = SummaryServiceServer::new(SummaryApi::new(limits))
         .max_decoding_message_size(config.max_decoding_bytes())
         .max_encoding_message_size(config.max_encoding_bytes());
+    let write_state_store = Arc::clone(&store);
     let dedup = DedupServiceServer::new(DedupApi::new(
         store,
         limits,
@@ -140,6 +142,12 @@ pub async fn serve_with_store(
         .set_serving::<SummaryServiceServer<SummaryApi>>()
         .await;
     health.set_serving::<DedupServiceServer<DedupApi>>().await;
+    // Owned here: it stops when serving ends, and before draining marks
+    // every service NOT_SERVING, so it cannot mark one SERVING again.
+    let write_health = AbortOnDrop(tokio::spawn(report_write_state(
+        write_state_store,
+        health.clone(),
+    )));
 
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -159,6 +167,7 @@ pub async fn serve_with_store(
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight calls");
+        drop(write_health);
         drain_health
             .set_not_serving::<SummaryServiceServer<SummaryApi>>()
             .await;
@@ -202,6 +211,60 @@ pub async fn serve_with_store(
     }
     tracing::info!("copydesk stopped");
     Ok(())
+}
+
+/// Aborts a task when dropped: a task the server owns ends with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often a store that refuses writes is checked again for room.
+const WRITE_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Keeps the dedup service's health in step with whether the store takes
+/// writes: NOT_SERVING while it refuses them (a full data directory), so a
+/// load balancer sends ingests elsewhere, and SERVING again once it takes
+/// them, which it checks for every [`WRITE_RECHECK_INTERVAL`] without a
+/// client having to try a write.
+async fn report_write_state(store: Arc<dyn Store>, health: HealthReporter) {
+    let mut states = store.write_state();
+    loop {
+        let state = states.borrow_and_update().clone();
+        match state {
+            WriteState::Accepting => {
+                health.set_serving::<DedupServiceServer<DedupApi>>().await;
+                if states.changed().await.is_err() {
+                    return;
+                }
+            }
+            WriteState::Refusing(reason) => {
+                tracing::warn!(%reason, "dedup service NOT_SERVING: the store refuses writes");
+                health
+                    .set_not_serving::<DedupServiceServer<DedupApi>>()
+                    .await;
+                loop {
+                    tokio::select! {
+                        changed = states.changed() => {
+                            if changed.is_err() {
+                                return;
+                            }
+                            break;
+                        }
+                        () = tokio::time::sleep(WRITE_RECHECK_INTERVAL) => {
+                            if store.recheck_writes().await == WriteState::Accepting {
+                                break;
+                            }
+                        }
+                    }
+                }
+                tracing::info!("dedup service SERVING: the store takes writes again");
+            }
+        }
+    }
 }
 
 /// Stories evicted per lock hold: ingest interleaves between rounds.

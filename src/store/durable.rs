@@ -21,7 +21,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{ClusterDetail, ClusterPage, Store, StoreError, cluster_page};
+use tokio::sync::watch;
+
+use super::{ClusterDetail, ClusterPage, Store, StoreError, WriteState, cluster_page};
 use crate::dedup::furniture;
 use crate::dedup::{
     ClusterChanges, ClusterId, ClusterRecord, ClusterView, Fingerprint, Index, IndexConfig,
@@ -104,6 +106,8 @@ struct State {
     /// Set when a commit failed and the store has not healed yet (the file
     /// reopened and the index rebuilt from it); every request tries again.
     failed: Option<String>,
+    /// Whether writes are taken: refused while the data directory is full.
+    writes: Arc<watch::Sender<WriteState>>,
 }
 
 /// Stories and clusters in a redb file; the matching index in memory.
@@ -111,6 +115,28 @@ struct State {
 pub struct DurableStore {
     state: Arc<Mutex<State>>,
     path: PathBuf,
+    writes: Arc<watch::Sender<WriteState>>,
+}
+
+/// Why writes are refused while the data directory is full.
+const DISK_FULL: &str = "the data directory is full: writes resume once space is freed";
+
+/// Bytes the space check writes (and removes): room for a commit of a few
+/// stories. A disk with less free is still full for copydesk.
+const SPACE_CHECK_BYTES: usize = 256 * 1024;
+
+/// Whether the data directory `dir` has room for a commit again: writes
+/// and syncs [`SPACE_CHECK_BYTES`] to a scratch file, then removes it. A
+/// free-space figure alone would miss quotas and reserved blocks.
+fn has_room(dir: &Path) -> bool {
+    use std::io::Write;
+    let probe = dir.join(".copydesk-space-check");
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        file.write_all(&vec![0u8; SPACE_CHECK_BYTES])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    written.is_ok()
 }
 
 /// Maps any redb error to a backend error naming what was being done.
@@ -172,7 +198,9 @@ impl DurableStore {
             clusters: index.cluster_count(),
             seconds: started.elapsed().as_secs_f64(),
         };
+        let writes = Arc::new(watch::Sender::new(WriteState::Accepting));
         let store = DurableStore {
+            writes: Arc::clone(&writes),
             state: Arc::new(Mutex::new(State {
                 committed_counters: index.counters(),
                 commits: 0,
@@ -182,6 +210,7 @@ impl DurableStore {
                 db: Some(db),
                 options,
                 failed: None,
+                writes,
             })),
             path,
         };
@@ -462,6 +491,23 @@ struct Writes {
 }
 
 impl State {
+    /// Refuses a write at once while the data directory is full, unless
+    /// space has come back: a write that would fail costs a rebuild of the
+    /// index.
+    fn writable(&mut self) -> Result<(), StoreError> {
+        if matches!(*self.writes.borrow(), WriteState::Accepting) {
+            return Ok(());
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        if has_room(dir) {
+            Ok(())
+        } else {
+            Err(StoreError::Full(
+                "no room for a commit (space check before writing)".into(),
+            ))
+        }
+    }
+
     /// After a failed commit, heals first: reopens the file and rebuilds
     /// the index from it, so the store serves again as soon as it can (a
     /// full disk with space freed) without a restart.
@@ -507,6 +553,7 @@ impl State {
         batch: Vec<PreparedStory>,
         now: SystemTime,
     ) -> Result<Vec<IngestReport>, StoreError> {
+        self.writable()?;
         let mut writes = Writes::default();
         let mut reports = Vec::with_capacity(batch.len());
         for prepared in batch {
@@ -546,6 +593,24 @@ impl State {
         if result.is_ok() {
             self.commits += 1;
             self.committed_counters = counters;
+            self.writes.send_if_modified(|state| {
+                let was_refusing = *state != WriteState::Accepting;
+                if was_refusing {
+                    tracing::info!("the data directory has room again: writes resume");
+                }
+                *state = WriteState::Accepting;
+                was_refusing
+            });
+        }
+        if let Err(StoreError::Full(detail)) = &result {
+            self.writes.send_if_modified(|state| {
+                let was_accepting = *state == WriteState::Accepting;
+                if was_accepting {
+                    tracing::warn!(cause = %detail, "the data directory is full: refusing writes until space is freed");
+                }
+                *state = WriteState::Refusing(DISK_FULL.into());
+                was_accepting
+            });
         }
         if let Err(err) = &result {
             // The index already holds what the failed transaction would
@@ -618,6 +683,7 @@ impl State {
         if ids.is_empty() {
             return Ok(0);
         }
+        self.writable()?;
         let kept = if self.options.keep_evicted {
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
             self.read_stories(&ids)?
@@ -736,6 +802,7 @@ impl Store for DurableStore {
     async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
         let id = id.to_owned();
         self.with_state(move |state| {
+            state.writable()?;
             let indexed = state.index.remove(&id, now).is_some();
             // An evicted story kept readable is in the file only.
             if !indexed && state.read_story(&id)?.is_none() {
@@ -769,6 +836,29 @@ impl Store for DurableStore {
             cluster_page(&state.index, before, limit, |view| state.detail(view))
         })
         .await
+    }
+
+    fn write_state(&self) -> watch::Receiver<WriteState> {
+        self.writes.subscribe()
+    }
+
+    async fn recheck_writes(&self) -> WriteState {
+        if *self.writes.borrow() == WriteState::Accepting {
+            return WriteState::Accepting;
+        }
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_owned();
+        let room = tokio::task::spawn_blocking(move || has_room(&dir))
+            .await
+            .unwrap_or(false);
+        if room {
+            self.writes.send_if_modified(|state| {
+                let was_refusing = *state != WriteState::Accepting;
+                *state = WriteState::Accepting;
+                was_refusing
+            });
+            tracing::info!("the data directory has room again: writes resume");
+        }
+        self.writes.borrow().clone()
     }
 }
 

@@ -51,6 +51,16 @@ pub enum StoreError {
     Schema { found: u32, expected: u32 },
 }
 
+/// Whether a store takes writes now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteState {
+    /// Writes are taken.
+    Accepting,
+    /// Writes are refused until the cause goes away (reads go on); says
+    /// why, for the log and the health report.
+    Refusing(String),
+}
+
 /// A cluster with the stories clients want alongside it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterDetail {
@@ -155,4 +165,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         before: Option<ClusterId>,
         limit: usize,
     ) -> Result<ClusterPage, StoreError>;
+
+    /// Watches whether the store takes writes. A store that never refuses
+    /// them (the default) reports [`WriteState::Accepting`] for good.
+    fn write_state(&self) -> tokio::sync::watch::Receiver<WriteState> {
+        tokio::sync::watch::channel(WriteState::Accepting).1
+    }
+
+    /// Checks again, without a write, whether a store refusing writes can
+    /// take them (space freed under a full data directory), and returns
+    /// the state now.
+    async fn recheck_writes(&self) -> WriteState {
+        WriteState::Accepting
+    }
 }
