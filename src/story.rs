@@ -133,10 +133,11 @@ pub struct PreparedStory {
 impl PreparedStory {
     /// Fingerprints `story`. CPU-bound: call it off the async executor.
     pub fn new(story: Story) -> PreparedStory {
-        let fingerprint = Fingerprint::of(&story.title, &story.body);
+        let mut fingerprint = Fingerprint::of(&story.title, &story.body);
         let lines = furniture::short_lines(&story.body);
         let (headline, headline_from) =
             crate::text::headline::story_headline_from(&story.title, &story.body);
+        fingerprint.headline = headline_from;
         let headline = headline.map(str::to_owned);
         PreparedStory {
             story,
@@ -159,9 +160,12 @@ impl PreparedStory {
     fn relearned(&self, index: &Index) -> Option<Fingerprint> {
         let learned = index.learned_furniture();
         learned.any(&self.lines).then(|| {
-            Fingerprint::with_learned_furniture(&self.story.title, &self.story.body, &|line| {
-                learned.is_furniture(line)
-            })
+            let mut fingerprint =
+                Fingerprint::with_learned_furniture(&self.story.title, &self.story.body, &|line| {
+                    learned.is_furniture(line)
+                });
+            fingerprint.headline = self.headline_from;
+            fingerprint
         })
     }
 

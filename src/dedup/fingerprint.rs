@@ -19,6 +19,7 @@ use super::sample::{self, Sample};
 use super::vocabulary;
 use crate::text::agency::{self, Agency};
 use crate::text::furniture;
+use crate::text::headline::HeadlineFrom;
 use crate::text::normalize;
 use crate::text::stopwords::is_stopword;
 use crate::text::words::{for_each_fast_word_hashed, for_each_word_hashed, is_fast_text};
@@ -66,6 +67,11 @@ pub struct Fingerprint {
     word_level: u8,
     /// The news agency the copy names, if any.
     pub agency: Option<Agency>,
+    /// Where the story's headline comes from (see
+    /// [`crate::text::headline::headline_from`]): a page with no story text
+    /// is folded by its headline only into a story whose title is its
+    /// headline. Set by [`crate::story::PreparedStory`]; `Nowhere` here.
+    pub headline: HeadlineFrom,
 }
 
 impl Fingerprint {
@@ -155,6 +161,7 @@ impl Fingerprint {
             shingle_level,
             word_level,
             agency: agency::detect(body),
+            headline: HeadlineFrom::Nowhere,
         }
     }
 

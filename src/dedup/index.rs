@@ -95,6 +95,25 @@ const MAX_EVENT_POSTINGS: usize = 16;
 /// checked on the real-wire, wire and CNN/DM sets.
 const EVENT_RELATED: f64 = 0.2;
 
+/// A page with no story text (a photo gallery under a wire story's
+/// headline) folds into the story whose title it carries only when that
+/// headline has this many distinct words: a short label ("Weather",
+/// "Obituaries Front") is shared by pages that have nothing in common.
+const MIN_HEADLINE_WORDS: usize = 5;
+
+/// The key a story is filed under in the headline table, if any: its
+/// headline words, when it is a page with no story text, or a story whose
+/// title is its own headline ([`HeadlineFrom::Title`]).
+fn headline_key(fingerprint: &Fingerprint) -> Option<u64> {
+    let words = fingerprint.title_words();
+    let files = words.len() >= MIN_HEADLINE_WORDS
+        && (fingerprint.shingle_count == 0 || fingerprint.headline == HeadlineFrom::Title);
+    files.then(|| {
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    })
+}
+
 /// How the index matches and elects.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IndexConfig {
@@ -391,6 +410,9 @@ pub struct Index {
     vocabulary: Vocabulary,
     /// One table per posted topic word: slots by word key.
     by_topic: Vec<SlotTable>,
+    /// Pages with no story text, and stories whose title is their
+    /// headline, by headline (see [`headline_key`]).
+    by_headline: SlotTable,
 }
 
 /// A cluster as a store keeps it: members by story id.
@@ -474,6 +496,7 @@ impl Index {
             by_topic: (0..POSTED_TOPIC_WORDS)
                 .map(|_| SlotTable::default())
                 .collect(),
+            by_headline: SlotTable::default(),
         }
     }
 
@@ -690,12 +713,13 @@ impl Index {
         published_at: Option<SystemTime>,
         exclude: Option<&str>,
     ) -> Vec<Match> {
-        // A text with no story in it (empty, or a page of nothing but
-        // captions and widgets) is a version of nothing.
-        if fingerprint.shingle_count == 0 {
-            return Vec::new();
-        }
         let excluded = exclude.and_then(|id| self.slot_of(id));
+        // A text with no story in it (empty, or a page of nothing but
+        // captions and widgets) is a version only of the story whose
+        // headline it carries.
+        if fingerprint.shingle_count == 0 {
+            return self.headline_matches(fingerprint, excluded);
+        }
         let words = fingerprint.word_sample();
         let uncommon_words = self.vocabulary.uncommon(&words);
         let uncommon = Sample {
@@ -762,6 +786,7 @@ impl Index {
                 })
             })
             .collect();
+        matches.extend(self.headline_matches(fingerprint, excluded));
         matches.sort_by(|a, b| {
             a.relation
                 .cmp(&b.relation)
@@ -769,6 +794,36 @@ impl Index {
                 .then(a.story_id.cmp(&b.story_id))
         });
         matches
+    }
+
+    /// A page with no story text and a story whose title is its headline,
+    /// the two carrying the same headline: versions of one report (a wire
+    /// story's photo page and the story). The evidence is the headline
+    /// alone. Pages with no text never match each other: a site's empty
+    /// pages share its labels.
+    fn headline_matches(&self, fingerprint: &Fingerprint, excluded: Option<u32>) -> Vec<Match> {
+        let Some(key) = headline_key(fingerprint) else {
+            return Vec::new();
+        };
+        let empty = fingerprint.shingle_count == 0;
+        self.by_headline
+            .candidates(key)
+            .filter(|&slot| Some(slot) != excluded)
+            .map(|slot| self.slot_entry(slot))
+            .filter(|entry| {
+                (entry.fingerprint.shingle_count == 0) != empty
+                    && entry.fingerprint.title_words() == fingerprint.title_words()
+            })
+            .map(|entry| Match {
+                story_id: entry.meta.id.clone(),
+                cluster: entry.cluster,
+                relation: Relation::Same,
+                evidence: Evidence {
+                    title_similarity: 1.0,
+                    ..Evidence::default()
+                },
+            })
+            .collect()
     }
 
     /// Stories that share an LSH band with `fingerprint`: those whose text
@@ -1038,6 +1093,11 @@ impl Index {
                 posted_key_hash(live(s), table_at)
             });
         }
+        if let Some(key) = headline_key(&live(slot).fingerprint) {
+            self.by_headline.insert(key, slot, |s| {
+                headline_key(&live(s).fingerprint).unwrap_or_default()
+            });
+        }
         self.by_id
             .insert(id_hash, slot, |s| self::id_hash(&live(s).meta.id));
         slot
@@ -1065,6 +1125,9 @@ impl Index {
             .zip(entry.fingerprint.topic_words())
         {
             table.remove(topic_hash(key), slot);
+        }
+        if let Some(key) = headline_key(&entry.fingerprint) {
+            self.by_headline.remove(key, slot);
         }
         self.vocabulary.forget(&entry.fingerprint.word_sample());
         let cluster_id = entry.cluster;
@@ -1508,6 +1571,77 @@ mod tests {
             );
             ingest(index, &format!("other-{i}"), &body, i);
         }
+    }
+
+    /// A story through the path the servers and the CLI take (which sets
+    /// where its headline comes from).
+    fn ingest_titled(index: &mut Index, id: &str, title: &str, body: &str) -> IngestReport {
+        let story = crate::story::Story {
+            id: id.into(),
+            title: title.into(),
+            body: body.into(),
+            published_at: None,
+            source: String::new(),
+            language: String::new(),
+        };
+        crate::story::PreparedStory::new(story)
+            .ingest_into(index, UNIX_EPOCH + Duration::from_secs(1_790_000_000))
+            .1
+    }
+
+    const FLOOD_HEADLINE: &str = "Floodwaters force thousands from homes in Valparaiso";
+    const FLOOD_PHOTOS: &str = "Credit: The Associated Press\n\n\
+        Residents wade through a flooded street in the Almendral district of Valparaiso, Chile, Tuesday, May 5, 2026. (AP Photo/Jane Doe)\n\n\
+        Credit: The Associated Press\n\n\
+        Rescue crews reach a family on a rooftop in Valparaiso, Chile, Tuesday, May 5, 2026. (AP Photo/John Roe)\n\nprev next";
+
+    #[test]
+    fn a_page_of_photos_under_a_storys_headline_is_a_version_of_it() {
+        assert_eq!(
+            Fingerprint::of(FLOOD_HEADLINE, FLOOD_PHOTOS).shingle_count,
+            0
+        );
+        // Story first, then its photo page; and the other way round.
+        let mut index = Index::new(IndexConfig::default());
+        ingest_other_news(&mut index, 10);
+        let story = ingest_titled(&mut index, "flood", FLOOD_HEADLINE, FLOOD_WIRE);
+        let photos = ingest_titled(&mut index, "flood-photos", FLOOD_HEADLINE, FLOOD_PHOTOS);
+        assert_eq!(photos.cluster, story.cluster, "{:?}", photos.matches);
+        assert_eq!(
+            photos.canonical, "flood",
+            "a page of photos is never the canonical story"
+        );
+
+        let mut index = Index::new(IndexConfig::default());
+        let photos = ingest_titled(&mut index, "flood-photos", FLOOD_HEADLINE, FLOOD_PHOTOS);
+        let story = ingest_titled(&mut index, "flood", FLOOD_HEADLINE, FLOOD_WIRE);
+        assert_eq!(story.cluster, photos.cluster, "{:?}", story.matches);
+        assert_eq!(story.canonical, "flood");
+    }
+
+    #[test]
+    fn pages_with_no_story_fold_by_headline_only_into_a_story_that_owns_it() {
+        let mut index = Index::new(IndexConfig::default());
+        // Two empty pages under one site label: nothing in common.
+        let label = "Enter City and State or Zip Code";
+        let a = ingest_titled(&mut index, "a", label, FLOOD_PHOTOS);
+        let b = ingest_titled(
+            &mut index,
+            "b",
+            label,
+            "Credit: The Associated Press\n\nprev next",
+        );
+        assert_ne!(a.cluster, b.cluster);
+        // A story under that label (its own headline is in its text) does
+        // not own it either.
+        let story = ingest_titled(&mut index, "c", label, FLOOD_WIRE);
+        assert_ne!(story.cluster, a.cluster, "{:?}", story.matches);
+        assert_ne!(story.cluster, b.cluster, "{:?}", story.matches);
+        // A short headline is shared by pages that have nothing in common.
+        let mut index = Index::new(IndexConfig::default());
+        let story = ingest_titled(&mut index, "flood", "Valparaiso floods", FLOOD_WIRE);
+        let photos = ingest_titled(&mut index, "photos", "Valparaiso floods", FLOOD_PHOTOS);
+        assert_ne!(photos.cluster, story.cluster);
     }
 
     #[test]
