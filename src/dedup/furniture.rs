@@ -25,7 +25,7 @@ pub const MIN_CLUSTERS: u32 = 3;
 /// Longest line counted, in words: furniture is labels, widgets, policy
 /// lines and teasers; story paragraphs are longer, and counting them would
 /// only fill the table.
-pub const MAX_LINE_WORDS: usize = 25;
+pub const MAX_LINE_WORDS: usize = crate::text::furniture::LEARNED_LINE_MAX_WORDS;
 
 /// Most lines counted at once (about 24 bytes each).
 pub const MAX_TRACKED: usize = 1 << 15;

@@ -65,6 +65,16 @@ pub(super) const CAPTION_MAX_WORDS: usize = 150;
 /// Script text: share of code punctuation above which a line is not prose.
 const CODE_PUNCTUATION_SHARE: f64 = 0.04;
 
+/// Script is judged on a line's first bytes, this many at most: a script
+/// blob is code from its start, and a story set on one line (thousands of
+/// words) is then judged as fast as a short one.
+const SCRIPT_SAMPLE_BYTES: usize = 512;
+
+/// Longest line, in words, that can be learned as furniture (see
+/// `dedup::furniture`): labels, widgets, policy lines and teasers are
+/// short, and story paragraphs longer.
+pub const LEARNED_LINE_MAX_WORDS: usize = 25;
+
 /// Whether `line` is furniture by its form alone.
 pub fn is_furniture_line(line: &str) -> bool {
     let line = line.trim();
@@ -141,11 +151,12 @@ pub(super) fn has_clock_time(line: &str) -> bool {
 
 /// JavaScript or markup left in the text by a scraper.
 pub(super) fn is_script(line: &str) -> bool {
-    let code = line
-        .bytes()
+    let judged = &line.as_bytes()[..line.len().min(SCRIPT_SAMPLE_BYTES)];
+    let code = judged
+        .iter()
         .filter(|b| matches!(b, b'{' | b'}' | b';' | b'=' | b'<' | b'>' | b'[' | b']'))
         .count();
-    code >= 3 && code as f64 / line.len() as f64 >= CODE_PUNCTUATION_SHARE
+    code >= 3 && code as f64 / judged.len() as f64 >= CODE_PUNCTUATION_SHARE
 }
 
 /// ASCII-case-insensitive substring test (`needle` is lowercase ASCII and
@@ -227,7 +238,10 @@ pub fn furniture_lines(text: &str, learned: &dyn Fn(u64) -> bool) -> Vec<Range<u
         if line.trim().is_empty() {
             continue;
         }
-        if is_furniture_line(line) || learned(line_hash(line)) {
+        // Only a short line can have been learned: a long one is not
+        // hashed (a story set on one line would be, byte by byte).
+        let short = words_up_to(line, LEARNED_LINE_MAX_WORDS + 1) <= LEARNED_LINE_MAX_WORDS;
+        if is_furniture_line(line) || (short && learned(line_hash(line))) {
             let (line, words) = (line.trim(), words_up_to(line, CAPTION_MAX_WORDS + 1));
             only_labels &= is_label(line, words) && !is_photo_caption(line, words);
             furniture.push(range);
@@ -296,6 +310,18 @@ mod tests {
     #[test]
     fn a_text_of_nothing_but_labels_keeps_them() {
         assert!(furniture_lines("Talks end\nGeneva", &never).is_empty());
+    }
+
+    #[test]
+    fn script_is_judged_on_a_lines_start_however_long_the_line() {
+        let blob =
+            "var ads = window.ads || []; ads.push({slot: 'top', size: [300, 250]}); ".repeat(60);
+        assert!(is_furniture_line(&blob));
+        let story = "Talks in Geneva ended on Monday without a deal, officials said. ".repeat(60);
+        assert!(!is_furniture_line(&story));
+        // A long line is never hashed for the learned table.
+        let learned_everything = |_| true;
+        assert!(furniture_lines(&format!("{story}\nShare this"), &learned_everything).len() == 1);
     }
 
     #[test]
