@@ -1057,6 +1057,9 @@ impl Index {
         entry
             .fingerprint
             .retain_topic_words(POSTED_TOPIC_WORDS, |key| !vocabulary.is_common(key));
+        // The stored metadata says where the headline comes from, however
+        // the fingerprint was made (a store rebuilds it from the text).
+        entry.fingerprint.headline = entry.meta.headline;
         self.vocabulary.learn(&entry.fingerprint.word_sample());
         let slot = match self.free_slots.pop() {
             Some(slot) => {

@@ -961,6 +961,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn after_a_restart_a_page_of_photos_still_finds_its_story_by_headline() {
+        let headline = "Russia and the United States end Geneva talks without a breakthrough";
+        let titled = |id: &str, body: &str| {
+            PreparedStory::new(Story {
+                id: id.into(),
+                title: headline.into(),
+                body: body.into(),
+                ..Story::default()
+            })
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let open = || {
+            DurableStore::open(
+                dir.path(),
+                IndexConfig::default(),
+                DurableOptions::default(),
+            )
+            .expect("open")
+            .0
+        };
+        let store = open();
+        let talks = store
+            .ingest(titled("talks", FULL), SystemTime::now())
+            .await
+            .expect("ingest");
+        drop(store);
+        let store = open();
+        let photos = "Credit: The Associated Press\n\nDelegates leave the talks in Geneva, Switzerland, Monday, Jan. 10, 2022. (AP Photo/Jane Doe)";
+        let page = store
+            .ingest(titled("photos", photos), SystemTime::now())
+            .await
+            .expect("ingest");
+        assert_eq!(page.cluster, talks.cluster, "{:?}", page.matches);
+    }
+
+    #[tokio::test]
     async fn a_failed_commit_rolls_the_index_back_and_the_store_keeps_serving() {
         let (dir, store) = temp_store();
         store
