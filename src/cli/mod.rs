@@ -4,6 +4,7 @@
 mod batch;
 mod dedup;
 mod serve;
+mod store;
 mod summarize;
 
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ enum Command {
     Summarize(SummarizeArgs),
     /// Fold the versions of each story of a JSON Lines file into clusters.
     Dedup(DedupArgs),
+    /// Offline work on a durable store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Flags of `copydesk serve`.
@@ -234,6 +238,9 @@ pub enum CliError {
     /// The durable store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// `store check` found damaged records and left them.
+    #[error("{0} damaged record(s)")]
+    Damaged(usize),
     /// The remote server could not be reached or refused the stream.
     #[error("server {server}: {reason}")]
     Remote {
@@ -249,13 +256,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Serve(_) => "info",
-        Command::Summarize(_) | Command::Dedup(_) => "warn",
+        Command::Summarize(_) | Command::Dedup(_) | Command::Store(_) => "warn",
     };
     init_tracing(default_level);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Summarize(args) => summarize::run(args),
         Command::Dedup(args) => dedup::run(args),
+        Command::Store(command) => store::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -279,6 +287,7 @@ fn exit_code(err: &CliError) -> ExitCode {
         CliError::Malformed { .. } => ExitCode::from(EXIT_MALFORMED),
         CliError::Incomplete { malformed, .. } if *malformed > 0 => ExitCode::from(EXIT_MALFORMED),
         CliError::Refused { .. } | CliError::Incomplete { .. } => ExitCode::from(EXIT_REFUSED),
+        CliError::Damaged(_) => ExitCode::from(store::EXIT_DAMAGED),
         _ => ExitCode::FAILURE,
     }
 }

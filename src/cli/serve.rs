@@ -78,6 +78,7 @@ fn open_store(
         stories = report.stories,
         clusters = report.clusters,
         seconds = report.seconds,
+        damaged = report.damaged.len(),
         "store opened"
     );
     Ok(Arc::new(store))

@@ -63,6 +63,12 @@ impl From<ApiError> for Status {
                     "the data directory is full: writes are refused until space is freed",
                 )
             }
+            ApiError::Store(StoreError::Damaged(record)) => {
+                tracing::error!(%record, "a stored record is damaged");
+                Status::data_loss(format!(
+                    "{record}: the stored copy is damaged; send it again, or see `copydesk store check`"
+                ))
+            }
             ApiError::Store(StoreError::Backend(detail)) => {
                 tracing::error!(cause = %detail, "store backend failed");
                 Status::internal("internal error")

@@ -23,6 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use tokio::sync::watch;
 
+mod integrity;
+
+pub use integrity::{CheckReport, check_store};
+
 use super::{ClusterDetail, ClusterPage, Store, StoreError, WriteState, cluster_page};
 use crate::dedup::furniture;
 use crate::dedup::{
@@ -36,11 +40,12 @@ use crate::story::{PreparedStory, StoredStory, Story};
 pub const DATABASE_FILE: &str = "copydesk.redb";
 
 /// Version of the records' layout. A file written with another version is
-/// refused at open, never misread, except version 2, which is upgraded in
-/// place. Version 2 stores the story as one nested record (version 1 listed
-/// its fields); version 3 adds the head overlap and the hours between
-/// publication times to the figures a story was folded on.
-pub const SCHEMA_VERSION: u32 = 3;
+/// refused at open, never misread, except versions 2 and 3, which are
+/// upgraded in place. Version 2 stores the story as one nested record
+/// (version 1 listed its fields); version 3 adds the head overlap and the
+/// hours between publication times to the figures a story was folded on;
+/// version 4 puts a checksum in front of every value.
+pub const SCHEMA_VERSION: u32 = 4;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const STORIES: TableDefinition<&str, &[u8]> = TableDefinition::new("stories");
@@ -77,7 +82,7 @@ pub struct DurableOptions {
 }
 
 /// What opening the store found, for the startup log.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OpenReport {
     /// Stories back in the matching index.
     pub stories: usize,
@@ -85,6 +90,10 @@ pub struct OpenReport {
     pub clusters: usize,
     /// Seconds spent reading and rebuilding.
     pub seconds: f64,
+    /// Records that failed their checksum or did not decode, named: left
+    /// out of the index, reported as DATA_LOSS when read, and moved aside
+    /// by `copydesk store check --set-aside`.
+    pub damaged: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -161,17 +170,55 @@ fn is_disk_full(e: &redb::Error) -> bool {
     ))
 }
 
+/// Bytes of the checksum in front of every stored value.
+const CHECKSUM_BYTES: usize = 8;
+
+/// A value as stored: its postcard encoding behind an xxh3 checksum of it,
+/// so that a damaged record is found when it is read, never served.
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let payload = encode_plain(value)?;
+    let mut bytes = Vec::with_capacity(CHECKSUM_BYTES + payload.len());
+    bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    Ok(bytes)
+}
+
+/// A value's postcard encoding alone, as schema versions 2 and 3 stored it.
+fn encode_plain<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     postcard::to_allocvec(value).map_err(|e| StoreError::Backend(format!("encode: {e}")))
 }
 
-/// Decodes a stored value; `what` names it in the error.
+/// Decodes a stored value after checking its checksum; `what` names it in
+/// the error.
 fn decode<T: DeserializeOwned>(
     bytes: &[u8],
     what: impl std::fmt::Display,
 ) -> Result<T, StoreError> {
+    let payload =
+        verified(bytes).map_err(|problem| StoreError::Damaged(format!("{what} {problem}")))?;
+    postcard::from_bytes(payload)
+        .map_err(|e| StoreError::Damaged(format!("{what} does not decode: {e}")))
+}
+
+/// The payload of a stored value whose checksum holds, or what is wrong.
+fn verified(bytes: &[u8]) -> Result<&[u8], &'static str> {
+    let (sum, payload) = bytes
+        .split_first_chunk::<CHECKSUM_BYTES>()
+        .ok_or("is shorter than its checksum")?;
+    if u64::from_le_bytes(*sum) == xxhash_rust::xxh3::xxh3_64(payload) {
+        Ok(payload)
+    } else {
+        Err("fails its checksum")
+    }
+}
+
+/// Decodes a value stored without a checksum (schema versions 2 and 3).
+fn decode_plain<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: impl std::fmt::Display,
+) -> Result<T, StoreError> {
     postcard::from_bytes(bytes)
-        .map_err(|e| StoreError::Backend(format!("{what} does not decode: {e}")))
+        .map_err(|e| StoreError::Damaged(format!("{what} does not decode: {e}")))
 }
 
 impl DurableStore {
@@ -187,16 +234,32 @@ impl DurableStore {
             path: path.clone(),
             reason,
         };
-        let db = Database::create(&path).map_err(|e| open_error(e.to_string()))?;
-        check_schema(&db).map_err(|e| match e {
-            StoreError::Backend(reason) => open_error(reason),
-            other => other,
+        // redb can panic on some damaged files: that is a damaged file
+        // here, never a crash (see `integrity::without_panic`).
+        let (db, index, damaged) = integrity::without_panic(|| {
+            let db = integrity::open_database(&path).map_err(|e| open_error(e.to_string()))?;
+            check_schema(&db).map_err(|e| match e {
+                StoreError::Backend(reason) => open_error(reason),
+                other => other,
+            })?;
+            let (index, damaged) =
+                rebuild_index(&db, config).map_err(|e| open_error(e.to_string()))?;
+            Ok((db, index, damaged))
+        })
+        .map_err(|panic| match panic {
+            Ok(err) => err,
+            Err(message) => open_error(format!(
+                "the file is damaged: reading it failed ({message}); `copydesk store check` tells more"
+            )),
         })?;
-        let index = rebuild_index(&db, config).map_err(|e| open_error(e.to_string()))?;
+        for record in &damaged {
+            tracing::error!(%record, "damaged record left out; `copydesk store check --set-aside` moves it aside");
+        }
         let report = OpenReport {
             stories: index.len(),
             clusters: index.cluster_count(),
             seconds: started.elapsed().as_secs_f64(),
+            damaged,
         };
         let writes = Arc::new(watch::Sender::new(WriteState::Accepting));
         let store = DurableStore {
@@ -288,9 +351,12 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
                     .map_err(|_| {
                         StoreError::Backend("schema version is not a 4-byte number".into())
                     })?;
-                if found == v2::VERSION {
+                if found == v2::VERSION || found == v3::VERSION {
                     drop(meta);
-                    v2::upgrade(&txn)?;
+                    if found == v2::VERSION {
+                        v2::upgrade(&txn)?;
+                    }
+                    v3::upgrade(&txn)?;
                     let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
                     meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())
                         .map_err(backend("write schema"))?;
@@ -322,7 +388,7 @@ mod v2 {
     use redb::{ReadableTable, WriteTransaction};
     use serde::{Deserialize, Serialize};
 
-    use super::{STORIES, StoreError, backend, decode, encode};
+    use super::{STORIES, StoreError, backend, decode_plain, encode_plain};
     use crate::dedup::{ClusterId, Evidence};
     use crate::story::Story;
 
@@ -352,20 +418,20 @@ mod v2 {
         pub word_overlap: f64,
     }
 
-    /// Rewrites every story record in the current layout.
+    /// Rewrites every story record in the version 3 layout.
     pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
         let mut stories = txn.open_table(STORIES).map_err(backend("open stories"))?;
         let mut published: HashMap<String, Option<SystemTime>> = HashMap::new();
         for row in stories.iter().map_err(backend("read stories"))? {
             let (id, value) = row.map_err(backend("read story"))?;
             let record: StoryRecord =
-                decode(value.value(), format_args!("story {:?}", id.value()))?;
+                decode_plain(value.value(), format_args!("story {:?}", id.value()))?;
             published.insert(id.value().to_owned(), record.story.published_at);
         }
         let ids: Vec<String> = published.keys().cloned().collect();
         for id in ids {
             let old: StoryRecord = match stories.get(id.as_str()).map_err(backend("read story"))? {
-                Some(value) => decode(value.value(), format_args!("story {id:?}"))?,
+                Some(value) => decode_plain(value.value(), format_args!("story {id:?}"))?,
                 None => continue,
             };
             let duplicate_of = old.placement.duplicate_of.map(|(other, f)| {
@@ -395,28 +461,138 @@ mod v2 {
                 evicted: old.evicted,
             };
             stories
-                .insert(id.as_str(), encode(&record)?.as_slice())
+                .insert(id.as_str(), encode_plain(&record)?.as_slice())
                 .map_err(backend("upgrade story"))?;
         }
         Ok(())
     }
 }
 
-type Records = (Vec<StoryRecord>, Vec<ClusterRecord>, IndexCounters);
+/// Version 3: the values without checksums.
+mod v3 {
+    use redb::{ReadableTable, WriteTransaction};
 
-/// The matching index of what the file holds: every live story
-/// fingerprinted again, clusters and counters as stored.
-fn rebuild_index(db: &Database, config: IndexConfig) -> Result<Index, StoreError> {
-    let (records, clusters, counters) = read_all(db)?;
-    let stories = fingerprint_all(&records);
-    drop(records);
-    Index::restore(config, stories, clusters, counters)
-        .map_err(|e| StoreError::Backend(format!("stored records are inconsistent: {e}")))
+    use super::{CLUSTERS, COUNTERS_KEY, META, STORIES, StoreError, backend};
+
+    pub(super) const VERSION: u32 = 3;
+
+    /// Puts a checksum in front of every stored value. The values are not
+    /// decoded: one that is damaged already is found when it is read.
+    pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
+        rewrite_stories(txn)?;
+        rewrite_clusters(txn)?;
+        let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
+        let counters = meta
+            .get(COUNTERS_KEY)
+            .map_err(backend("read counters"))?
+            .map(|value| value.value().to_vec());
+        if let Some(plain) = counters {
+            meta.insert(COUNTERS_KEY, checksummed(&plain).as_slice())
+                .map_err(backend("upgrade counters"))?;
+        }
+        Ok(())
+    }
+
+    fn rewrite_stories(txn: &WriteTransaction) -> Result<(), StoreError> {
+        let mut table = txn.open_table(STORIES).map_err(backend("open stories"))?;
+        let rows: Vec<(String, Vec<u8>)> = table
+            .iter()
+            .map_err(backend("read stories"))?
+            .map(|row| {
+                row.map(|(key, value)| (key.value().to_owned(), value.value().to_vec()))
+                    .map_err(backend("read story"))
+            })
+            .collect::<Result<_, _>>()?;
+        for (key, plain) in rows {
+            table
+                .insert(key.as_str(), checksummed(&plain).as_slice())
+                .map_err(backend("upgrade story"))?;
+        }
+        Ok(())
+    }
+
+    fn rewrite_clusters(txn: &WriteTransaction) -> Result<(), StoreError> {
+        let mut table = txn.open_table(CLUSTERS).map_err(backend("open clusters"))?;
+        let rows: Vec<(u64, Vec<u8>)> = table
+            .iter()
+            .map_err(backend("read clusters"))?
+            .map(|row| {
+                row.map(|(key, value)| (key.value(), value.value().to_vec()))
+                    .map_err(backend("read cluster"))
+            })
+            .collect::<Result<_, _>>()?;
+        for (key, plain) in rows {
+            table
+                .insert(key, checksummed(&plain).as_slice())
+                .map_err(backend("upgrade cluster"))?;
+        }
+        Ok(())
+    }
+
+    fn checksummed(plain: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(super::CHECKSUM_BYTES + plain.len());
+        bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(plain).to_le_bytes());
+        bytes.extend_from_slice(plain);
+        bytes
+    }
 }
 
-/// Every live (not evicted) story, every cluster, and the counters.
+/// What the file holds, as the index is rebuilt from it.
+struct Records {
+    /// Every live (not evicted) story that reads back whole.
+    stories: Vec<StoryRecord>,
+    /// Every cluster that reads back whole.
+    clusters: Vec<ClusterRecord>,
+    /// The counters, or `None` when they are damaged.
+    counters: Option<IndexCounters>,
+    /// The damaged records, named ("story \"x\" fails its checksum").
+    damaged: Vec<String>,
+}
+
+/// The matching index of what the file holds: every live story
+/// fingerprinted again, clusters and counters as stored. Damaged records
+/// are left out (and named in the answer); the clusters that named them
+/// are mended around them (see [`integrity::mend`]).
+fn rebuild_index(db: &Database, config: IndexConfig) -> Result<(Index, Vec<String>), StoreError> {
+    let Records {
+        stories: records,
+        clusters,
+        counters,
+        damaged,
+    } = read_all(db)?;
+    let (clusters, counters) = if damaged.is_empty() {
+        let counters = counters.unwrap_or_else(|| Index::new(IndexConfig::default()).counters());
+        (clusters, counters)
+    } else {
+        integrity::mend(&records, clusters, counters)
+    };
+    let stories = fingerprint_all(&records);
+    drop(records);
+    let index = Index::restore(config, stories, clusters, counters)
+        .map_err(|e| StoreError::Backend(format!("stored records are inconsistent: {e}")))?;
+    Ok((index, damaged))
+}
+
+/// Keeps what decodes; names what is damaged; fails on any other error.
+fn keep_or_name<T>(
+    decoded: Result<T, StoreError>,
+    damaged: &mut Vec<String>,
+) -> Result<Option<T>, StoreError> {
+    match decoded {
+        Ok(value) => Ok(Some(value)),
+        Err(StoreError::Damaged(record)) => {
+            damaged.push(record);
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Every live (not evicted) story, every cluster, and the counters, with
+/// the records that are damaged named rather than read.
 fn read_all(db: &Database) -> Result<Records, StoreError> {
     let txn = db.begin_read().map_err(backend("begin read"))?;
+    let mut damaged = Vec::new();
     let mut stories = Vec::new();
     for row in txn
         .open_table(STORIES)
@@ -425,8 +601,11 @@ fn read_all(db: &Database) -> Result<Records, StoreError> {
         .map_err(backend("read stories"))?
     {
         let (id, value) = row.map_err(backend("read story"))?;
-        let record: StoryRecord = decode(value.value(), format_args!("story {:?}", id.value()))?;
-        if !record.evicted {
+        let record: Option<StoryRecord> = keep_or_name(
+            decode(value.value(), format_args!("story {:?}", id.value())),
+            &mut damaged,
+        )?;
+        if let Some(record) = record.filter(|r| !r.evicted) {
             stories.push(record);
         }
     }
@@ -438,10 +617,11 @@ fn read_all(db: &Database) -> Result<Records, StoreError> {
         .map_err(backend("read clusters"))?
     {
         let (id, value) = row.map_err(backend("read cluster"))?;
-        clusters.push(decode(
-            value.value(),
-            format_args!("cluster {}", id.value()),
-        )?);
+        let cluster = keep_or_name(
+            decode(value.value(), format_args!("cluster {}", id.value())),
+            &mut damaged,
+        )?;
+        clusters.extend(cluster);
     }
     let counters = match txn
         .open_table(META)
@@ -449,10 +629,15 @@ fn read_all(db: &Database) -> Result<Records, StoreError> {
         .get(COUNTERS_KEY)
         .map_err(backend("read counters"))?
     {
-        Some(value) => decode(value.value(), "the counters")?,
-        None => Index::new(IndexConfig::default()).counters(),
+        Some(value) => keep_or_name(decode(value.value(), "the counters"), &mut damaged)?,
+        None => Some(Index::new(IndexConfig::default()).counters()),
     };
-    Ok((stories, clusters, counters))
+    Ok(Records {
+        stories,
+        clusters,
+        counters,
+        damaged,
+    })
 }
 
 /// Fingerprints stored stories on every core: the costly part of a rebuild.
@@ -528,12 +713,15 @@ impl State {
             )),
         };
         if self.db.is_none() {
-            let db = Database::create(&self.path)
-                .map_err(backend("reopen"))
+            let db = integrity::open_database(&self.path)
+                .map_err(|failure| match failure {
+                    integrity::OpenFailure::Redb(e) => backend("reopen")(e),
+                    other => StoreError::Backend(format!("reopen: {other}")),
+                })
                 .map_err(still)?;
             self.db = Some(db);
         }
-        let index = rebuild_index(self.db()?, self.config).map_err(still)?;
+        let (index, _damaged) = rebuild_index(self.db()?, self.config).map_err(still)?;
         self.committed_counters = index.counters();
         self.index = index;
         self.failed = None;
@@ -888,8 +1076,33 @@ mod tests {
     /// layout and marks the file version 2, as an older copydesk left it.
     fn downgrade_to_v2(dir: &Path) {
         let db = Database::create(dir.join(DATABASE_FILE)).expect("open");
-        let (records, _, _) = read_all(&db).expect("read");
+        let Records {
+            stories: records,
+            clusters,
+            counters,
+            ..
+        } = read_all(&db).expect("read");
         let txn = db.begin_write().expect("begin");
+        {
+            // Versions 2 and 3 kept values without checksums.
+            let mut table = txn.open_table(CLUSTERS).expect("clusters");
+            for cluster in clusters {
+                table
+                    .insert(
+                        cluster.id,
+                        encode_plain(&cluster).expect("encode").as_slice(),
+                    )
+                    .expect("insert");
+            }
+            let mut meta = txn.open_table(META).expect("meta");
+            if let Some(counters) = counters {
+                meta.insert(
+                    COUNTERS_KEY,
+                    encode_plain(&counters).expect("encode").as_slice(),
+                )
+                .expect("counters");
+            }
+        }
         {
             let mut stories = txn.open_table(STORIES).expect("stories");
             for record in records {
@@ -914,7 +1127,7 @@ mod tests {
                 };
                 let key = old.story.id.clone();
                 stories
-                    .insert(key.as_str(), encode(&old).expect("encode").as_slice())
+                    .insert(key.as_str(), encode_plain(&old).expect("encode").as_slice())
                     .expect("insert");
             }
             let mut meta = txn.open_table(META).expect("meta");
@@ -1070,7 +1283,7 @@ mod tests {
         }
         let before = {
             let db = Database::create(dir.path().join(DATABASE_FILE)).expect("open");
-            read_all(&db).expect("read").0
+            read_all(&db).expect("read").stories
         };
         downgrade_to_v2(dir.path());
 
@@ -1083,7 +1296,7 @@ mod tests {
         assert_eq!((report.stories, report.clusters), (2, 1));
         drop(store);
         let db = Database::create(dir.path().join(DATABASE_FILE)).expect("open");
-        let after = read_all(&db).expect("read").0;
+        let after = read_all(&db).expect("read").stories;
         assert_eq!(after.len(), before.len());
         for (old, new) in before.iter().zip(&after) {
             assert_eq!(old.story, new.story);

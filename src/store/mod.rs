@@ -14,7 +14,10 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-pub use durable::{DATABASE_FILE, DurableOptions, DurableStore, OpenReport, SCHEMA_VERSION};
+pub use durable::{
+    CheckReport, DATABASE_FILE, DurableOptions, DurableStore, OpenReport, SCHEMA_VERSION,
+    check_store,
+};
 pub use memory::MemoryStore;
 
 use crate::dedup::{ClusterId, ClusterView, Index, IngestReport, Placement};
@@ -36,6 +39,11 @@ pub enum StoreError {
     /// space is freed (reads go on). The detail is for the logs.
     #[error("the data directory is full: {0}")]
     Full(String),
+    /// A stored record fails its checksum or does not decode: damaged on
+    /// disk. Names the record; the rest of the store keeps serving (see
+    /// `copydesk store check`).
+    #[error("{0}")]
+    Damaged(String),
     /// The data directory's store cannot be opened (corrupt, unreadable,
     /// locked by another process, or inconsistent).
     #[error("cannot open the store {path}: {reason}")]
