@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures::{FutureExt, Stream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
@@ -17,7 +17,7 @@ use super::error::{ApiError, to_rpc_status};
 use super::proto::dedup_service_server::DedupService;
 use super::proto::{self, ingest_stories_response};
 use crate::dedup::IngestReport;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::story::{PreparedStory, Story};
 use crate::summarize::{Budget, summarize_learned};
 
@@ -28,22 +28,37 @@ pub struct DedupApi {
     limits: Limits,
     /// Responses a stream may hold unread before it stops reading requests.
     stream_buffer: usize,
-    /// Most stream items committed together.
+    /// Most stream items (or concurrent IngestStory calls) committed
+    /// together.
     commit_group: usize,
+    /// IngestStory calls waiting for the unary committer.
+    unary: mpsc::Sender<UnaryIngest>,
 }
 
+/// One IngestStory call's story, and where its answer goes once the
+/// commit that holds it is durable.
+type UnaryIngest = (
+    PreparedStory,
+    oneshot::Sender<Result<IngestReport, StoreError>>,
+);
+
 impl DedupApi {
+    /// The handlers, and the committer task that groups concurrent
+    /// IngestStory calls: it ends when the last handle is dropped.
     pub fn new(
         store: Arc<dyn Store>,
         limits: Limits,
         stream_buffer: usize,
         commit_group: usize,
     ) -> Self {
+        let (unary, waiting) = mpsc::channel(commit_group.max(1) * 4);
+        tokio::spawn(commit_unary(Arc::clone(&store), waiting, commit_group));
         DedupApi {
             store,
             limits,
             stream_buffer,
             commit_group,
+            unary,
         }
     }
 
@@ -101,11 +116,61 @@ impl DedupApi {
             .collect()
     }
 
-    /// Validates, fingerprints (off the executor) and ingests one story.
+    /// Validates, fingerprints (off the executor) and ingests one story,
+    /// in a commit shared with the IngestStory calls waiting beside it.
     async fn ingest(&self, story: Option<proto::Story>) -> Result<IngestReport, ApiError> {
         let story = convert::story(story, "story", IdRule::Required, self.limits)?;
         let prepared = prepare(story).await?;
-        Ok(self.store.ingest(prepared, SystemTime::now()).await?)
+        let (answer, answered) = oneshot::channel();
+        if self.unary.send((prepared, answer)).await.is_err() {
+            return Err(StoreError::Backend("the unary committer has stopped".into()).into());
+        }
+        match answered.await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(StoreError::Backend("the unary committer dropped a call".into()).into()),
+        }
+    }
+}
+
+/// Commits IngestStory calls as the stream commits its items: it waits for
+/// one call, takes those already waiting (up to `group`) into the same
+/// commit, and answers each once that commit is durable. Under load a
+/// group fills; a lone call goes at once. A group whose commit fails is
+/// tried again one call at a time, so one call's failure is its own.
+async fn commit_unary(
+    store: Arc<dyn Store>,
+    mut waiting: mpsc::Receiver<UnaryIngest>,
+    group: usize,
+) {
+    while let Some(first) = waiting.recv().await {
+        let mut calls = vec![first];
+        while calls.len() < group {
+            match waiting.try_recv() {
+                Ok(call) => calls.push(call),
+                Err(_) => break,
+            }
+        }
+        let (stories, answers): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
+        let retry = (stories.len() > 1).then(|| stories.clone());
+        match store.ingest_batch(stories, SystemTime::now()).await {
+            Ok(reports) => {
+                for (answer, report) in answers.into_iter().zip(reports) {
+                    let _ = answer.send(Ok(report));
+                }
+            }
+            Err(err) => match retry {
+                Some(stories) if !matches!(err, StoreError::Full(_)) => {
+                    for (story, answer) in stories.into_iter().zip(answers) {
+                        let _ = answer.send(store.ingest(story, SystemTime::now()).await);
+                    }
+                }
+                _ => {
+                    for answer in answers {
+                        let _ = answer.send(Err(err.clone()));
+                    }
+                }
+            },
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use crate::dedup::{ClusterId, ClusterView, Index, IngestReport, Placement};
 use crate::story::{PreparedStory, StoredStory};
 
 /// Errors of the store layer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// No story with this id is stored.
     #[error("story {0:?} not found")]

@@ -1,0 +1,156 @@
+//! The load client of `bench/durable_ingest.sh`: drives a copydesk server
+//! on this machine (loopback addresses only) and reports rates.
+//!
+//! `stream ADDRESS CORPUS`: streams every story of CORPUS (JSON Lines with
+//! `id`, `text` and optional `title`) through IngestStories and prints
+//! `stories_per_s N` once every answer is in.
+//!
+//! `unary ADDRESS CORPUS CONCURRENCY CALLS`: makes CALLS IngestStory calls,
+//! CONCURRENCY at a time, with the corpus's stories in turn (ids made
+//! unique), and prints `calls_per_s N p50_ms N p99_ms N`.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use copydesk::grpc::proto::dedup_service_client::DedupServiceClient;
+use copydesk::grpc::proto::{
+    IngestStoriesRequest, IngestStoryRequest, Story, ingest_stories_response,
+};
+use tonic::transport::Channel;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Refuses anything but a loopback address: this is a bench, not a tool
+/// to load someone else's server.
+fn loopback(address: &str) -> Result<String, Error> {
+    let parsed: SocketAddr = address
+        .parse()
+        .map_err(|_| format!("{address}: give IP:PORT on this machine"))?;
+    if !parsed.ip().is_loopback() {
+        return Err(format!("{address} is not a loopback address").into());
+    }
+    Ok(format!("http://{parsed}"))
+}
+
+async fn connect(address: &str) -> Result<DedupServiceClient<Channel>, Error> {
+    let uri = loopback(address)?;
+    for _ in 0..300 {
+        if let Ok(channel) = Channel::from_shared(uri.clone())?.connect().await {
+            return Ok(DedupServiceClient::new(channel)
+                .max_decoding_message_size(64 * 1024 * 1024)
+                .max_encoding_message_size(64 * 1024 * 1024));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("no server at {address} after 30 s").into())
+}
+
+fn read_corpus(path: &str) -> Result<Vec<Story>, Error> {
+    let mut stories = Vec::new();
+    for line in std::io::BufReader::new(std::fs::File::open(path)?).lines() {
+        let value: serde_json::Value = serde_json::from_str(&line?)?;
+        let field = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
+        stories.push(Story {
+            id: field("id"),
+            title: field("title"),
+            body: field("text"),
+            ..Story::default()
+        });
+    }
+    Ok(stories)
+}
+
+async fn stream(address: &str, corpus: &str) -> Result<(), Error> {
+    let stories = read_corpus(corpus)?;
+    let count = stories.len();
+    let mut client = connect(address).await?;
+    let started = Instant::now();
+    let requests = stories
+        .into_iter()
+        .map(|story| IngestStoriesRequest { story: Some(story) });
+    let mut responses = client
+        .ingest_stories(tokio_stream::iter(requests))
+        .await?
+        .into_inner();
+    let mut answered = 0;
+    while let Some(response) = responses.message().await? {
+        if let Some(ingest_stories_response::Result::Error(status)) = response.result {
+            return Err(format!("item {} refused: {}", response.sequence, status.message).into());
+        }
+        answered += 1;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if answered != count {
+        return Err(format!("{answered} answers for {count} stories").into());
+    }
+    println!("stories_per_s {:.1}", count as f64 / seconds);
+    Ok(())
+}
+
+async fn unary(address: &str, corpus: &str, concurrency: usize, calls: usize) -> Result<(), Error> {
+    let stories = Arc::new(read_corpus(corpus)?);
+    if stories.is_empty() || concurrency == 0 {
+        return Err("an empty corpus or a concurrency of 0".into());
+    }
+    let client = connect(address).await?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (mut client, stories, next) = (client.clone(), Arc::clone(&stories), Arc::clone(&next));
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= calls {
+                    return Ok::<_, Error>(latencies);
+                }
+                let mut story = stories[n % stories.len()].clone();
+                story.id = format!("{}-{n}", story.id);
+                let sent = Instant::now();
+                client
+                    .ingest_story(IngestStoryRequest { story: Some(story) })
+                    .await?;
+                latencies.push(sent.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(calls);
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        latencies[((latencies.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0
+    };
+    println!(
+        "calls_per_s {:.1} p50_ms {:.2} p99_ms {:.2}",
+        calls as f64 / seconds,
+        at(0.50),
+        at(0.99)
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["stream", address, corpus] => stream(address, corpus).await,
+        ["unary", address, corpus, concurrency, calls] => {
+            unary(address, corpus, concurrency.parse()?, calls.parse()?).await
+        }
+        _ => Err(
+            "usage: load_client stream ADDRESS CORPUS | unary ADDRESS CORPUS CONCURRENCY CALLS"
+                .into(),
+        ),
+    }
+}
