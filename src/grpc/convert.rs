@@ -245,9 +245,11 @@ pub fn page_token(token: &str) -> Result<Option<ClusterId>, ApiError> {
     if token.is_empty() {
         return Ok(None);
     }
+    // Only a token this server issued: `c00` or `c+5` would name the same
+    // page as `c0` and `c5` (found by `fuzz/`, target `requests`).
     token
         .strip_prefix('c')
-        .and_then(|id| id.parse::<ClusterId>().ok())
+        .and_then(|id| id.parse::<ClusterId>().ok().filter(|n| n.to_string() == id))
         .map(Some)
         .ok_or_else(|| ApiError::field("page_token", "is not a token this server issued"))
 }
@@ -435,5 +437,20 @@ pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>)
         create_time: Some(view.created.into()),
         update_time: Some(view.updated.into()),
         canonical_headline,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tokens_this_server_issued_are_taken() {
+        assert_eq!(page_token("").ok(), Some(None));
+        assert_eq!(page_token(&next_page_token(Some(42))).ok(), Some(Some(42)));
+        assert_eq!(page_token("c0").ok(), Some(Some(0)));
+        for other in ["c00", "c042", "c+42", "c", "42", "c4 2"] {
+            assert!(page_token(other).is_err(), "{other}");
+        }
     }
 }

@@ -10,6 +10,8 @@ pub mod codec;
 mod convert;
 mod dedup_service;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod server;
 mod summary_service;
 
