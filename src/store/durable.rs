@@ -588,12 +588,16 @@ fn keep_or_name<T>(
     }
 }
 
-/// Every live (not evicted) story, every cluster, and the counters, with
-/// the records that are damaged named rather than read.
-fn read_all(db: &Database) -> Result<Records, StoreError> {
+/// Calls `story`, `cluster` and `counters` with the key and stored bytes of
+/// every story, every cluster and the counters (when there are any), in
+/// one read transaction.
+fn visit_records(
+    db: &Database,
+    mut story: impl FnMut(&str, &[u8]) -> Result<(), StoreError>,
+    mut cluster: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
+    counters: impl FnOnce(&[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let txn = db.begin_read().map_err(backend("begin read"))?;
-    let mut damaged = Vec::new();
-    let mut stories = Vec::new();
     for row in txn
         .open_table(STORIES)
         .map_err(backend("open stories"))?
@@ -601,15 +605,8 @@ fn read_all(db: &Database) -> Result<Records, StoreError> {
         .map_err(backend("read stories"))?
     {
         let (id, value) = row.map_err(backend("read story"))?;
-        let record: Option<StoryRecord> = keep_or_name(
-            decode(value.value(), format_args!("story {:?}", id.value())),
-            &mut damaged,
-        )?;
-        if let Some(record) = record.filter(|r| !r.evicted) {
-            stories.push(record);
-        }
+        story(id.value(), value.value())?;
     }
-    let mut clusters = Vec::new();
     for row in txn
         .open_table(CLUSTERS)
         .map_err(backend("open clusters"))?
@@ -617,26 +614,55 @@ fn read_all(db: &Database) -> Result<Records, StoreError> {
         .map_err(backend("read clusters"))?
     {
         let (id, value) = row.map_err(backend("read cluster"))?;
-        let cluster = keep_or_name(
-            decode(value.value(), format_args!("cluster {}", id.value())),
-            &mut damaged,
-        )?;
-        clusters.extend(cluster);
+        cluster(id.value(), value.value())?;
     }
-    let counters = match txn
+    if let Some(value) = txn
         .open_table(META)
         .map_err(backend("open meta"))?
         .get(COUNTERS_KEY)
         .map_err(backend("read counters"))?
     {
-        Some(value) => keep_or_name(decode(value.value(), "the counters"), &mut damaged)?,
-        None => Some(Index::new(IndexConfig::default()).counters()),
-    };
+        counters(value.value())?;
+    }
+    Ok(())
+}
+
+/// Every live (not evicted) story, every cluster, and the counters, with
+/// the records that are damaged named rather than read.
+fn read_all(db: &Database) -> Result<Records, StoreError> {
+    // Each of the three visitors names what is damaged.
+    let damaged = std::cell::RefCell::new(Vec::new());
+    let mut stories = Vec::new();
+    let mut clusters = Vec::new();
+    let mut counters = Some(Index::new(IndexConfig::default()).counters());
+    visit_records(
+        db,
+        |id, bytes| {
+            let record: Option<StoryRecord> = keep_or_name(
+                decode(bytes, format_args!("story {id:?}")),
+                &mut damaged.borrow_mut(),
+            )?;
+            stories.extend(record.filter(|r| !r.evicted));
+            Ok(())
+        },
+        |id, bytes| {
+            let cluster = keep_or_name(
+                decode(bytes, format_args!("cluster {id}")),
+                &mut damaged.borrow_mut(),
+            )?;
+            clusters.extend(cluster);
+            Ok(())
+        },
+        |bytes| {
+            counters = keep_or_name(decode(bytes, "the counters"), &mut damaged.borrow_mut())?;
+            Ok(())
+        },
+    )?;
     Ok(Records {
         stories,
         clusters,
         counters,
-        damaged,
+        damaged: damaged.into_inner(),
     })
 }
 

@@ -9,11 +9,11 @@ use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 
 use super::{
     CLUSTERS, COUNTERS_KEY, DATABASE_FILE, META, Records, STORIES, StoryRecord, backend, encode,
-    read_all, verified,
+    read_all, verified, visit_records,
 };
 use crate::dedup::{ClusterRecord, IndexCounters};
 use crate::store::StoreError;
@@ -242,13 +242,17 @@ pub fn check_store(dir: &Path, set_aside: bool) -> Result<CheckReport, StoreErro
 }
 
 fn find_damage(db: &Database) -> Result<(usize, Vec<Damage>), StoreError> {
-    let txn = db.begin_read().map_err(backend("begin read"))?;
     let mut records = 0;
     let mut damage = Vec::new();
-    let mut check = |name: String, bytes: &[u8], decodes: &dyn Fn(&[u8]) -> Result<(), String>| {
-        records += 1;
+    let found = std::cell::RefCell::new((&mut records, &mut damage));
+    // Checksum first, then whether the payload decodes as what it is.
+    let check = |name: String, bytes: &[u8], decodes: fn(&[u8]) -> Result<(), postcard::Error>| {
+        let (records, damage) = &mut *found.borrow_mut();
+        **records += 1;
         let problem = match verified(bytes) {
-            Ok(payload) => decodes(payload).err(),
+            Ok(payload) => decodes(payload)
+                .err()
+                .map(|e| format!("does not decode: {e}")),
             Err(problem) => Some(problem.to_owned()),
         };
         if let Some(problem) = problem {
@@ -258,47 +262,26 @@ fn find_damage(db: &Database) -> Result<(usize, Vec<Damage>), StoreError> {
                 bytes: bytes.to_vec(),
             });
         }
+        Ok(())
     };
-    let decodes_as = |payload: &[u8], what: &str| -> Result<(), String> {
-        let decoded = match what {
-            "story" => postcard::from_bytes::<StoryRecord>(payload).map(drop),
-            "cluster" => postcard::from_bytes::<ClusterRecord>(payload).map(drop),
-            _ => postcard::from_bytes::<IndexCounters>(payload).map(drop),
-        };
-        decoded.map_err(|e| format!("does not decode: {e}"))
-    };
-    for row in txn
-        .open_table(STORIES)
-        .map_err(backend("open stories"))?
-        .iter()
-        .map_err(backend("read stories"))?
-    {
-        let (id, value) = row.map_err(backend("read story"))?;
-        check(format!("stories/{}", id.value()), value.value(), &|p| {
-            decodes_as(p, "story")
-        });
-    }
-    for row in txn
-        .open_table(CLUSTERS)
-        .map_err(backend("open clusters"))?
-        .iter()
-        .map_err(backend("read clusters"))?
-    {
-        let (id, value) = row.map_err(backend("read cluster"))?;
-        check(format!("clusters/{}", id.value()), value.value(), &|p| {
-            decodes_as(p, "cluster")
-        });
-    }
-    if let Some(value) = txn
-        .open_table(META)
-        .map_err(backend("open meta"))?
-        .get(COUNTERS_KEY)
-        .map_err(backend("read counters"))?
-    {
-        check(format!("meta/{COUNTERS_KEY}"), value.value(), &|p| {
-            decodes_as(p, "counters")
-        });
-    }
+    visit_records(
+        db,
+        |id, bytes| {
+            check(format!("stories/{id}"), bytes, |p| {
+                postcard::from_bytes::<StoryRecord>(p).map(drop)
+            })
+        },
+        |id, bytes| {
+            check(format!("clusters/{id}"), bytes, |p| {
+                postcard::from_bytes::<ClusterRecord>(p).map(drop)
+            })
+        },
+        |bytes| {
+            check(format!("meta/{COUNTERS_KEY}"), bytes, |p| {
+                postcard::from_bytes::<IndexCounters>(p).map(drop)
+            })
+        },
+    )?;
     Ok((records, damage))
 }
 
