@@ -148,14 +148,7 @@ impl Batch {
     /// The next well-formed line; `None` at the end of the input.
     pub fn next_item(&mut self) -> Result<Option<Item>, CliError> {
         loop {
-            self.buffer.clear();
-            let read = self
-                .reader
-                .read_until(b'\n', &mut self.buffer)
-                .map_err(|source| CliError::Io {
-                    path: self.input_path.clone(),
-                    source,
-                })?;
+            let read = read_line(&mut self.reader, &mut self.buffer, &self.input_path)?;
             if read == 0 {
                 return Ok(None);
             }
@@ -270,15 +263,7 @@ impl ReadAhead {
     /// The next well-formed story within the size limit; `None` at the end.
     pub fn next_story(&mut self) -> Result<Option<Story>, CliError> {
         loop {
-            self.buffer.clear();
-            let read = self
-                .reader
-                .read_until(b'\n', &mut self.buffer)
-                .map_err(|source| CliError::Io {
-                    path: self.path.clone(),
-                    source,
-                })?;
-            if read == 0 {
+            if read_line(&mut self.reader, &mut self.buffer, &self.path)? == 0 {
                 return Ok(None);
             }
             if self.buffer.iter().all(u8::is_ascii_whitespace) {
@@ -350,6 +335,22 @@ fn parse_line(bytes: &[u8]) -> Result<Item, String> {
         language: String::new(),
     };
     Ok(Item { story, budget })
+}
+
+/// Reads the next line of `reader` (from `path`) into `buffer`, replacing
+/// what it held; the bytes read, 0 at the end of the input.
+fn read_line(
+    reader: &mut impl BufRead,
+    buffer: &mut Vec<u8>,
+    path: &Path,
+) -> Result<usize, CliError> {
+    buffer.clear();
+    reader
+        .read_until(b'\n', buffer)
+        .map_err(|source| CliError::Io {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]
