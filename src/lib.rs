@@ -14,6 +14,21 @@
 //! The core (`text`, `summarize`, `dedup`, `story`, `store`) never imports
 //! tonic or prost; the server and the offline CLI call the same core.
 
+/// The version, as `copydesk --version` and the startup log give it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The commit built from (see `build.rs`): a short git hash, `-dirty` when
+/// the tree had changes, or `unknown`.
+pub const COMMIT: &str = env!("COPYDESK_COMMIT");
+
+/// `VERSION (commit COMMIT)`.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("COPYDESK_COMMIT"),
+    ")"
+);
+
 pub mod cli;
 pub mod dedup;
 pub mod grpc;

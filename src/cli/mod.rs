@@ -3,6 +3,7 @@
 
 mod batch;
 mod dedup;
+mod json_log;
 mod serve;
 mod store;
 mod summarize;
@@ -19,10 +20,24 @@ use crate::grpc::ServeError;
 
 /// copydesk: extractive summaries and near-duplicate folding for wire copy.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = crate::LONG_VERSION, about)]
 pub struct Cli {
+    /// Log lines as text for a person, or as one JSON object a line for
+    /// a log pipeline.
+    #[arg(long, global = true, env = "COPYDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object a line, the fields of the event and of the spans it
+    /// happened in at the top level.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,7 +273,7 @@ pub fn main() -> ExitCode {
         Command::Serve(_) => "info",
         Command::Summarize(_) | Command::Dedup(_) | Command::Store(_) => "warn",
     };
-    init_tracing(default_level);
+    init_tracing(default_level, cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Summarize(args) => summarize::run(args),
@@ -293,14 +308,26 @@ fn exit_code(err: &CliError) -> ExitCode {
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (e.g. `RUST_LOG=copydesk=debug`).
-fn init_tracing(default_level: &str) {
+fn init_tracing(default_level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    // Colours only for a person at a terminal, not in log files.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    match format {
+        LogFormat::Text => {
+            // Colours only for a person at a terminal, not in log files.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .with_ansi(ansi)
+                .init();
+        }
+        LogFormat::Json => {
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+                .event_format(json_log::FlatJson)
+                .init();
+        }
+    }
 }

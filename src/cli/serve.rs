@@ -46,6 +46,26 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 address: listen.clone(),
                 source,
             })?;
+        let address = listener
+            .local_addr()
+            .map_or_else(|_| listen.clone(), |a| a.to_string());
+        let store_path = if in_memory {
+            "in memory".to_owned()
+        } else {
+            data_dir
+                .join(crate::store::DATABASE_FILE)
+                .display()
+                .to_string()
+        };
+        tracing::info!(
+            version = crate::VERSION,
+            commit = crate::COMMIT,
+            listen = %address,
+            store = %store_path,
+            tls = "off",
+            auth = "open: anyone who reaches the port may ingest and delete",
+            "copydesk starting"
+        );
         let store = tokio::task::spawn_blocking(move || {
             open_store(&data_dir, in_memory, index_config, keep_evicted)
         })

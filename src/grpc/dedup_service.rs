@@ -10,7 +10,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
-use super::traced;
+use super::{rpc_span, traced};
 
 use super::convert::{self, IdRule, Limits};
 use super::error::{ApiError, to_rpc_status};
@@ -178,6 +178,16 @@ async fn prepare(story: Story) -> Result<PreparedStory, ApiError> {
     Ok(tokio::task::spawn_blocking(move || PreparedStory::new(story)).await?)
 }
 
+/// Records the story id and body size of a request's story in its span.
+fn record_story(span: &tracing::Span, story: Option<&proto::Story>) {
+    if let Some(story) = story {
+        if !story.id.is_empty() {
+            span.record("story_id", story.id.as_str());
+        }
+        span.record("body_bytes", story.body.len());
+    }
+}
+
 type IngestStream =
     Pin<Box<dyn Stream<Item = Result<proto::IngestStoriesResponse, Status>> + Send>>;
 
@@ -187,12 +197,9 @@ impl DedupService for DedupApi {
         &self,
         request: Request<proto::IngestStoryRequest>,
     ) -> Result<Response<proto::IngestStoryResponse>, Status> {
+        let span = rpc_span("IngestStory", &request);
         let proto::IngestStoryRequest { story } = request.into_inner();
-        let span = tracing::info_span!(
-            "rpc",
-            method = "IngestStory",
-            body_bytes = story.as_ref().map_or(0, |s| s.body.len())
-        );
+        record_story(&span, story.as_ref());
         traced(span, async move {
             let report = self.ingest(story).await?;
             Ok(Response::new(convert::ingest_response(&report)))
@@ -206,16 +213,13 @@ impl DedupService for DedupApi {
         &self,
         request: Request<Streaming<proto::IngestStoriesRequest>>,
     ) -> Result<Response<Self::IngestStoriesStream>, Status> {
+        let span = rpc_span("IngestStories", &request);
         let mut requests = request.into_inner();
         // A bounded channel: when the client stops reading responses, this
         // task stops reading requests and HTTP/2 flow control pushes back.
         let (responses, receiver) = mpsc::channel(self.stream_buffer);
         let api = self.clone();
-        let span = tracing::info_span!(
-            "rpc",
-            method = "IngestStories",
-            items = tracing::field::Empty
-        );
+        let started = std::time::Instant::now();
         tokio::spawn(
             async move {
                 let mut sequence = 0u64;
@@ -280,6 +284,11 @@ impl DedupService for DedupApi {
                     }
                 }
                 tracing::Span::current().record("items", sequence);
+                tracing::info!(
+                    code = "OK",
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "rpc"
+                );
             }
             .instrument(span),
         );
@@ -290,12 +299,9 @@ impl DedupService for DedupApi {
         &self,
         request: Request<proto::FindDuplicatesRequest>,
     ) -> Result<Response<proto::FindDuplicatesResponse>, Status> {
+        let span = rpc_span("FindDuplicates", &request);
         let proto::FindDuplicatesRequest { story, max_matches } = request.into_inner();
-        let span = tracing::info_span!(
-            "rpc",
-            method = "FindDuplicates",
-            body_bytes = story.as_ref().map_or(0, |s| s.body.len())
-        );
+        record_story(&span, story.as_ref());
         traced(span, async move {
             let max_matches = convert::max_matches(max_matches)?;
             let story = convert::story(story, "story", IdRule::Optional, self.limits)?;
@@ -312,15 +318,13 @@ impl DedupService for DedupApi {
         &self,
         request: Request<proto::GetStoryRequest>,
     ) -> Result<Response<proto::Story>, Status> {
+        let span = rpc_span("GetStory", &request);
         let proto::GetStoryRequest { name } = request.into_inner();
-        traced(
-            tracing::info_span!("rpc", method = "GetStory"),
-            async move {
-                let id = convert::story_name(&name, "name")?;
-                let stored = self.store.get_story(&id).await?;
-                Ok(Response::new(convert::stored_story(stored)))
-            },
-        )
+        traced(span, async move {
+            let id = convert::story_name(&name, "name")?;
+            let stored = self.store.get_story(&id).await?;
+            Ok(Response::new(convert::stored_story(stored)))
+        })
         .await
     }
 
@@ -328,15 +332,13 @@ impl DedupService for DedupApi {
         &self,
         request: Request<proto::DeleteStoryRequest>,
     ) -> Result<Response<()>, Status> {
+        let span = rpc_span("DeleteStory", &request);
         let proto::DeleteStoryRequest { name } = request.into_inner();
-        traced(
-            tracing::info_span!("rpc", method = "DeleteStory"),
-            async move {
-                let id = convert::story_name(&name, "name")?;
-                self.store.delete_story(&id, SystemTime::now()).await?;
-                Ok(Response::new(()))
-            },
-        )
+        traced(span, async move {
+            let id = convert::story_name(&name, "name")?;
+            self.store.delete_story(&id, SystemTime::now()).await?;
+            Ok(Response::new(()))
+        })
         .await
     }
 
@@ -344,25 +346,23 @@ impl DedupService for DedupApi {
         &self,
         request: Request<proto::GetClusterRequest>,
     ) -> Result<Response<proto::Cluster>, Status> {
+        let span = rpc_span("GetCluster", &request);
         let proto::GetClusterRequest { name } = request.into_inner();
-        traced(
-            tracing::info_span!("rpc", method = "GetCluster"),
-            async move {
-                let id = convert::cluster_name(&name, "name")?;
-                let detail = self.store.get_cluster(id).await?;
-                let story = detail.canonical.story.clone();
-                let learned = detail.learned_furniture.clone();
-                let summary = tokio::task::spawn_blocking(move || {
-                    let summary =
-                        summarize_learned(&story.title, &story.body, Budget::default(), &|line| {
-                            learned.contains(&line)
-                        });
-                    convert::summary_response(&story.body, &summary)
-                })
-                .await?;
-                Ok(Response::new(convert::cluster(detail, Some(summary))))
-            },
-        )
+        traced(span, async move {
+            let id = convert::cluster_name(&name, "name")?;
+            let detail = self.store.get_cluster(id).await?;
+            let story = detail.canonical.story.clone();
+            let learned = detail.learned_furniture.clone();
+            let summary = tokio::task::spawn_blocking(move || {
+                let summary =
+                    summarize_learned(&story.title, &story.body, Budget::default(), &|line| {
+                        learned.contains(&line)
+                    });
+                convert::summary_response(&story.body, &summary)
+            })
+            .await?;
+            Ok(Response::new(convert::cluster(detail, Some(summary))))
+        })
         .await
     }
 
@@ -370,26 +370,24 @@ impl DedupService for DedupApi {
         &self,
         request: Request<proto::ListClustersRequest>,
     ) -> Result<Response<proto::ListClustersResponse>, Status> {
+        let span = rpc_span("ListClusters", &request);
         let proto::ListClustersRequest {
             page_size,
             page_token,
         } = request.into_inner();
-        traced(
-            tracing::info_span!("rpc", method = "ListClusters", page_size),
-            async move {
-                let size = convert::page_size(page_size)?;
-                let before = convert::page_token(&page_token)?;
-                let page = self.store.list_clusters(before, size).await?;
-                Ok(Response::new(proto::ListClustersResponse {
-                    next_page_token: convert::next_page_token(page.next_before),
-                    clusters: page
-                        .clusters
-                        .into_iter()
-                        .map(|c| convert::cluster(c, None))
-                        .collect(),
-                }))
-            },
-        )
+        traced(span, async move {
+            let size = convert::page_size(page_size)?;
+            let before = convert::page_token(&page_token)?;
+            let page = self.store.list_clusters(before, size).await?;
+            Ok(Response::new(proto::ListClustersResponse {
+                next_page_token: convert::next_page_token(page.next_before),
+                clusters: page
+                    .clusters
+                    .into_iter()
+                    .map(|c| convert::cluster(c, None))
+                    .collect(),
+            }))
+        })
         .await
     }
 }

@@ -1,6 +1,6 @@
 //! `copydesk.v1.SummaryService`.
 
-use super::traced;
+use super::{rpc_span, traced};
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, Limits};
@@ -26,11 +26,7 @@ impl SummaryService for SummaryApi {
         &self,
         request: Request<SummarizeRequest>,
     ) -> Result<Response<SummarizeResponse>, Status> {
-        let span = tracing::info_span!(
-            "rpc",
-            method = "Summarize",
-            body_bytes = tracing::field::Empty
-        );
+        let span = rpc_span("Summarize", &request);
         traced(span, async move {
             let (story, budget) = convert::summarize_request(request.into_inner(), self.limits)?;
             tracing::Span::current().record("body_bytes", story.body.len());

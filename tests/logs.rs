@@ -1,0 +1,122 @@
+//! What `copydesk serve` tells its logs: the first line gives version,
+//! commit, listen address, store, TLS and auth mode; every RPC ends with
+//! one line (method, peer, status code, elapsed time, the story id when
+//! there is one); a refused request names its fields, never its body.
+//! With `--log-format json` each line is one JSON object with those
+//! fields at the top level.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{story, texts};
+use copydesk::grpc::proto::IngestStoryRequest;
+use copydesk::grpc::proto::dedup_service_client::DedupServiceClient;
+use serde_json::Value;
+
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_copydesk"))
+        .arg("--version")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("copydesk {} (commit ", copydesk::VERSION)),
+        "{text}"
+    );
+    assert!(text.contains(copydesk::COMMIT), "{text}");
+}
+
+#[tokio::test]
+async fn json_logs_give_the_start_and_one_flat_line_per_rpc() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_copydesk"))
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = server.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> Value {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a log line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"))
+    };
+
+    let first = next();
+    assert_eq!(first["message"], "copydesk starting");
+    assert_eq!(first["version"], copydesk::VERSION);
+    assert_eq!(first["commit"], copydesk::COMMIT);
+    assert_eq!(first["tls"], "off");
+    assert!(
+        first["auth"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("open"))
+    );
+    assert!(
+        first["store"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("copydesk.redb"))
+    );
+    let address = first["listen"].as_str().expect("listen").to_owned();
+    while next()["message"] != "copydesk serving" {}
+
+    let mut client = DedupServiceClient::connect(format!("http://{address}"))
+        .await
+        .expect("connect");
+    client
+        .ingest_story(IngestStoryRequest {
+            story: Some(story("geneva", texts::GENEVA_TITLE, &texts::geneva_full())),
+        })
+        .await
+        .expect("ingest");
+    let secret = "a body that must never reach the log";
+    client
+        .ingest_story(IngestStoryRequest {
+            story: Some(story("bad/id", "", secret)),
+        })
+        .await
+        .expect_err("a bad id is refused");
+
+    let ok = next();
+    assert_eq!(ok["message"], "rpc");
+    assert_eq!(ok["method"], "IngestStory");
+    assert_eq!(ok["code"], "OK");
+    assert_eq!(ok["story_id"], "geneva");
+    assert!(
+        ok["peer"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1:")),
+        "{ok}"
+    );
+    assert!(ok["elapsed_ms"].as_f64().is_some(), "{ok}");
+    assert!(ok["body_bytes"].as_u64().is_some_and(|b| b > 0), "{ok}");
+
+    let refused = next();
+    assert_eq!(refused["code"], "INVALID_ARGUMENT", "{refused}");
+    assert_eq!(refused["level"], "INFO");
+    assert_eq!(refused["fields"], "story.id", "{refused}");
+    assert!(!refused.to_string().contains(secret), "{refused}");
+
+    server.kill().expect("stop");
+    let _ = server.wait();
+}
