@@ -109,7 +109,9 @@ fn headline_key(fingerprint: &Fingerprint) -> Option<u64> {
     let files = words.len() >= MIN_HEADLINE_WORDS
         && (fingerprint.shingle_count == 0 || fingerprint.headline == HeadlineFrom::Title);
     files.then(|| {
-        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        // Every ingest asks: no allocation (a headline keeps 32 words at most).
+        let mut bytes: SmallVec<[u8; 64]> = SmallVec::new();
+        bytes.extend(words.iter().flat_map(|w| w.to_le_bytes()));
         xxhash_rust::xxh3::xxh3_64(&bytes)
     })
 }

@@ -232,16 +232,21 @@ const WRITE_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// client having to try a write.
 async fn report_write_state(store: Arc<dyn Store>, health: HealthReporter) {
     let mut states = store.write_state();
+    let mut refused = false;
     loop {
         let state = states.borrow_and_update().clone();
         match state {
             WriteState::Accepting => {
+                if std::mem::take(&mut refused) {
+                    tracing::info!("dedup service SERVING: the store takes writes again");
+                }
                 health.set_serving::<DedupServiceServer<DedupApi>>().await;
                 if states.changed().await.is_err() {
                     return;
                 }
             }
             WriteState::Refusing(reason) => {
+                refused = true;
                 tracing::warn!(%reason, "dedup service NOT_SERVING: the store refuses writes");
                 health
                     .set_not_serving::<DedupServiceServer<DedupApi>>()
@@ -261,7 +266,6 @@ async fn report_write_state(store: Arc<dyn Store>, health: HealthReporter) {
                         }
                     }
                 }
-                tracing::info!("dedup service SERVING: the store takes writes again");
             }
         }
     }
