@@ -9,6 +9,7 @@
 //! - [`story`]: the validated story the core works on.
 //! - [`store`]: stories and the index behind an async trait; in-memory backend.
 //! - [`grpc`]: the tonic service: validation, conversions, handlers, `serve()`.
+//! - [`http`]: the operations listener: liveness, readiness, Prometheus text.
 //! - [`cli`]: the `copydesk` command: `serve`, offline `summarize` and `dedup`.
 //!
 //! The core (`text`, `summarize`, `dedup`, `story`, `store`) never imports
@@ -32,6 +33,7 @@ pub const LONG_VERSION: &str = concat!(
 pub mod cli;
 pub mod dedup;
 pub mod grpc;
+pub mod http;
 pub mod store;
 pub mod story;
 pub mod summarize;

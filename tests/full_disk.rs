@@ -8,12 +8,14 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use common::{TestServer, story, texts};
 use copydesk::dedup::IndexConfig;
 use copydesk::grpc::ServerConfig;
 use copydesk::grpc::proto::{GetStoryRequest, IngestStoryRequest};
-use copydesk::store::{DurableOptions, DurableStore};
+use copydesk::http::{OpsState, serve_ops};
+use copydesk::store::{DurableOptions, DurableStore, Store};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -48,6 +50,24 @@ fn filler_story(n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `/readyz` of the operations listener: status code and body.
+async fn ready(address: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    (status, answer)
 }
 
 async fn health_of(health: &mut HealthClient<Channel>, service: &str) -> ServingStatus {
@@ -88,7 +108,18 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_heals_when_space_returns() {
     std::fs::create_dir(&data).expect("data dir");
     let (store, _) =
         DurableStore::open(&data, IndexConfig::default(), DurableOptions::default()).expect("open");
-    let server = TestServer::start_with_store(ServerConfig::default(), Arc::new(store)).await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let server = TestServer::start_with_store(ServerConfig::default(), Arc::clone(&store)).await;
+    // The operations listener beside it, for readiness.
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let ops_address = ops.local_addr().expect("address").to_string();
+    let ops_state = OpsState {
+        store: Arc::clone(&store),
+        draining: Arc::new(AtomicBool::new(false)),
+    };
+    tokio::spawn(serve_ops(ops, ops_state, std::future::pending()));
     let mut client = server.dedup().await;
     let first = common::ingest(
         &mut client,
@@ -146,6 +177,9 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_heals_when_space_returns() {
         health_of(&mut health, "copydesk.v1.SummaryService").await,
         ServingStatus::Serving
     );
+    let (status, reason) = ready(&ops_address).await;
+    assert_eq!(status, 503, "{reason}");
+    assert!(reason.contains("full"), "{reason}");
     // While the disk stays full, a write is refused at once.
     let again = client
         .ingest_story(IngestStoryRequest {
@@ -168,6 +202,7 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_heals_when_space_returns() {
         serving,
         "health did not return to SERVING once space was freed"
     );
+    assert_eq!(ready(&ops_address).await.0, 200);
     let after = common::ingest(&mut client, "after", "", &filler_story(99_999)).await;
     assert!(!after.cluster.is_empty());
     let found = client

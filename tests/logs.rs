@@ -3,11 +3,12 @@
 //! one line (method, peer, status code, elapsed time, the story id when
 //! there is one); a refused request names its fields, never its body.
 //! With `--log-format json` each line is one JSON object with those
-//! fields at the top level.
+//! fields at the top level. The operations listener answers liveness,
+//! readiness and Prometheus text.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -116,6 +117,74 @@ async fn json_logs_give_the_start_and_one_flat_line_per_rpc() {
     assert_eq!(refused["level"], "INFO");
     assert_eq!(refused["fields"], "story.id", "{refused}");
     assert!(!refused.to_string().contains(secret), "{refused}");
+
+    server.kill().expect("stop");
+    let _ = server.wait();
+}
+
+/// A plain HTTP/1.1 GET on loopback: the status code and the body.
+fn http_get(address: &str, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn the_operations_listener_answers_probes_and_the_scraper() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_copydesk"))
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let mut next = || -> Value {
+        let line = lines.next().expect("a log line").expect("read");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    };
+    let first = next();
+    let ops = first["metrics"]
+        .as_str()
+        .expect("the operations address")
+        .to_owned();
+    assert!(ops.starts_with("127.0.0.1:"), "{first}");
+    while next()["message"] != "copydesk serving" {}
+
+    assert_eq!(http_get(&ops, "/healthz"), (200, "ok\n".to_owned()));
+    assert_eq!(http_get(&ops, "/readyz"), (200, "ready\n".to_owned()));
+    let (status, metrics) = http_get(&ops, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!(
+            "copydesk_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            copydesk::VERSION,
+            copydesk::COMMIT
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("copydesk_store_accepting_writes 1"),
+        "{metrics}"
+    );
+    assert_eq!(http_get(&ops, "/nowhere").0, 404);
 
     server.kill().expect("stop");
     let _ = server.wait();

@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "COPYDESK_LISTEN", default_value = "127.0.0.1:50051")]
     listen: String,
+    /// Address of the operations listener (plain HTTP: `/healthz`,
+    /// `/readyz`, `/metrics`); off unless set.
+    #[arg(long, env = "COPYDESK_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Directory of the durable store (`copydesk.redb` inside), relative to
     /// the working directory unless absolute. Created if missing.
     #[arg(long, env = "COPYDESK_DATA_DIR", default_value = "copydesk-data")]

@@ -1,14 +1,17 @@
 //! `copydesk serve`: bind, then hand the listener to the library.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{CliError, ServeArgs};
 use crate::grpc::{ServerConfig, serve_with_store};
+use crate::http::{OpsState, serve_ops};
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store};
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let ServeArgs {
         listen,
+        metrics_listen,
         data_dir,
         max_body_bytes,
         max_concurrent_requests,
@@ -49,6 +52,20 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         let address = listener
             .local_addr()
             .map_or_else(|_| listen.clone(), |a| a.to_string());
+        let ops_listener =
+            match &metrics_listen {
+                Some(ops) => Some(tokio::net::TcpListener::bind(ops).await.map_err(|source| {
+                    CliError::Bind {
+                        address: ops.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
+        let ops_address = ops_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map_or_else(|| "off".to_owned(), |a| a.to_string());
         let store_path = if in_memory {
             "in memory".to_owned()
         } else {
@@ -61,6 +78,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             version = crate::VERSION,
             commit = crate::COMMIT,
             listen = %address,
+            metrics = %ops_address,
             store = %store_path,
             tls = "off",
             auth = "open: anyone who reaches the port may ingest and delete",
@@ -74,7 +92,31 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             path: "store opening task".into(),
             source: std::io::Error::other(e.to_string()),
         })??;
-        serve_with_store(listener, config, store, shutdown_signal()).await?;
+        // The operations listener outlives the drain: readiness says 503
+        // while in-flight calls finish, then it stops with the server.
+        let draining = Arc::new(AtomicBool::new(false));
+        let (stop_ops, ops_stopped) = tokio::sync::oneshot::channel::<()>();
+        let ops = ops_listener.map(|listener| {
+            let state = OpsState {
+                store: Arc::clone(&store),
+                draining: Arc::clone(&draining),
+            };
+            tokio::spawn(serve_ops(listener, state, async move {
+                let _ = ops_stopped.await;
+            }))
+        });
+        let shutdown = async move {
+            shutdown_signal().await;
+            draining.store(true, Ordering::Relaxed);
+        };
+        let served = serve_with_store(listener, config, store, shutdown).await;
+        let _ = stop_ops.send(());
+        if let Some(ops) = ops
+            && let Ok(Err(err)) = ops.await
+        {
+            tracing::warn!(cause = %err, "the operations listener failed");
+        }
+        served?;
         Ok(())
     })
 }
