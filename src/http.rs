@@ -5,8 +5,8 @@
 //! - `/readyz`: 200 when the store takes writes and the server is not
 //!   draining, else 503 with the reason (readiness: a load balancer sends
 //!   ingests elsewhere).
-//! - `/metrics`: Prometheus text: `copydesk_build_info{version,commit}`
-//!   and `copydesk_store_accepting_writes`.
+//! - `/metrics`: Prometheus text (format 0.0.4) of [`Metrics`]: the gRPC
+//!   series and copydesk's own (README, "Running in production").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use crate::metrics::Metrics;
 use crate::store::{Store, WriteState};
 
 /// What the probes read.
@@ -27,6 +28,8 @@ pub struct OpsState {
     pub store: Arc<dyn Store>,
     /// Set once the server starts draining for shutdown.
     pub draining: Arc<AtomicBool>,
+    /// The registry `/metrics` renders.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Serves the operations endpoints on `listener` until `shutdown` ends.
@@ -67,23 +70,6 @@ async fn ready(State(state): State<OpsState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
-    let accepting = matches!(*state.store.write_state().borrow(), WriteState::Accepting);
-    let body = format!(
-        "# HELP copydesk_build_info The version and commit of this copydesk.\n\
-         # TYPE copydesk_build_info gauge\n\
-         copydesk_build_info{{version=\"{}\",commit=\"{}\"}} 1\n\
-         # HELP copydesk_store_accepting_writes 1 while the store takes writes, 0 while it refuses them (a full data directory).\n\
-         # TYPE copydesk_store_accepting_writes gauge\n\
-         copydesk_store_accepting_writes {}\n",
-        crate::VERSION,
-        crate::COMMIT,
-        u8::from(accepting),
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
+    let body = state.metrics.render(state.store.as_ref()).await;
+    ([(header::CONTENT_TYPE, Metrics::CONTENT_TYPE)], body)
 }

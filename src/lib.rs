@@ -9,6 +9,8 @@
 //! - [`story`]: the validated story the core works on.
 //! - [`store`]: stories and the index behind an async trait; in-memory backend.
 //! - [`grpc`]: the tonic service: validation, conversions, handlers, `serve()`.
+//! - [`metrics`]: the Prometheus registry (gRPC and copydesk series) and
+//!   the store wrapper that records into it.
 //! - [`http`]: the operations listener: liveness, readiness, Prometheus text.
 //! - [`cli`]: the `copydesk` command: `serve`, offline `summarize` and `dedup`.
 //!
@@ -34,6 +36,7 @@ pub mod cli;
 pub mod dedup;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod store;
 pub mod story;
 pub mod summarize;

@@ -118,6 +118,7 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_heals_when_space_returns() {
     let ops_state = OpsState {
         store: Arc::clone(&store),
         draining: Arc::new(AtomicBool::new(false)),
+        metrics: Arc::new(copydesk::metrics::Metrics::new()),
     };
     tokio::spawn(serve_ops(ops, ops_state, std::future::pending()));
     let mut client = server.dedup().await;

@@ -189,3 +189,159 @@ fn the_operations_listener_answers_probes_and_the_scraper() {
     server.kill().expect("stop");
     let _ = server.wait();
 }
+
+/// Starts `copydesk serve` with JSON logs and `extra` flags; returns the
+/// child, its log lines and the first line (`copydesk starting`), having
+/// waited for `copydesk serving`.
+fn start_json(
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    Value,
+) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_copydesk"))
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = server.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |lines: &std::sync::mpsc::Receiver<String>| -> Value {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a log line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    };
+    let first = next(&lines);
+    assert_eq!(first["message"], "copydesk starting", "{first}");
+    while next(&lines)["message"] != "copydesk serving" {}
+    (server, lines, first)
+}
+
+#[tokio::test]
+async fn readiness_turns_false_while_the_server_drains() {
+    let (mut server, _lines, first) = start_json(&[
+        "--in-memory",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--drain-timeout",
+        "20s",
+    ]);
+    let address = first["listen"].as_str().expect("listen").to_owned();
+    let ops = first["metrics"].as_str().expect("metrics").to_owned();
+    let probe = |ops: String| async move {
+        tokio::task::spawn_blocking(move || http_get(&ops, "/readyz"))
+            .await
+            .expect("probe")
+    };
+    assert_eq!(probe(ops.clone()).await.0, 200);
+
+    // A stream left open is a call in flight: the drain waits for it.
+    let mut client = DedupServiceClient::connect(format!("http://{address}"))
+        .await
+        .expect("connect");
+    let (items, receiver) = tokio::sync::mpsc::channel(4);
+    items
+        .send(copydesk::grpc::proto::IngestStoriesRequest {
+            story: Some(story("geneva", texts::GENEVA_TITLE, &texts::geneva_full())),
+        })
+        .await
+        .expect("send");
+    let mut answers = client
+        .ingest_stories(tokio_stream::wrappers::ReceiverStream::new(receiver))
+        .await
+        .expect("stream")
+        .into_inner();
+    answers
+        .message()
+        .await
+        .expect("answer")
+        .expect("one answer");
+
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(terminated.success());
+    let mut draining = None;
+    for _ in 0..100 {
+        let (status, body) = probe(ops.clone()).await;
+        if status == 503 {
+            draining = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let body = draining.expect("/readyz must answer 503 while draining");
+    assert!(body.contains("draining"), "{body}");
+
+    // Ending the stream lets the drain finish and the process exit.
+    drop(items);
+    while answers.message().await.ok().flatten().is_some() {}
+    let exit = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .expect("wait")
+        .expect("exit status");
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn the_start_line_gives_tls_and_auth_modes_never_a_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = common::pki::TestCa::new("log CA");
+    let issued = ca.server();
+    let cert = dir.path().join("server.pem");
+    let key = dir.path().join("server.key");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&cert, issued.cert).expect("cert");
+    std::fs::write(&key, issued.key).expect("key");
+    let secret = "write-token-that-stays-secret";
+    std::fs::write(&tokens, format!("# the ingest job\nwrite {secret}\n")).expect("tokens");
+    let (mut server, _lines, first) = start_json(&[
+        "--in-memory",
+        "--tls-cert",
+        cert.to_str().expect("path"),
+        "--tls-key",
+        key.to_str().expect("path"),
+        "--auth-tokens",
+        tokens.to_str().expect("path"),
+    ]);
+    assert_eq!(first["tls"], "on", "{first}");
+    assert_eq!(
+        first["auth"], "tokens: 0 read, 1 write; reflection open",
+        "{first}"
+    );
+    assert!(!first.to_string().contains(secret));
+    server.kill().expect("stop");
+    let _ = server.wait();
+
+    // A tokens file that cannot be used stops the start, naming the line.
+    std::fs::write(&tokens, "write short\n").expect("tokens");
+    let refused = Command::new(env!("CARGO_BIN_EXE_copydesk"))
+        .args([
+            "serve",
+            "--in-memory",
+            "--listen",
+            "127.0.0.1:0",
+            "--auth-tokens",
+        ])
+        .arg(&tokens)
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("line 1"), "{stderr}");
+    assert!(
+        !stderr.contains("short\n") || !stderr.contains("write short"),
+        "{stderr}"
+    );
+}

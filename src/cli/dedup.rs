@@ -12,6 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::batch::Batch;
 use super::{CliError, DedupArgs};
 use crate::dedup::{Evidence, Index, IndexConfig, StoryPlacement};
+use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::story_message;
@@ -95,6 +96,8 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
         batch,
         matching,
         server,
+        tls_ca,
+        token,
         data_dir,
     } = args;
     let batch = Batch::open(&batch)?;
@@ -110,7 +113,7 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
                     path: "tokio runtime".into(),
                     source,
                 })?;
-            runtime.block_on(run_remote(batch, server))
+            runtime.block_on(run_remote(batch, server, ClientOptions { tls_ca, token }))
         }
     }
 }
@@ -219,18 +222,6 @@ fn write_where_they_are(
     batch.finish()
 }
 
-/// An error with its causes: tonic's own message is only "transport error".
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Writes one answer, counting it when it is a duplicate.
 fn write_line(batch: &mut Batch, line: DedupLine) -> Result<(), CliError> {
     if line.duplicate_of.is_some() {
@@ -243,25 +234,22 @@ fn write_line(batch: &mut Batch, line: DedupLine) -> Result<(), CliError> {
 /// what the server and HTTP/2 buffer, so reading and writing never deadlock.
 const IN_FLIGHT: usize = 32;
 
-async fn run_remote(mut batch: Batch, server: String) -> Result<(), CliError> {
+async fn run_remote(
+    mut batch: Batch,
+    server: String,
+    options: ClientOptions,
+) -> Result<(), CliError> {
     let remote = |reason: String| CliError::Remote {
         server: server.clone(),
         reason,
     };
-    // `host:port` alone means plaintext gRPC, as grpcurl's -plaintext does.
-    let url = if server.contains("://") {
-        server.clone()
-    } else {
-        format!("http://{server}")
-    };
-    let mut client = DedupServiceClient::connect(url.clone())
-        .await
-        .map_err(|e| {
-            remote(format!(
-                "cannot connect to {url}: {}; check that `copydesk serve` listens there",
-                error_chain(&e)
-            ))
-        })?
+    let url = server_url(&server);
+    let (channel, token) = connect(&server, &options).await.map_err(|e| {
+        remote(format!(
+            "cannot connect to {url}: {e}; check that `copydesk serve` listens there"
+        ))
+    })?;
+    let mut client = DedupServiceClient::with_interceptor(channel, token)
         .max_decoding_message_size(64 * 1024 * 1024);
     let (requests, receiver) = mpsc::channel(IN_FLIGHT);
     let mut responses = client

@@ -63,6 +63,25 @@ pub struct ServeArgs {
     /// `/readyz`, `/metrics`); off unless set.
     #[arg(long, env = "COPYDESK_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// The gRPC listener's certificate chain (PEM); with `--tls-key`, the
+    /// listener speaks TLS only. Read again on SIGHUP.
+    #[arg(long, env = "COPYDESK_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "COPYDESK_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) client certificates must chain to: every
+    /// client must present one (mutual TLS).
+    #[arg(long, env = "COPYDESK_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Access tokens, one a line as `SCOPE TOKEN` (scope `read` or
+    /// `write`; `#` starts a comment). Without it anyone who reaches the
+    /// port may ingest and delete. Read again on SIGHUP.
+    #[arg(long, env = "COPYDESK_AUTH_TOKENS")]
+    auth_tokens: Option<PathBuf>,
+    /// Reflection needs a read token too (health stays open).
+    #[arg(long, env = "COPYDESK_AUTH_REFLECTION", value_parser = BoolishValueParser::new(), requires = "auth_tokens")]
+    auth_reflection: bool,
     /// Directory of the durable store (`copydesk.redb` inside), relative to
     /// the working directory unless absolute. Created if missing.
     #[arg(long, env = "COPYDESK_DATA_DIR", default_value = "copydesk-data")]
@@ -195,6 +214,18 @@ pub struct DedupArgs {
     /// `--follow-up-after` are refused beside it rather than ignored.
     #[arg(long, conflicts_with_all = ["data_dir", "canonical", "follow_up_after"])]
     server: Option<String>,
+    /// CA certificate (PEM) to trust for an `https://` server, instead of
+    /// the system's roots.
+    #[arg(long, env = "COPYDESK_TLS_CA", requires = "server")]
+    tls_ca: Option<PathBuf>,
+    /// Access token sent to the server as `authorization: Bearer TOKEN`.
+    #[arg(
+        long,
+        env = "COPYDESK_TOKEN",
+        requires = "server",
+        hide_env_values = true
+    )]
+    token: Option<String>,
     /// Build (or extend) the durable store in this directory, which
     /// `copydesk serve --data-dir` then serves; by default the offline index
     /// lives in memory only. Stop the server first: one process at a time.
@@ -260,6 +291,12 @@ pub enum CliError {
     /// `store check` found damaged records and left them.
     #[error("{0} damaged record(s)")]
     Damaged(usize),
+    /// TLS files that cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::grpc::TlsError),
+    /// A tokens file that cannot be used.
+    #[error(transparent)]
+    Tokens(#[from] crate::grpc::TokensError),
     /// The remote server could not be reached or refused the stream.
     #[error("server {server}: {reason}")]
     Remote {

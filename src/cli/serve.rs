@@ -4,14 +4,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{CliError, ServeArgs};
-use crate::grpc::{ServerConfig, serve_with_store};
+use crate::grpc::{AccessTokens, AuthConfig, ServerConfig, ServerTls, TlsFiles, serve_with_store};
 use crate::http::{OpsState, serve_ops};
+use crate::metrics::Metrics;
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store};
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let ServeArgs {
         listen,
         metrics_listen,
+        tls_cert,
+        tls_key,
+        tls_client_ca,
+        auth_tokens,
+        auth_reflection,
         data_dir,
         max_body_bytes,
         max_concurrent_requests,
@@ -25,6 +31,45 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         commit_group,
     } = args;
     let index_config = matching.index_config();
+    // TLS files and tokens are read before anything binds: a bad file
+    // fails the start with its name, not the first call.
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(ServerTls::load(TlsFiles {
+            cert,
+            key,
+            client_ca: tls_client_ca,
+        })?)),
+        _ => None,
+    };
+    let auth = match &auth_tokens {
+        Some(path) => Some(AuthConfig::new(AccessTokens::load(path)?, auth_reflection)),
+        None => None,
+    };
+    let tls_mode = match &tls {
+        None => "off".to_owned(),
+        Some(tls) if tls.mutual() => "on, client certificates required (mutual TLS)".to_owned(),
+        Some(_) => "on".to_owned(),
+    };
+    let auth_mode = match &auth {
+        None => "open: anyone who reaches the port may ingest and delete".to_owned(),
+        Some(auth) => {
+            let (read, write) = auth.tokens.read().map_or((0, 0), |t| t.counts());
+            format!(
+                "tokens: {read} read, {write} write; reflection {}",
+                if auth_reflection {
+                    "needs a token"
+                } else {
+                    "open"
+                }
+            )
+        }
+    };
+    let metrics = Arc::new(Metrics::new());
+    let reloadable = Reloadable {
+        tls: tls.clone(),
+        auth: auth.clone(),
+        tokens_file: auth_tokens,
+    };
     let config = ServerConfig {
         max_body_bytes,
         max_concurrent_requests,
@@ -34,6 +79,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         retention,
         eviction_interval,
         commit_group,
+        tls,
+        auth,
+        metrics: Arc::clone(&metrics),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|source| CliError::Io {
         path: "tokio runtime".into(),
@@ -80,8 +128,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             listen = %address,
             metrics = %ops_address,
             store = %store_path,
-            tls = "off",
-            auth = "open: anyone who reaches the port may ingest and delete",
+            tls = %tls_mode,
+            auth = %auth_mode,
             "copydesk starting"
         );
         let store = tokio::task::spawn_blocking(move || {
@@ -100,6 +148,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             let state = OpsState {
                 store: Arc::clone(&store),
                 draining: Arc::clone(&draining),
+                metrics: Arc::clone(&metrics),
             };
             tokio::spawn(serve_ops(listener, state, async move {
                 let _ = ops_stopped.await;
@@ -109,6 +158,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             shutdown_signal().await;
             draining.store(true, Ordering::Relaxed);
         };
+        let _reloading = AbortOnDrop(tokio::spawn(reload_on_hangup(reloadable)));
         let served = serve_with_store(listener, config, store, shutdown).await;
         let _ = stop_ops.send(());
         if let Some(ops) = ops
@@ -158,6 +208,63 @@ fn prepare_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
     std::fs::write(&probe, b"ok").map_err(io)?;
     std::fs::remove_file(&probe).map_err(io)?;
     Ok(())
+}
+
+/// What SIGHUP reads again.
+struct Reloadable {
+    tls: Option<Arc<ServerTls>>,
+    auth: Option<AuthConfig>,
+    tokens_file: Option<std::path::PathBuf>,
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// On every SIGHUP, reads the TLS files and the tokens file again. New
+/// connections and calls use what was read; open connections keep their
+/// session. A file that no longer reads keeps what is in use, and the log
+/// says why.
+async fn reload_on_hangup(reloadable: Reloadable) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(err) => {
+                tracing::error!(cause = %err, "cannot listen for SIGHUP: no reloading");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            if let Some(tls) = &reloadable.tls {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate and key read again"),
+                    Err(err) => {
+                        tracing::error!(cause = %err, "SIGHUP: TLS files refused; keeping the ones in use")
+                    }
+                }
+            }
+            if let (Some(auth), Some(path)) = (&reloadable.auth, &reloadable.tokens_file) {
+                match AccessTokens::load(path) {
+                    Ok(tokens) => {
+                        auth.replace(tokens);
+                        tracing::info!("SIGHUP: access tokens read again");
+                    }
+                    Err(err) => {
+                        tracing::error!(cause = %err, "SIGHUP: tokens file refused; keeping the tokens in use")
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(reloadable);
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

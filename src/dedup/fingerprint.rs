@@ -75,6 +75,11 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// Heap the fingerprint holds beyond its inline size.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.parts)
+    }
+
     /// Fingerprints a story from its headline and body.
     pub fn of(title: &str, body: &str) -> Fingerprint {
         Fingerprint::with_learned_furniture(title, body, &|_| false)

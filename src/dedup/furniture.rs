@@ -45,6 +45,11 @@ pub struct LearnedFurniture {
 }
 
 impl LearnedFurniture {
+    /// Heap the table holds: a key, its counts and a control byte a bucket.
+    pub fn heap_bytes(&self) -> usize {
+        self.seen.capacity() * (std::mem::size_of::<(u64, Seen)>() + 1)
+    }
+
     /// Whether the line with this [`line_hash`] is furniture.
     pub fn is_furniture(&self, line: u64) -> bool {
         self.seen

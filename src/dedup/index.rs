@@ -651,6 +651,55 @@ impl Index {
         self.by_id.is_empty()
     }
 
+    /// Estimated heap the index holds, in bytes: the slots, every table's
+    /// buckets, what each entry and cluster points to. Walks every entry,
+    /// so it is for a scrape now and then, not for every ingest.
+    pub fn memory_estimate(&self) -> usize {
+        use std::mem::size_of;
+        let entries: usize = self
+            .slots
+            .iter()
+            .flatten()
+            .map(|entry| {
+                entry.meta.id.capacity()
+                    + entry.fingerprint.heap_bytes()
+                    + entry
+                        .duplicate_of
+                        .as_ref()
+                        .map_or(0, |d| size_of::<(String, Evidence)>() + d.0.capacity())
+            })
+            .sum();
+        let clusters: usize = self
+            .clusters
+            .values()
+            .map(|c| {
+                size_of::<(ClusterId, Cluster)>()
+                    + if c.members.spilled() {
+                        c.members.capacity() * size_of::<u32>()
+                    } else {
+                        0
+                    }
+                    + c.related.as_ref().map_or(0, |r| {
+                        size_of::<BTreeSet<ClusterId>>() + r.len() * size_of::<ClusterId>()
+                    })
+            })
+            .sum();
+        let tables: usize = self
+            .buckets
+            .iter()
+            .chain(&self.by_topic)
+            .chain([&self.by_id, &self.by_headline])
+            .map(SlotTable::heap_bytes)
+            .sum();
+        self.slots.capacity() * size_of::<Option<Entry>>()
+            + self.free_slots.capacity() * size_of::<u32>()
+            + entries
+            + clusters
+            + tables
+            + self.furniture.heap_bytes()
+            + self.vocabulary.heap_bytes()
+    }
+
     /// Number of clusters.
     pub fn cluster_count(&self) -> usize {
         self.clusters.len()

@@ -48,6 +48,11 @@ impl SlotTable {
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }
+
+    /// Heap the table holds: a slot and a control byte per bucket.
+    pub fn heap_bytes(&self) -> usize {
+        self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,13 @@ pub struct Vocabulary {
     visible_at_level: [u64; LEVELS],
 }
 
+impl Vocabulary {
+    /// Heap the counts hold (fixed).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.stories_with)
+    }
+}
+
 impl Default for Vocabulary {
     fn default() -> Self {
         Vocabulary {

@@ -6,18 +6,37 @@
 //! answer back, and map any error through the one [`error::ApiError`] →
 //! `Status` mapping.
 
+mod auth;
+pub mod client;
 pub mod codec;
 mod convert;
 mod dedup_service;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod observe;
 mod server;
 mod summary_service;
+mod tls;
 
+pub use auth::{AccessTokens, AuthConfig, MIN_TOKEN_LEN, Scope, TokensError};
 pub use convert::story_message;
 pub use error::ApiError;
 pub use server::{ServeError, ServerConfig, serve, serve_with_store};
+pub use tls::{ServerTls, TlsError, TlsFiles};
+
+/// The peer's address from a connection's info, plain or TLS.
+fn peer_address(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|info| info.get_ref().remote_addr())
+        })
+}
 
 /// Generated protobuf types and tonic stubs for `copydesk.v1`.
 pub mod proto {
@@ -49,15 +68,27 @@ fn rpc_span<T>(method: &'static str, request: &tonic::Request<T>) -> tracing::Sp
 
 /// The gRPC name of a status code, as clients and dashboards spell it
 /// (`INVALID_ARGUMENT`).
-fn code_name(code: tonic::Code) -> String {
-    let mut name = String::new();
-    for (i, c) in format!("{code:?}").chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
-    if name == "O_K" { "OK".into() } else { name }
 }
 
 /// Runs a handler body inside its RPC span, logs one line at info when it
@@ -84,9 +115,9 @@ async fn traced<T>(
         let cause = err.to_string();
         let status = tonic::Status::from(err);
         if fields.is_empty() {
-            tracing::info!(code = %code_name(status.code()), elapsed_ms, %cause, "rpc");
+            tracing::info!(code = code_name(status.code()), elapsed_ms, %cause, "rpc");
         } else {
-            tracing::info!(code = %code_name(status.code()), elapsed_ms, fields, "rpc");
+            tracing::info!(code = code_name(status.code()), elapsed_ms, fields, "rpc");
         }
         status
     });

@@ -11,12 +11,16 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 
+use super::auth::{AuthConfig, AuthLayer};
 use super::convert::Limits;
 use super::dedup_service::DedupApi;
+use super::observe::{MethodTable, MetricsLayer};
 use super::proto::dedup_service_server::DedupServiceServer;
 use super::proto::summary_service_server::SummaryServiceServer;
 use super::summary_service::SummaryApi;
+use super::tls::{ServerTls, tls_incoming};
 use crate::dedup::IndexConfig;
+use crate::metrics::{MeteredStore, Metrics};
 use crate::store::{MemoryStore, Store, WriteState};
 
 /// Server settings; `Default` gives the documented defaults.
@@ -43,6 +47,13 @@ pub struct ServerConfig {
     /// in the stream share one durable commit, and each is answered only
     /// after it.
     pub commit_group: usize,
+    /// TLS on the gRPC listener; `None` serves plaintext.
+    pub tls: Option<Arc<ServerTls>>,
+    /// Access tokens; `None` lets every caller do everything.
+    pub auth: Option<AuthConfig>,
+    /// Where the gRPC and store series are recorded (the operations
+    /// listener renders the same registry).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +67,9 @@ impl Default for ServerConfig {
             retention: None,
             eviction_interval: Duration::from_secs(30),
             commit_group: 64,
+            tls: None,
+            auth: None,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }
@@ -114,6 +128,7 @@ pub async fn serve_with_store(
             "max body bytes, stream buffer, concurrency and commit group must be at least 1".into(),
         ));
     }
+    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, Arc::clone(&config.metrics)));
     if let Some(retention) = config.retention {
         tokio::spawn(evict_periodically(
             Arc::clone(&store),
@@ -160,7 +175,7 @@ pub async fn serve_with_store(
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let address = listener.local_addr().ok();
-    tracing::info!(?address, "copydesk serving");
+    tracing::info!(?address, tls = config.tls.is_some(), "copydesk serving");
 
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
     let drain_health = health.clone();
@@ -177,24 +192,43 @@ pub async fn serve_with_store(
         let _ = draining_tx.send(true);
     };
 
-    // Small answers must not wait for the client's delayed ACK (Nagle):
-    // tonic sets TCP_NODELAY only on listeners it binds itself.
-    let incoming = TcpListenerStream::new(listener).map(|connection| {
-        if let Ok(stream) = &connection
-            && let Err(err) = stream.set_nodelay(true)
-        {
-            tracing::warn!(cause = %err, "cannot set TCP_NODELAY");
-        }
-        connection
-    });
-    let server = Server::builder()
+    let methods = MethodTable::from_descriptor_sets(&[
+        super::proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]);
+    let router = Server::builder()
         .concurrency_limit_per_connection(config.max_concurrent_requests)
+        // Outermost first: a call refused for its token is still counted.
+        .layer(MetricsLayer::new(config.metrics.grpc().clone(), methods))
+        .layer(AuthLayer::new(config.auth.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(summary)
-        .add_service(dedup)
-        .serve_with_incoming_shutdown(incoming, signal);
+        .add_service(dedup);
+    let server: std::pin::Pin<
+        Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
+    > = match config.tls.clone() {
+        Some(tls) => {
+            Box::pin(router.serve_with_incoming_shutdown(tls_incoming(listener, tls), signal))
+        }
+        None => {
+            // Small answers must not wait for the client's delayed ACK
+            // (Nagle): tonic sets TCP_NODELAY only on listeners it
+            // binds itself.
+            let incoming = TcpListenerStream::new(listener).map(|connection| {
+                if let Ok(stream) = &connection
+                    && let Err(err) = stream.set_nodelay(true)
+                {
+                    tracing::warn!(cause = %err, "cannot set TCP_NODELAY");
+                }
+                connection
+            });
+            Box::pin(router.serve_with_incoming_shutdown(incoming, signal))
+        }
+    };
 
     let drain_deadline = async {
         if draining_rx.wait_for(|draining| *draining).await.is_err() {

@@ -27,7 +27,7 @@ mod integrity;
 
 pub use integrity::{CheckReport, check_store};
 
-use super::{ClusterDetail, ClusterPage, Store, StoreError, WriteState, cluster_page};
+use super::{ClusterDetail, ClusterPage, IndexStats, Store, StoreError, WriteState, cluster_page};
 use crate::dedup::furniture;
 use crate::dedup::{
     ClusterChanges, ClusterId, ClusterRecord, ClusterView, Fingerprint, Index, IndexConfig,
@@ -1050,6 +1050,12 @@ impl Store for DurableStore {
             cluster_page(&state.index, before, limit, |view| state.detail(view))
         })
         .await
+    }
+
+    async fn index_stats(&self) -> IndexStats {
+        self.with_state(|state| Ok(IndexStats::of(&state.index)))
+            .await
+            .unwrap_or_default()
     }
 
     fn write_state(&self) -> watch::Receiver<WriteState> {

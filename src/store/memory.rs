@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{ClusterDetail, ClusterPage, Store, StoreError, cluster_page};
+use super::{ClusterDetail, ClusterPage, IndexStats, Store, StoreError, cluster_page};
 use crate::dedup::{
     ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement, furniture,
 };
@@ -184,5 +184,11 @@ impl Store for MemoryStore {
             cluster_page(&state.index, before, limit, |view| state.detail(view))
         })
         .await?
+    }
+
+    async fn index_stats(&self) -> IndexStats {
+        self.with_state(|state| IndexStats::of(&state.index))
+            .await
+            .unwrap_or_default()
     }
 }

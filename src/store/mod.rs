@@ -69,6 +69,27 @@ pub enum WriteState {
     Refusing(String),
 }
 
+/// How big the matching index is, for the monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexStats {
+    /// Stories in the matching index.
+    pub stories: usize,
+    /// Clusters in the matching index.
+    pub clusters: usize,
+    /// Estimated heap the index holds, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl IndexStats {
+    fn of(index: &Index) -> IndexStats {
+        IndexStats {
+            stories: index.len(),
+            clusters: index.cluster_count(),
+            memory_bytes: index.memory_estimate(),
+        }
+    }
+}
+
 /// A cluster with the stories clients want alongside it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterDetail {
@@ -185,5 +206,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// the state now.
     async fn recheck_writes(&self) -> WriteState {
         WriteState::Accepting
+    }
+
+    /// How big the matching index is now. Zeros where the backend cannot
+    /// tell (it fails, or keeps no index in this process).
+    async fn index_stats(&self) -> IndexStats {
+        IndexStats::default()
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chain;
+pub mod pki;
 pub mod texts;
 
 use std::net::SocketAddr;
