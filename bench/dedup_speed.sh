@@ -12,12 +12,12 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 . "$root/bench/lib.sh"
-(cd "$root" && cargo build --release --quiet)
+(cd "$root" && cargo build --profile dist --quiet)
 ensure_venv "$venv" datasketch
 one_core="taskset -c 0"
 stories=$(wc -l <"$corpus")
 
-copydesk_rate=$(best_rate "$stories" "$root/target/release/copydesk" dedup -i "$corpus" -o "$out/copydesk.jsonl")
+copydesk_rate=$(best_rate "$stories" "$root/target/dist/copydesk" dedup -i "$corpus" -o "$out/copydesk.jsonl")
 [ "$(wc -l <"$out/copydesk.jsonl")" = "$stories" ] || { echo "copydesk wrote the wrong number of lines" >&2; exit 1; }
 peer_rate=$($one_core "$venv/bin/python" "$root/bench/peers/datasketch_dedup.py" "$corpus" "$out/datasketch.jsonl" | sed 's/.*stories_per_s //')
 

@@ -19,9 +19,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$root" && cargo build --release --quiet && cargo build --release --quiet --example load_client)
-bin=$root/target/release/copydesk
-client=$root/target/release/examples/load_client
+(cd "$root" && cargo build --profile dist --quiet && cargo build --profile dist --quiet --example load_client)
+bin=$root/target/dist/copydesk
+client=$root/target/dist/examples/load_client
 stories=$(wc -l <"$corpus")
 
 free_port() {

@@ -13,12 +13,12 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 . "$root/bench/lib.sh"
-(cd "$root" && cargo build --release --quiet)
+(cd "$root" && cargo build --profile dist --quiet)
 ensure_venv "$venv" sumy numpy
 one_core="taskset -c 0"
 stories=$(wc -l <"$corpus")
 
-copydesk_rate=$(best_rate "$stories" "$root/target/release/copydesk" summarize -i "$corpus" -o "$out/copydesk.jsonl")
+copydesk_rate=$(best_rate "$stories" "$root/target/dist/copydesk" summarize -i "$corpus" -o "$out/copydesk.jsonl")
 [ "$(wc -l <"$out/copydesk.jsonl")" = "$stories" ] || { echo "copydesk wrote the wrong number of lines" >&2; exit 1; }
 
 lead3_rate=$($one_core "$venv/bin/python" "$root/bench/peers/lead3.py" "$corpus" "$out/lead3.jsonl" | sed 's/.*stories_per_s //')
