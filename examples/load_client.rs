@@ -8,15 +8,21 @@
 //! `unary ADDRESS CORPUS CONCURRENCY CALLS`: makes CALLS IngestStory calls,
 //! CONCURRENCY at a time, with the corpus's stories in turn (ids made
 //! unique), and prints `calls_per_s N p50_ms N p99_ms N`.
+//!
+//! `summarize ADDRESS CORPUS CONCURRENCY CALLS`: the same with Summarize
+//! (`bench/tls_auth_overhead.sh`). With `COPYDESK_TLS_CA` set it speaks TLS
+//! trusting that CA; with `COPYDESK_TOKEN` it sends the token.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use copydesk::grpc::client::{BearerToken, ClientOptions, endpoint};
 use copydesk::grpc::proto::dedup_service_client::DedupServiceClient;
+use copydesk::grpc::proto::summary_service_client::SummaryServiceClient;
 use copydesk::grpc::proto::{
-    IngestStoriesRequest, IngestStoryRequest, Story, ingest_stories_response,
+    IngestStoriesRequest, IngestStoryRequest, Story, SummarizeRequest, ingest_stories_response,
 };
 use tonic::transport::Channel;
 
@@ -45,6 +51,78 @@ async fn connect(address: &str) -> Result<DedupServiceClient<Channel>, Error> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("no server at {address} after 30 s").into())
+}
+
+/// A Summarize client over TLS and with a token when the environment
+/// says so (`COPYDESK_TLS_CA`, `COPYDESK_TOKEN`).
+async fn connect_summary(
+    address: &str,
+) -> Result<
+    SummaryServiceClient<tonic::service::interceptor::InterceptedService<Channel, BearerToken>>,
+    Error,
+> {
+    let plain = loopback(address)?;
+    let options = ClientOptions {
+        tls_ca: std::env::var_os("COPYDESK_TLS_CA").map(Into::into),
+        token: std::env::var("COPYDESK_TOKEN").ok(),
+    };
+    let url = if options.tls_ca.is_some() {
+        plain.replacen("http://", "https://", 1)
+    } else {
+        plain
+    };
+    let endpoint = endpoint(&url, &options)?;
+    for _ in 0..300 {
+        if let Ok(channel) = endpoint.connect().await {
+            let token = BearerToken::new(options.token.as_deref())?;
+            return Ok(SummaryServiceClient::with_interceptor(channel, token));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("no server at {url} after 30 s").into())
+}
+
+async fn summarize(
+    address: &str,
+    corpus: &str,
+    concurrency: usize,
+    calls: usize,
+) -> Result<(), Error> {
+    let stories = Arc::new(read_corpus(corpus)?);
+    if stories.is_empty() || concurrency == 0 {
+        return Err("an empty corpus or a concurrency of 0".into());
+    }
+    let client = connect_summary(address).await?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (mut client, stories, next) = (client.clone(), Arc::clone(&stories), Arc::clone(&next));
+        workers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= calls {
+                    return Ok::<_, Error>(());
+                }
+                let mut story = stories[n % stories.len()].clone();
+                story.id.clear();
+                client
+                    .summarize(SummarizeRequest {
+                        story: Some(story),
+                        budget: None,
+                    })
+                    .await?;
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await??;
+    }
+    println!(
+        "calls_per_s {:.1}",
+        calls as f64 / started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn read_corpus(path: &str) -> Result<Vec<Story>, Error> {
@@ -148,9 +226,11 @@ async fn main() -> Result<(), Error> {
         ["unary", address, corpus, concurrency, calls] => {
             unary(address, corpus, concurrency.parse()?, calls.parse()?).await
         }
-        _ => Err(
-            "usage: load_client stream ADDRESS CORPUS | unary ADDRESS CORPUS CONCURRENCY CALLS"
-                .into(),
-        ),
+        ["summarize", address, corpus, concurrency, calls] => {
+            summarize(address, corpus, concurrency.parse()?, calls.parse()?).await
+        }
+        _ => Err("usage: load_client stream ADDRESS CORPUS | \
+             unary|summarize ADDRESS CORPUS CONCURRENCY CALLS"
+            .into()),
     }
 }
