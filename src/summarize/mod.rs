@@ -14,7 +14,7 @@ mod score;
 pub use budget::{Budget, BudgetError};
 pub use score::{MAX_GRAPH_SENTENCES, ScoreParts, Weights, score_sentences};
 
-use crate::text::{SentenceSpan, dateline, furniture, headline, split_sentences};
+use crate::text::{SentenceSpan, caption, dateline, furniture, headline, split_sentences};
 
 /// One chosen sentence.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,11 +98,16 @@ fn summarize_learned_with(
     furniture.extend(headline::repeated_headline_lines(title, body));
     let lead = dateline::lead_start(body).unwrap_or(0);
     let own_form = |i: usize| furniture::is_furniture_sentence(&body[all[i].start..all[i].end]);
+    // A caption set inside a line of prose, known by how agencies close one
+    // (`…, Finland, Monday, July 16, 2018.`), is not story either; but a
+    // page of nothing else is summarized by its caption.
+    let caption = |i: usize| caption::closes_like_caption(&body[all[i].start..all[i].end]);
     let mut story: Vec<usize> = (0..all.len())
         .filter(|&i| {
             all[i].start >= lead
                 && !furniture.iter().any(|line| line.contains(&all[i].start))
                 && !own_form(i)
+                && !caption(i)
         })
         .collect();
     if story.is_empty() {
@@ -111,7 +116,15 @@ fn summarize_learned_with(
     if story.is_empty() {
         story = (0..all.len()).collect();
     }
-    let spans: Vec<SentenceSpan> = story.iter().map(|&i| all[i]).collect();
+    let mut spans: Vec<SentenceSpan> = story.iter().map(|&i| all[i]).collect();
+    // Page matter run into the lead's first sentence before its dateline
+    // ("Follow the station Facebook | Twitter WASHINGTON (CNN) — …") is
+    // left out of the sentence: it starts at the dateline.
+    if let Some(first) = spans.first_mut()
+        && let Some(at) = dateline::dateline_within(&body[first.start..first.end])
+    {
+        first.start += at;
+    }
     let scored = score_sentences(title, body, &spans, weights);
     let (max_sentences, max_words) = budget.limits(spans.len());
 

@@ -149,6 +149,50 @@ fn bracketed_tail(text: &str) -> Option<&str> {
 /// Whether `line` ends on a full date, month, day and year, set off by a
 /// comma before it or before an `on` (`, July 16, 2018.`, `, on July 7,
 /// 2017`).
+/// Weekday names, lowercase.
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// The agencies' caption close, read in any sentence: a place, then the
+/// weekday and the full date, each set off by a comma (`… at the airport
+/// in Vantaa, Finland, Monday, July 16, 2018.`). Wire style dates a story's
+/// events by the weekday within a week and by the date beyond it, never by
+/// both; a caption gives both.
+pub(super) fn ends_on_weekday_and_date(sentence: &str, words: usize) -> bool {
+    if words > DATED_CAPTION_MAX_WORDS {
+        return false;
+    }
+    let line = sentence.trim_end().trim_end_matches('.');
+    let last: Vec<&str> = line.split_whitespace().rev().take(5).collect();
+    let [year, day, month, weekday, before] = last.as_slice() else {
+        return false;
+    };
+    let is_year = year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit());
+    let is_day = day
+        .strip_suffix(',')
+        .and_then(|d| d.parse::<u8>().ok())
+        .is_some_and(|d| (1..=31).contains(&d));
+    let month = month.trim_end_matches('.').to_lowercase();
+    let is_weekday = weekday
+        .strip_suffix(',')
+        .is_some_and(|w| WEEKDAYS.contains(&w.to_lowercase().as_str()));
+    is_year && is_day && MONTHS.contains(&month.as_str()) && is_weekday && before.ends_with(',')
+}
+
+/// Whether a sentence, wherever it stands, closes as the agencies close a
+/// caption (see [`ends_on_weekday_and_date`]).
+pub fn closes_like_caption(sentence: &str) -> bool {
+    let sentence = sentence.trim();
+    ends_on_weekday_and_date(sentence, words_up_to(sentence, DATED_CAPTION_MAX_WORDS + 1))
+}
+
 fn ends_on_full_date(line: &str) -> bool {
     let line = line.trim_end().trim_end_matches('.');
     let words: Vec<&str> = line.split_whitespace().rev().take(5).collect();
@@ -192,6 +236,25 @@ mod tests {
             "The old pier at the harbour is the site of the talks      (Lakeside Times)",
         ] {
             assert!(caption_line(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_place_weekday_and_full_date_close_a_caption_in_any_sentence() {
+        let closes = |s: &str| ends_on_weekday_and_date(s, words_up_to(s, 100));
+        assert!(closes(
+            "The ferry lands at the old pier in Lakeside, Norway, Monday, March 2, 2026."
+        ));
+        assert!(closes(
+            "Ministers arrive at the hall in Geneva, Tuesday, Nov. 3, 2026"
+        ));
+        for prose in [
+            "The vote is set for Tuesday, March 3, 2026.",
+            "The ferry lands in Lakeside on Monday, officials said.",
+            "The law takes effect in Lakeside, Norway, on March 2, 2026.",
+            "It opened in Lakeside, Monday, and closed at once.",
+        ] {
+            assert!(!closes(prose), "{prose}");
         }
     }
 

@@ -141,9 +141,90 @@ pub fn lead_start(text: &str) -> Option<usize> {
     None
 }
 
+/// A dateline in its full wire form, the only one read inside a sentence:
+/// a place in capitals, the agency in brackets and a dash (`WASHINGTON
+/// (CNN) —`). Shorter forms there are prose: an acronym (`radio frequency
+/// ID (RFID) tags`, `The IAAF - athletics' body`), a name (`Charles
+/// (Chuck) Schumer`).
+fn full_wire_dateline(text: &str) -> bool {
+    let Some((place, rest)) = text.split_once(char::is_whitespace) else {
+        return false;
+    };
+    let is_place = place.chars().next().is_some_and(char::is_uppercase)
+        && place.chars().filter(|c| c.is_alphabetic()).count() >= 2
+        && !place.chars().any(char::is_lowercase);
+    let rest = rest.trim_start();
+    is_place
+        && rest.starts_with('(')
+        && tag_len(rest).is_some_and(|tag| {
+            let after = rest[tag..].trim_start();
+            DASHES.iter().any(|dash| after.starts_with(dash.trim()))
+        })
+        && opens_with_dateline(text)
+}
+
+/// Words of page matter a lead's first sentence may carry before its
+/// dateline ("Follow the station Facebook | Twitter WASHINGTON (CNN) —").
+const INLINE_HEAD_MAX_WORDS: usize = 10;
+
+/// Where the dateline starts when a sentence opens with a few words of
+/// page matter run into it (share buttons, a site's follow line): the byte
+/// offset of the dateline, if one opens at a word within the first
+/// [`INLINE_HEAD_MAX_WORDS`] and no sentence ends before it. `None` for a
+/// sentence that opens with its dateline.
+pub fn dateline_within(sentence: &str) -> Option<usize> {
+    if opens_with_dateline(sentence) {
+        return None;
+    }
+    let found = sentence
+        .char_indices()
+        .zip(sentence.chars().skip(1))
+        .filter(|((_, c), next)| c.is_whitespace() && !next.is_whitespace())
+        .map(|((at, c), _)| at + c.len_utf8())
+        .take(INLINE_HEAD_MAX_WORDS)
+        .find(|&at| full_wire_dateline(&sentence[at..]))?;
+    (!sentence[..found].contains(['.', '!', '?'])).then_some(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dateline_is_found_behind_page_matter_in_the_first_sentence() {
+        let sentence =
+            "Follow the Gazette Facebook | Twitter LAKESIDE (AP) \u{2014} The ferry sank.";
+        let at = dateline_within(sentence).expect("a dateline");
+        assert!(sentence[at..].starts_with("LAKESIDE (AP)"));
+        assert_eq!(
+            dateline_within("LAKESIDE (AP) \u{2014} The ferry sank."),
+            None
+        );
+        assert_eq!(
+            dateline_within("The mayor spoke. LAKESIDE (AP) \u{2014} The ferry sank."),
+            None
+        );
+        assert_eq!(
+            dateline_within("NATO allies met on Monday - and disagreed."),
+            None
+        );
+        assert_eq!(
+            dateline_within("Leader Charles SchumerCharles (Chuck) Ellis Schumer said."),
+            None
+        );
+        assert_eq!(
+            dateline_within("US car firms General Motors (GM) and Ford cut production."),
+            None
+        );
+        assert_eq!(
+            dateline_within("The use of radio frequency ID (RFID) tags in shops worries people."),
+            None
+        );
+        assert_eq!(
+            dateline_within("The IAAF - athletics' governing body - met officials."),
+            None
+        );
+    }
 
     #[test]
     fn wire_datelines_are_found() {

@@ -113,8 +113,9 @@ pub(super) fn is_byline(line: &str, words: usize) -> bool {
 }
 
 /// Whether a sentence, wherever it stands, is furniture by its own form: a
-/// photo caption or credit, a byline, script text, or a label of three
-/// words or fewer
+/// photo caption or credit by its marks, a byline, an aside in brackets, a
+/// teaser cut short before its "more" link, script text, or a label of
+/// three words or fewer
 /// with no sentence punctuation ("more_vert", "| AP photo"). Scraped pages
 /// run a credit or a widget's label into a line of prose, where the line
 /// tests of [`is_furniture_line`] cannot see it.
@@ -124,7 +125,39 @@ pub fn is_furniture_sentence(sentence: &str) -> bool {
     (words <= TINY_LINE_WORDS && !ends_like_sentence(sentence))
         || is_byline(sentence, words)
         || is_photo_caption(sentence, words)
+        || is_bracketed_aside(sentence)
+        || is_teaser(sentence)
         || is_script(sentence)
+}
+
+/// A teaser cut short before a link to the rest ("… in the Finnish ...
+/// more"): a page's pointer to another story.
+fn is_teaser(sentence: &str) -> bool {
+    let Some(before) = sentence
+        .strip_suffix("more")
+        .or_else(|| sentence.strip_suffix("More"))
+    else {
+        return false;
+    };
+    let before = before.trim_end();
+    before.ends_with("...") || before.ends_with('…')
+}
+
+/// A sentence set off in brackets from the story, whole or as the opening
+/// or closing part of a longer aside: an editor's note or a promotion
+/// ("(You can also get the newsletter delivered to your inbox daily. Sign
+/// up here.)"). A bracket that closes early opens a dateline, `(CNN) —`.
+fn is_bracketed_aside(sentence: &str) -> bool {
+    if let Some(inside) = sentence.strip_prefix('(') {
+        match inside.find(')') {
+            None => true,
+            Some(close) => inside[close + 1..]
+                .trim_matches(|c: char| c == '.' || c.is_whitespace())
+                .is_empty(),
+        }
+    } else {
+        sentence.ends_with(')') && !sentence.contains('(')
+    }
 }
 
 /// A short line that does not end like a sentence, a line of a word or
@@ -333,6 +366,10 @@ mod tests {
             "By Jane Doe",
             "In this Nov. 11, 2025, photo, ministers leave the talks in Geneva.",
             "window._taboola = window._taboola || []; _taboola.push({mode: 'a'});",
+            "(You can also get the Harbour Gazette's morning letter in your inbox.",
+            "(This story has been corrected to give the mayor's full name.)",
+            "Sign up here.)",
+            "Some 300 people march in Lakeside ahead of the vote in the ... more",
         ] {
             assert!(is_furniture_sentence(furniture), "{furniture}");
         }
@@ -340,6 +377,9 @@ mod tests {
             "He declined.",
             "Talks resume on Monday.",
             "In this city, photo booths are a thing of the past, the council said.",
+            "(Reuters) - The ferry sank on Monday.",
+            "The agency (ESA) said it wanted more.",
+            "The mayor said there would be more...",
         ] {
             assert!(!is_furniture_sentence(prose), "{prose}");
         }
