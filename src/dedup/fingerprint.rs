@@ -392,7 +392,7 @@ const MAX_ABBREVIATION_BYTES: usize = 5;
 /// short run of words with no sentence end in it. Which outlet it is does
 /// not matter here (see [`crate::text::agency`] for that): a dateline is
 /// not story text.
-fn strip_dateline(text: &str) -> &str {
+pub(super) fn strip_dateline(text: &str) -> &str {
     let window = &text[..text.floor_char_boundary(MAX_DATELINE_BYTES.min(text.len()))];
     let Some(open) = window.find('(') else {
         return text;

@@ -17,6 +17,7 @@
 //! - [`index`]: the in-memory index: buckets, clusters, canonical election
 //!   (its hash tables hold slot numbers only; see `slot_table`).
 
+pub mod changes;
 pub mod compare;
 pub mod fingerprint;
 pub mod furniture;

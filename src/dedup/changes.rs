@@ -1,0 +1,449 @@
+//! What a new version of a story changes against the version it follows:
+//! sentences added, removed and changed, whether the top changed, whether
+//! the copy was trimmed from the bottom, and an update summary (the best
+//! of the added sentences).
+//!
+//! Cosmetic differences are not changes: a sentence is compared by its
+//! words after normalization (quotes, dashes, spaces, ligatures, case), and
+//! furniture lines (bylines, credits, captions, widgets), furniture
+//! sentences and a leading dateline are not story. A sentence found in both
+//! versions at another place has moved, which changes nothing but the top
+//! when it moves there.
+//!
+//! Compute only: no I/O, no gRPC types.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::summarize::{Weights, score_sentences};
+use crate::text::words::for_each_word;
+use crate::text::{SentenceSpan, furniture, normalize, split_sentences};
+
+/// Two unmatched sentences are one sentence changed when this share of
+/// their words (Jaccard of the word sets) is common to both.
+const CHANGED_MIN_OVERLAP: f64 = 0.5;
+
+/// Sentences the update summary picks from the added ones, at most.
+const UPDATE_SUMMARY_SENTENCES: usize = 2;
+
+/// A sentence present in both versions with different words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedSentence {
+    /// Its bytes in the earlier body.
+    pub old: Range<usize>,
+    /// Its bytes in the new body.
+    pub new: Range<usize>,
+    /// Words the new version dropped, lowercased, in the old order.
+    pub words_removed: Vec<String>,
+    /// Words the new version added, lowercased, in the new order.
+    pub words_added: Vec<String>,
+}
+
+/// What a version changes against the one it follows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Changes {
+    /// Sentences only the new version has: bytes in the new body.
+    pub added: Vec<Range<usize>>,
+    /// Sentences only the earlier version has: bytes in the earlier body.
+    pub removed: Vec<Range<usize>>,
+    /// Sentences in both, reworded.
+    pub changed: Vec<ChangedSentence>,
+    /// A new lede (the first story sentence differs) or a new headline.
+    pub top_changed: bool,
+    /// The earlier version's last story sentences are gone, and nothing
+    /// follows where they stood: the copy was cut from the bottom.
+    pub trimmed: bool,
+    /// A sentence was taken out from inside the copy (not from its bottom).
+    pub cut: bool,
+    /// The best of the added sentences (bytes in the new body), in story
+    /// order: what the update adds, for an editor.
+    pub update_summary: Vec<Range<usize>>,
+}
+
+impl Changes {
+    /// True when the versions tell the same story in the same words.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && !self.top_changed
+    }
+}
+
+/// One story sentence: where it is, its words and its comparison key.
+struct Sentence {
+    range: Range<usize>,
+    words: Vec<String>,
+    key: String,
+}
+
+/// The story sentences of `body`: furniture lines and sentences left out,
+/// a leading dateline cut from the first, empty ones dropped.
+fn story_sentences(body: &str) -> Vec<Sentence> {
+    let furniture_lines = furniture::furniture_lines(body, &|_| false);
+    let mut sentences = Vec::new();
+    for span in split_sentences(body) {
+        let text = &body[span.start..span.end];
+        if furniture_lines
+            .iter()
+            .any(|line| line.contains(&span.start))
+            || furniture::is_furniture_sentence(text)
+        {
+            continue;
+        }
+        let mut start = span.start;
+        if sentences.is_empty() {
+            start += text.len() - without_dateline(text).len();
+        }
+        let mut words = Vec::new();
+        for_each_word(&normalize(&body[start..span.end]), |w| {
+            words.push(w.to_owned());
+        });
+        if words.is_empty() {
+            continue;
+        }
+        let key = words.join(" ");
+        sentences.push(Sentence {
+            range: start..span.end,
+            words,
+            key,
+        });
+    }
+    sentences
+}
+
+/// The longest dateline cut from a lede (`NEW YORK, Jan. 10 (AP) —`).
+const MAX_DATELINE_BYTES: usize = 80;
+
+/// `text` without its dateline: a tagged one (`GENEVA (Reuters) -`), or a
+/// place and a dash (`TOKYO —`); unchanged when it opens with none.
+fn without_dateline(text: &str) -> &str {
+    // A name and its acronym (`The European Commission (EC) has…`) reads
+    // like a tagged dateline to the matcher's looser cut; here the place
+    // must be a dateline's.
+    if !crate::text::dateline::opens_with_dateline(text) {
+        return text;
+    }
+    let stripped = super::fingerprint::strip_dateline(text);
+    if stripped.len() < text.len() {
+        return stripped;
+    }
+    let window = &text[..text.floor_char_boundary(MAX_DATELINE_BYTES.min(text.len()))];
+    ["\u{2014}", "\u{2013}", "--", " - "]
+        .iter()
+        .filter_map(|dash| window.find(dash).map(|at| at + dash.len()))
+        .min()
+        .map_or(text, |end| text[end..].trim_start())
+}
+
+/// Pairs of equal keys in order (a longest common subsequence).
+fn common_in_order(old: &[Sentence], new: &[Sentence]) -> Vec<(usize, usize)> {
+    let (n, m) = (old.len(), new.len());
+    // Stories run to dozens of sentences, not thousands: the table is small.
+    let mut table = vec![0u32; (n + 1) * (m + 1)];
+    let at = |i: usize, j: usize| i * (m + 1) + j;
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            table[at(i, j)] = if old[i].key == new[j].key {
+                table[at(i + 1, j + 1)] + 1
+            } else {
+                table[at(i + 1, j)].max(table[at(i, j + 1)])
+            };
+        }
+    }
+    let (mut i, mut j, mut pairs) = (0, 0, Vec::new());
+    while i < n && j < m {
+        if old[i].key == new[j].key {
+            pairs.push((i, j));
+            i += 1;
+            j += 1;
+        } else if table[at(i + 1, j)] >= table[at(i, j + 1)] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    pairs
+}
+
+fn jaccard(a: &[String], b: &[String]) -> f64 {
+    let a: std::collections::HashSet<&str> = a.iter().map(String::as_str).collect();
+    let b: std::collections::HashSet<&str> = b.iter().map(String::as_str).collect();
+    let union = a.union(&b).count();
+    if union == 0 {
+        0.0
+    } else {
+        a.intersection(&b).count() as f64 / union as f64
+    }
+}
+
+/// Words of `a` not in `b`, in `a`'s order.
+fn words_missing(a: &[String], b: &[String]) -> Vec<String> {
+    let mut left: HashMap<&str, usize> = HashMap::new();
+    for word in b {
+        *left.entry(word.as_str()).or_default() += 1;
+    }
+    a.iter()
+        .filter(|word| match left.get_mut(word.as_str()) {
+            Some(count) if *count > 0 => {
+                *count -= 1;
+                false
+            }
+            _ => true,
+        })
+        .cloned()
+        .collect()
+}
+
+/// The headline's words, without a wire slug (`UPDATE 2-`).
+fn headline_key(title: &str) -> String {
+    let mut words = Vec::new();
+    for_each_word(&normalize(super::fingerprint::strip_slug(title)), |w| {
+        words.push(w.to_owned());
+    });
+    words.join(" ")
+}
+
+/// What `new` (headline and body) changes against `old`.
+pub fn compare_versions(
+    old_title: &str,
+    old_body: &str,
+    new_title: &str,
+    new_body: &str,
+) -> Changes {
+    let old = story_sentences(old_body);
+    let new = story_sentences(new_body);
+    let common = common_in_order(&old, &new);
+    let mut old_matched = vec![false; old.len()];
+    let mut new_matched = vec![false; new.len()];
+    for &(i, j) in &common {
+        old_matched[i] = true;
+        new_matched[j] = true;
+    }
+    // A sentence the order-keeping match left out but that the other
+    // version has word for word has moved.
+    let mut old_keys: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, sentence) in old.iter().enumerate() {
+        if !old_matched[i] {
+            old_keys.entry(sentence.key.as_str()).or_default().push(i);
+        }
+    }
+    for (j, sentence) in new.iter().enumerate() {
+        if new_matched[j] {
+            continue;
+        }
+        if let Some(i) = old_keys
+            .get_mut(sentence.key.as_str())
+            .and_then(|found| found.pop())
+        {
+            old_matched[i] = true;
+            new_matched[j] = true;
+        }
+    }
+    // What is left pairs up as changed when most words are shared, the
+    // closest pairs first.
+    let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
+    for (i, o) in old.iter().enumerate().filter(|(i, _)| !old_matched[*i]) {
+        for (j, n) in new.iter().enumerate().filter(|(j, _)| !new_matched[*j]) {
+            let overlap = jaccard(&o.words, &n.words);
+            if overlap >= CHANGED_MIN_OVERLAP {
+                candidates.push((overlap, i, j));
+            }
+        }
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut changed = Vec::new();
+    for (_, i, j) in candidates {
+        if old_matched[i] || new_matched[j] {
+            continue;
+        }
+        old_matched[i] = true;
+        new_matched[j] = true;
+        changed.push(ChangedSentence {
+            old: old[i].range.clone(),
+            new: new[j].range.clone(),
+            words_removed: words_missing(&old[i].words, &new[j].words),
+            words_added: words_missing(&new[j].words, &old[i].words),
+        });
+    }
+    changed.sort_by_key(|c| c.new.start);
+
+    let added: Vec<Range<usize>> = (0..new.len())
+        .filter(|&j| !new_matched[j])
+        .map(|j| new[j].range.clone())
+        .collect();
+    let removed_at: Vec<usize> = (0..old.len()).filter(|&i| !old_matched[i]).collect();
+    let removed: Vec<Range<usize>> = removed_at.iter().map(|&i| old[i].range.clone()).collect();
+
+    let first_differs = match (old.first(), new.first()) {
+        (Some(o), Some(n)) => o.key != n.key,
+        (None, None) => false,
+        _ => true,
+    };
+    let top_changed = first_differs || headline_key(old_title) != headline_key(new_title);
+    // Trimmed: the earlier version's last sentence went, and no sentence of
+    // the new version stands after the last one they share.
+    let trimmed = removed_at.last() == Some(&(old.len().wrapping_sub(1)))
+        && common.last().is_none_or(|&(_, j)| {
+            (j + 1..new.len()).all(|k| new_matched[k] && !added.contains(&new[k].range))
+        });
+
+    // Cut: a sentence went from before the trailing run of removed ones
+    // (or from anywhere, when the bottom stayed).
+    let trailing = removed_at
+        .iter()
+        .rev()
+        .zip((0..old.len()).rev())
+        .take_while(|(i, expected)| *i == expected)
+        .count();
+    let cut = removed_at.len() > if trimmed { trailing } else { 0 };
+
+    let update_summary = update_summary(new_title, new_body, &added);
+    Changes {
+        added,
+        removed,
+        changed,
+        top_changed,
+        trimmed,
+        cut,
+        update_summary,
+    }
+}
+
+/// The best of the added sentences by the summarizer's scores (headline
+/// words, centrality among them, position), at most
+/// [`UPDATE_SUMMARY_SENTENCES`], in story order.
+fn update_summary(title: &str, body: &str, added: &[Range<usize>]) -> Vec<Range<usize>> {
+    if added.len() <= UPDATE_SUMMARY_SENTENCES {
+        return added.to_vec();
+    }
+    let spans: Vec<SentenceSpan> = added
+        .iter()
+        .map(|r| SentenceSpan {
+            start: r.start,
+            end: r.end,
+        })
+        .collect();
+    let scored = score_sentences(title, body, &spans, &Weights::default());
+    let mut order: Vec<usize> = (0..added.len()).collect();
+    order.sort_by(|&a, &b| {
+        scored.parts[b]
+            .total
+            .total_cmp(&scored.parts[a].total)
+            .then(a.cmp(&b))
+    });
+    let mut best: Vec<Range<usize>> = order
+        .into_iter()
+        .take(UPDATE_SUMMARY_SENTENCES)
+        .map(|i| added[i].clone())
+        .collect();
+    best.sort_by_key(|r| r.start);
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A version compared with itself changes nothing, and every range
+        /// given lies on character boundaries inside its own body.
+        #[test]
+        fn a_version_changes_nothing_against_itself_and_ranges_hold(
+            old in "([A-Za-z\u{2019}\u{201c}\u{a0} ,.!?()\n-]{0,40}){0,8}",
+            new in "([A-Za-z\u{2019}\u{201c}\u{a0} ,.!?()\n-]{0,40}){0,8}",
+        ) {
+            prop_assert!(compare_versions("T", &old, "T", &old).is_empty());
+            let changes = compare_versions("T", &old, "U", &new);
+            for range in changes.added.iter().chain(&changes.update_summary) {
+                prop_assert!(new.get(range.clone()).is_some());
+            }
+            for range in &changes.removed {
+                prop_assert!(old.get(range.clone()).is_some());
+            }
+            for change in &changes.changed {
+                prop_assert!(old.get(change.old.clone()).is_some());
+                prop_assert!(new.get(change.new.clone()).is_some());
+            }
+        }
+    }
+
+    const FIRST: &str = "LAKESIDE (AP) \u{2014} The harbour bridge closed on Tuesday after engineers found cracks in two of its piers.\n\
+        The council said repairs would take most of next year.\n\
+        Ferries will run every half hour until the bridge reopens.\n\
+        The bridge was built in 1931 and last repaired in 1988.";
+
+    fn texts<'b>(body: &'b str, ranges: &[Range<usize>]) -> Vec<&'b str> {
+        ranges.iter().map(|r| &body[r.clone()]).collect()
+    }
+
+    #[test]
+    fn typography_furniture_and_the_dateline_are_not_changes() {
+        let restyled = "By Jane Doe\nLAKESIDE, Norway (Reuters) - The harbour bridge closed on Tuesday after engineers found cracks in two of its piers.\n\
+            The council said repairs would take most of next year.\n\
+            Ferries will run every half\u{a0}hour until the bridge reopens.\n\
+            The bridge was built in 1931 and last repaired in 1988.\n\
+            (AP Photo/John Roe)";
+        let changes = compare_versions("Bridge closes", FIRST, "UPDATE 1-Bridge closes", restyled);
+        assert!(changes.is_empty(), "{changes:?}");
+        assert!(!changes.trimmed);
+    }
+
+    #[test]
+    fn a_new_top_an_added_and_a_trimmed_sentence() {
+        let second = "LAKESIDE (AP) \u{2014} The harbour bridge will stay closed until next summer, the council said on Wednesday.\n\
+            The harbour bridge closed on Tuesday after engineers found cracks in two of its piers.\n\
+            The council said repairs would take most of next year.\n\
+            Ferries will run every 20 minutes until the bridge reopens.";
+        let changes = compare_versions("Bridge closes", FIRST, "Bridge to stay shut", second);
+        assert!(changes.top_changed);
+        assert!(changes.trimmed, "{changes:?}");
+        assert_eq!(
+            texts(second, &changes.added),
+            [
+                "The harbour bridge will stay closed until next summer, the council said on Wednesday."
+            ]
+        );
+        assert_eq!(
+            texts(FIRST, &changes.removed),
+            ["The bridge was built in 1931 and last repaired in 1988."]
+        );
+        assert_eq!(changes.changed.len(), 1);
+        assert_eq!(changes.changed[0].words_removed, ["half", "hour"]);
+        assert_eq!(changes.changed[0].words_added, ["20", "minutes"]);
+        assert!(!changes.cut);
+        assert_eq!(changes.update_summary, changes.added);
+    }
+
+    #[test]
+    fn a_sentence_cut_from_the_middle_is_removed_not_trimmed() {
+        let cut = "LAKESIDE (AP) \u{2014} The harbour bridge closed on Tuesday after engineers found cracks in two of its piers.\n\
+            Ferries will run every half hour until the bridge reopens.\n\
+            The bridge was built in 1931 and last repaired in 1988.";
+        let changes = compare_versions("Bridge closes", FIRST, "Bridge closes", cut);
+        assert!(!changes.trimmed);
+        assert!(changes.cut);
+        assert!(!changes.top_changed);
+        assert_eq!(
+            texts(FIRST, &changes.removed),
+            ["The council said repairs would take most of next year."]
+        );
+        assert!(changes.added.is_empty());
+    }
+
+    #[test]
+    fn a_later_paragraph_moved_to_the_top_changes_only_the_top() {
+        let moved = "Ferries will run every half hour until the bridge reopens.\n\
+            The harbour bridge closed on Tuesday after engineers found cracks in two of its piers.\n\
+            The council said repairs would take most of next year.\n\
+            The bridge was built in 1931 and last repaired in 1988.";
+        let changes = compare_versions("Bridge closes", FIRST, "Bridge closes", moved);
+        assert!(changes.top_changed);
+        assert!(
+            changes.added.is_empty() && changes.removed.is_empty(),
+            "{changes:?}"
+        );
+        assert!(!changes.trimmed);
+    }
+}
