@@ -26,13 +26,32 @@ const CHANGED_MIN_OVERLAP: f64 = 0.5;
 /// Sentences the update summary picks from the added ones, at most.
 const UPDATE_SUMMARY_SENTENCES: usize = 2;
 
+/// A sentence of one version: its bytes in that version's body, and its
+/// text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passage {
+    /// Byte offsets into the body it comes from.
+    pub range: Range<usize>,
+    /// The sentence.
+    pub text: String,
+}
+
+impl Passage {
+    fn of(body: &str, range: Range<usize>) -> Passage {
+        Passage {
+            text: body[range.clone()].to_owned(),
+            range,
+        }
+    }
+}
+
 /// A sentence present in both versions with different words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedSentence {
-    /// Its bytes in the earlier body.
-    pub old: Range<usize>,
-    /// Its bytes in the new body.
-    pub new: Range<usize>,
+    /// It in the earlier body.
+    pub old: Passage,
+    /// It in the new body.
+    pub new: Passage,
     /// Words the new version dropped, lowercased, in the old order.
     pub words_removed: Vec<String>,
     /// Words the new version added, lowercased, in the new order.
@@ -42,22 +61,23 @@ pub struct ChangedSentence {
 /// What a version changes against the one it follows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Changes {
-    /// Sentences only the new version has: bytes in the new body.
-    pub added: Vec<Range<usize>>,
-    /// Sentences only the earlier version has: bytes in the earlier body.
-    pub removed: Vec<Range<usize>>,
+    /// Sentences only the new version has (in the new body).
+    pub added: Vec<Passage>,
+    /// Sentences only the earlier version has (in the earlier body).
+    pub removed: Vec<Passage>,
     /// Sentences in both, reworded.
     pub changed: Vec<ChangedSentence>,
-    /// A new lede (the first story sentence differs) or a new headline.
+    /// A new lede (the first story sentence is not the earlier first one,
+    /// reworded or not) or a new headline.
     pub top_changed: bool,
     /// The earlier version's last story sentences are gone, and nothing
     /// follows where they stood: the copy was cut from the bottom.
     pub trimmed: bool,
     /// A sentence was taken out from inside the copy (not from its bottom).
     pub cut: bool,
-    /// The best of the added sentences (bytes in the new body), in story
-    /// order: what the update adds, for an editor.
-    pub update_summary: Vec<Range<usize>>,
+    /// The best of the added sentences, in story order: what the update
+    /// adds, for an editor.
+    pub update_summary: Vec<Passage>,
 }
 
 impl Changes {
@@ -70,10 +90,36 @@ impl Changes {
     }
 }
 
+/// What an ingested version changes against the version it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionChanges {
+    /// The story id of the version it follows: the one it duplicates, or
+    /// its own earlier text when an id is sent again with new text.
+    pub against: String,
+    /// What changed.
+    pub changes: Changes,
+}
+
+/// What `new` changes against the stored story `against` (its title and
+/// body as `old_title`, `old_body`).
+pub fn version_changes(
+    against: &str,
+    (old_title, old_body): (&str, &str),
+    (new_title, new_body): (&str, &str),
+) -> VersionChanges {
+    VersionChanges {
+        against: against.to_owned(),
+        changes: compare_versions(old_title, old_body, new_title, new_body),
+    }
+}
+
 /// One story sentence: where it is, its words and its comparison key.
 struct Sentence {
     range: Range<usize>,
     words: Vec<String>,
+    /// The words' hashes, sorted, each once: for the overlap test, which
+    /// pairs every unmatched sentence with every other.
+    word_set: Vec<u64>,
     key: String,
 }
 
@@ -103,9 +149,16 @@ fn story_sentences(body: &str) -> Vec<Sentence> {
             continue;
         }
         let key = words.join(" ");
+        let mut word_set: Vec<u64> = words
+            .iter()
+            .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()))
+            .collect();
+        word_set.sort_unstable();
+        word_set.dedup();
         sentences.push(Sentence {
             range: start..span.end,
             words,
+            word_set,
             key,
         });
     }
@@ -166,14 +219,25 @@ fn common_in_order(old: &[Sentence], new: &[Sentence]) -> Vec<(usize, usize)> {
     pairs
 }
 
-fn jaccard(a: &[String], b: &[String]) -> f64 {
-    let a: std::collections::HashSet<&str> = a.iter().map(String::as_str).collect();
-    let b: std::collections::HashSet<&str> = b.iter().map(String::as_str).collect();
-    let union = a.union(&b).count();
+/// Jaccard of two sorted sets.
+fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - common;
     if union == 0 {
         0.0
     } else {
-        a.intersection(&b).count() as f64 / union as f64
+        common as f64 / union as f64
     }
 }
 
@@ -216,9 +280,13 @@ pub fn compare_versions(
     let common = common_in_order(&old, &new);
     let mut old_matched = vec![false; old.len()];
     let mut new_matched = vec![false; new.len()];
+    // Which earlier sentence each new one is (word for word, moved, or
+    // reworded).
+    let mut new_is_old: Vec<Option<usize>> = vec![None; new.len()];
     for &(i, j) in &common {
         old_matched[i] = true;
         new_matched[j] = true;
+        new_is_old[j] = Some(i);
     }
     // A sentence the order-keeping match left out but that the other
     // version has word for word has moved.
@@ -238,6 +306,7 @@ pub fn compare_versions(
         {
             old_matched[i] = true;
             new_matched[j] = true;
+            new_is_old[j] = Some(i);
         }
     }
     // What is left pairs up as changed when most words are shared, the
@@ -245,7 +314,7 @@ pub fn compare_versions(
     let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
     for (i, o) in old.iter().enumerate().filter(|(i, _)| !old_matched[*i]) {
         for (j, n) in new.iter().enumerate().filter(|(j, _)| !new_matched[*j]) {
-            let overlap = jaccard(&o.words, &n.words);
+            let overlap = jaccard(&o.word_set, &n.word_set);
             if overlap >= CHANGED_MIN_OVERLAP {
                 candidates.push((overlap, i, j));
             }
@@ -259,33 +328,35 @@ pub fn compare_versions(
         }
         old_matched[i] = true;
         new_matched[j] = true;
+        new_is_old[j] = Some(i);
         changed.push(ChangedSentence {
-            old: old[i].range.clone(),
-            new: new[j].range.clone(),
+            old: Passage::of(old_body, old[i].range.clone()),
+            new: Passage::of(new_body, new[j].range.clone()),
             words_removed: words_missing(&old[i].words, &new[j].words),
             words_added: words_missing(&new[j].words, &old[i].words),
         });
     }
-    changed.sort_by_key(|c| c.new.start);
+    changed.sort_by_key(|c| c.new.range.start);
 
-    let added: Vec<Range<usize>> = (0..new.len())
-        .filter(|&j| !new_matched[j])
-        .map(|j| new[j].range.clone())
-        .collect();
+    let added_at: Vec<usize> = (0..new.len()).filter(|&j| !new_matched[j]).collect();
     let removed_at: Vec<usize> = (0..old.len()).filter(|&i| !old_matched[i]).collect();
-    let removed: Vec<Range<usize>> = removed_at.iter().map(|&i| old[i].range.clone()).collect();
+    let removed = removed_at
+        .iter()
+        .map(|&i| Passage::of(old_body, old[i].range.clone()))
+        .collect();
 
-    let first_differs = match (old.first(), new.first()) {
-        (Some(o), Some(n)) => o.key != n.key,
-        (None, None) => false,
-        _ => true,
+    // A new top: the new lede is not the earlier lede, reworded or not (a
+    // corrected figure in the lede is a changed sentence, not a new top).
+    let new_lede = match new_is_old.first() {
+        Some(was) => *was != Some(0),
+        None => !old.is_empty(),
     };
-    let top_changed = first_differs || headline_key(old_title) != headline_key(new_title);
+    let top_changed = new_lede || headline_key(old_title) != headline_key(new_title);
     // Trimmed: the earlier version's last sentence went, and no sentence of
     // the new version stands after the last one they share.
     let trimmed = removed_at.last() == Some(&(old.len().wrapping_sub(1)))
         && common.last().is_none_or(|&(_, j)| {
-            (j + 1..new.len()).all(|k| new_matched[k] && !added.contains(&new[k].range))
+            (j + 1..new.len()).all(|k| new_matched[k] && !added_at.contains(&k))
         });
 
     // Cut: a sentence went from before the trailing run of removed ones
@@ -298,7 +369,15 @@ pub fn compare_versions(
         .count();
     let cut = removed_at.len() > if trimmed { trailing } else { 0 };
 
-    let update_summary = update_summary(new_title, new_body, &added);
+    let added: Vec<Range<usize>> = added_at.iter().map(|&j| new[j].range.clone()).collect();
+    let update_summary = update_summary(new_title, new_body, &added)
+        .into_iter()
+        .map(|range| Passage::of(new_body, range))
+        .collect();
+    let added = added
+        .into_iter()
+        .map(|range| Passage::of(new_body, range))
+        .collect();
     Changes {
         added,
         removed,
@@ -356,15 +435,15 @@ mod tests {
         ) {
             prop_assert!(compare_versions("T", &old, "T", &old).is_empty());
             let changes = compare_versions("T", &old, "U", &new);
-            for range in changes.added.iter().chain(&changes.update_summary) {
-                prop_assert!(new.get(range.clone()).is_some());
+            for passage in changes.added.iter().chain(&changes.update_summary) {
+                prop_assert_eq!(new.get(passage.range.clone()), Some(passage.text.as_str()));
             }
-            for range in &changes.removed {
-                prop_assert!(old.get(range.clone()).is_some());
+            for passage in &changes.removed {
+                prop_assert_eq!(old.get(passage.range.clone()), Some(passage.text.as_str()));
             }
             for change in &changes.changed {
-                prop_assert!(old.get(change.old.clone()).is_some());
-                prop_assert!(new.get(change.new.clone()).is_some());
+                prop_assert_eq!(old.get(change.old.range.clone()), Some(change.old.text.as_str()));
+                prop_assert_eq!(new.get(change.new.range.clone()), Some(change.new.text.as_str()));
             }
         }
     }
@@ -374,8 +453,14 @@ mod tests {
         Ferries will run every half hour until the bridge reopens.\n\
         The bridge was built in 1931 and last repaired in 1988.";
 
-    fn texts<'b>(body: &'b str, ranges: &[Range<usize>]) -> Vec<&'b str> {
-        ranges.iter().map(|r| &body[r.clone()]).collect()
+    fn texts<'b>(body: &'b str, passages: &[Passage]) -> Vec<&'b str> {
+        passages
+            .iter()
+            .map(|p| {
+                assert_eq!(&body[p.range.clone()], p.text);
+                &body[p.range.clone()]
+            })
+            .collect()
     }
 
     #[test]

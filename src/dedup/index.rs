@@ -219,6 +219,9 @@ pub struct IngestReport {
     pub matches: Vec<Match>,
     /// The news agency the story's copy names, if any.
     pub agency: Option<Agency>,
+    /// What this version changes against the one it follows, when it
+    /// follows one (a store fills it in: the index keeps no text).
+    pub changes: Option<super::changes::VersionChanges>,
 }
 
 /// Where a stored story is now (see [`Index::story_placement`]).
@@ -1150,6 +1153,7 @@ impl Index {
             outcome,
             matches,
             agency: entry.fingerprint.agency,
+            changes: None,
         }
     }
 

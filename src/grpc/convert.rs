@@ -9,6 +9,7 @@ use tonic_types::FieldViolation;
 
 use super::error::ApiError;
 use super::proto;
+use crate::dedup::changes::{Changes, Passage, VersionChanges};
 use crate::dedup::{ClusterId, Evidence, IngestOutcome, IngestReport, Match, Placement, Relation};
 use crate::store::ClusterDetail;
 use crate::story::{StoredStory, Story, validate_story_id};
@@ -329,6 +330,51 @@ pub fn ingest_response(report: &IngestReport) -> proto::IngestStoryResponse {
         matches: matches(&report.matches[..report.matches.len().min(DEFAULT_MAX_MATCHES)]),
         agency: agency_name(report.agency),
         match_count: u32::try_from(report.matches.len()).unwrap_or(u32::MAX),
+        changes: report.changes.as_ref().map(changes),
+    }
+}
+
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
+}
+
+fn passage(passage: &Passage) -> proto::Passage {
+    let Passage { range, text } = passage;
+    proto::Passage {
+        text: text.clone(),
+        start: offset(range.start),
+        end: offset(range.end),
+    }
+}
+
+fn changes(version: &VersionChanges) -> proto::Changes {
+    let VersionChanges { against, changes } = version;
+    let Changes {
+        added,
+        removed,
+        changed,
+        top_changed,
+        trimmed,
+        cut,
+        update_summary,
+    } = changes;
+    proto::Changes {
+        against: story_resource(against),
+        added: added.iter().map(passage).collect(),
+        removed: removed.iter().map(passage).collect(),
+        changed: changed
+            .iter()
+            .map(|c| proto::ChangedSentence {
+                old: Some(passage(&c.old)),
+                new: Some(passage(&c.new)),
+                words_removed: c.words_removed.clone(),
+                words_added: c.words_added.clone(),
+            })
+            .collect(),
+        top_changed: *top_changed,
+        trimmed: *trimmed,
+        cut: *cut,
+        update_summary: update_summary.iter().map(passage).collect(),
     }
 }
 

@@ -27,7 +27,10 @@ mod integrity;
 
 pub use integrity::{CheckReport, check_store};
 
-use super::{ClusterDetail, ClusterPage, IndexStats, Store, StoreError, WriteState, cluster_page};
+use super::{
+    ClusterDetail, ClusterPage, FollowedVersion, IndexStats, Store, StoreError, WriteState,
+    cluster_page, fill_changes,
+};
 use crate::dedup::furniture;
 use crate::dedup::{
     ClusterChanges, ClusterId, ClusterRecord, ClusterView, Fingerprint, Index, IndexConfig,
@@ -311,9 +314,7 @@ impl DurableStore {
         batch: Vec<PreparedStory>,
         now: SystemTime,
     ) -> Result<Vec<IngestReport>, StoreError> {
-        let mut state = lock(&self.state);
-        state.usable()?;
-        state.ingest_batch(batch, now)
+        ingest_then_compare(&self.state, batch, now)
     }
 
     /// Where a story is now, synchronously (the offline CLI's last step);
@@ -323,6 +324,23 @@ impl DurableStore {
         state.usable()?;
         Ok(state.index.story_placement(id))
     }
+}
+
+/// Ingests a batch under the lock, then compares each story with the
+/// version it follows once the lock is released, so that other ingests do
+/// not wait for the comparisons.
+fn ingest_then_compare(
+    state: &Mutex<State>,
+    batch: Vec<PreparedStory>,
+    now: SystemTime,
+) -> Result<Vec<IngestReport>, StoreError> {
+    let (mut reports, followed) = {
+        let mut state = lock(state);
+        state.usable()?;
+        state.ingest_batch(batch, now)?
+    };
+    fill_changes(&mut reports, followed);
+    Ok(reports)
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -762,16 +780,29 @@ impl State {
         })
     }
 
+    /// Ingests and commits a batch; returns the answers and, for each, the
+    /// version its story follows, to compare once the lock is released.
     fn ingest_batch(
         &mut self,
         batch: Vec<PreparedStory>,
         now: SystemTime,
-    ) -> Result<Vec<IngestReport>, StoreError> {
+    ) -> Result<(Vec<IngestReport>, Vec<Option<FollowedVersion>>), StoreError> {
         self.writable()?;
         let mut writes = Writes::default();
         let mut reports = Vec::with_capacity(batch.len());
+        let mut followed = Vec::with_capacity(batch.len());
         for prepared in batch {
+            // Read only for an id sent again with new text: a re-send of
+            // the same text changes nothing and reads nothing.
+            let previous = self
+                .index
+                .story_meta(&prepared.story.id)
+                .filter(|meta| meta.content_hash != prepared.story.content_hash())
+                .and_then(|_| self.stored_story(&writes, &prepared.story.id));
             let (story, report) = prepared.ingest_into(&mut self.index, now);
+            followed.push(FollowedVersion::of(&report, previous, &story, |id| {
+                self.stored_story(&writes, id)
+            }));
             if report.outcome != IngestOutcome::Unchanged {
                 let placement = self
                     .index
@@ -788,7 +819,23 @@ impl State {
             reports.push(report);
         }
         self.commit(writes)?;
-        Ok(reports)
+        Ok((reports, followed))
+    }
+
+    /// A stored story's text, as this batch left it (the version a story
+    /// follows may be earlier in the batch, not yet committed) or as the
+    /// file holds it. `None` when it is not there or does not read (a
+    /// damaged record: the answer then says nothing of changes).
+    fn stored_story(&self, writes: &Writes, id: &str) -> Option<Story> {
+        match writes
+            .stories
+            .iter()
+            .rev()
+            .find(|(written, _)| written == id)
+        {
+            Some((_, record)) => record.as_ref().map(|r| r.story.clone()),
+            None => self.read_story(id).ok().flatten().map(|r| r.story),
+        }
     }
 
     /// Commits `writes` plus the index's cluster changes and counters.
@@ -970,8 +1017,10 @@ impl Store for DurableStore {
         batch: Vec<PreparedStory>,
         now: SystemTime,
     ) -> Result<Vec<IngestReport>, StoreError> {
-        self.with_state(move |state| state.ingest_batch(batch, now))
+        let state = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || ingest_then_compare(&state, batch, now))
             .await
+            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
     }
 
     async fn evict_before(

@@ -8,7 +8,10 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{ClusterDetail, ClusterPage, IndexStats, Store, StoreError, cluster_page};
+use super::{
+    ClusterDetail, ClusterPage, FollowedVersion, IndexStats, Store, StoreError, cluster_page,
+    fill_changes,
+};
 use crate::dedup::{
     ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement, furniture,
 };
@@ -90,23 +93,38 @@ impl Store for MemoryStore {
         prepared: PreparedStory,
         now: SystemTime,
     ) -> Result<IngestReport, StoreError> {
-        self.with_state(move |state| {
-            let (story, report) = prepared.ingest_into(&mut state.index, now);
-            let ingested_at = state
-                .index
-                .story_meta(&report.story_id)
-                .map_or(now, |m| m.ingested_at);
-            state.stories.insert(
-                story.id.clone(),
-                StoredStory {
-                    story,
-                    cluster: report.cluster,
-                    ingested_at,
-                },
-            );
+        let state = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || {
+            let (mut report, followed) = {
+                let mut state = lock(&state);
+                let previous = state
+                    .stories
+                    .get(&prepared.story.id)
+                    .map(|stored| stored.story.clone());
+                let (story, report) = prepared.ingest_into(&mut state.index, now);
+                let followed = FollowedVersion::of(&report, previous, &story, |id| {
+                    state.stories.get(id).map(|stored| stored.story.clone())
+                });
+                let ingested_at = state
+                    .index
+                    .story_meta(&report.story_id)
+                    .map_or(now, |m| m.ingested_at);
+                state.stories.insert(
+                    story.id.clone(),
+                    StoredStory {
+                        story,
+                        cluster: report.cluster,
+                        ingested_at,
+                    },
+                );
+                (report, followed)
+            };
+            // Compared with the lock released.
+            fill_changes(std::slice::from_mut(&mut report), vec![followed]);
             report
         })
         .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))
     }
 
     async fn evict_before(

@@ -20,8 +20,9 @@ pub use durable::{
 };
 pub use memory::MemoryStore;
 
-use crate::dedup::{ClusterId, ClusterView, Index, IngestReport, Placement};
-use crate::story::{PreparedStory, StoredStory};
+use crate::dedup::changes::{VersionChanges, version_changes};
+use crate::dedup::{ClusterId, ClusterView, Index, IngestOutcome, IngestReport, Placement};
+use crate::story::{PreparedStory, StoredStory, Story};
 
 /// Errors of the store layer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -138,6 +139,57 @@ fn cluster_page(
         clusters,
         next_before,
     })
+}
+
+/// The two texts an ingest's changes come from: taken while the store is
+/// locked, compared after it is released (the comparison is CPU work, and
+/// ingests wait for the lock).
+#[derive(Debug)]
+struct FollowedVersion {
+    against: String,
+    old: Story,
+    new: Story,
+}
+
+impl FollowedVersion {
+    /// The version an ingested story follows: its own earlier text
+    /// (`previous`) when its id came with new text, else the story it
+    /// duplicates, which `stored` looks up. `None` when it follows none, or
+    /// that version cannot be read.
+    fn of(
+        report: &IngestReport,
+        previous: Option<Story>,
+        story: &Story,
+        stored: impl Fn(&str) -> Option<Story>,
+    ) -> Option<FollowedVersion> {
+        let (against, old) = match (report.outcome, previous, &report.duplicate_of) {
+            (IngestOutcome::Replaced, Some(previous), _) => (story.id.clone(), previous),
+            (IngestOutcome::Created, _, Some((duplicated, _))) => {
+                (duplicated.clone(), stored(duplicated)?)
+            }
+            _ => return None,
+        };
+        Some(FollowedVersion {
+            against,
+            old,
+            new: story.clone(),
+        })
+    }
+
+    fn compare(&self) -> VersionChanges {
+        version_changes(
+            &self.against,
+            (&self.old.title, &self.old.body),
+            (&self.new.title, &self.new.body),
+        )
+    }
+}
+
+/// Fills in each report's changes from the versions its story follows.
+fn fill_changes(reports: &mut [IngestReport], followed: Vec<Option<FollowedVersion>>) {
+    for (report, followed) in reports.iter_mut().zip(followed) {
+        report.changes = followed.as_ref().map(FollowedVersion::compare);
+    }
 }
 
 /// Stories and the near-duplicate index.
