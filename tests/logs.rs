@@ -34,28 +34,8 @@ fn version_names_the_commit() {
 #[tokio::test]
 async fn json_logs_give_the_start_and_one_flat_line_per_rpc() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_copydesk"))
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    let stderr = server.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut server, lines, first) =
+        start_json(&["--data-dir", dir.path().to_str().expect("a UTF-8 path")]);
     let next = || -> Value {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
@@ -63,7 +43,6 @@ async fn json_logs_give_the_start_and_one_flat_line_per_rpc() {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"))
     };
 
-    let first = next();
     assert_eq!(first["message"], "copydesk starting");
     assert_eq!(first["version"], copydesk::VERSION);
     assert_eq!(first["commit"], copydesk::COMMIT);
@@ -79,7 +58,6 @@ async fn json_logs_give_the_start_and_one_flat_line_per_rpc() {
             .is_some_and(|s| s.ends_with("copydesk.redb"))
     );
     let address = first["listen"].as_str().expect("listen").to_owned();
-    while next()["message"] != "copydesk serving" {}
 
     let mut client = DedupServiceClient::connect(format!("http://{address}"))
         .await
