@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{CliError, ServeArgs};
-use crate::grpc::{AccessTokens, AuthConfig, ServerConfig, ServerTls, TlsFiles, serve_with_store};
+use crate::grpc::{
+    AbortOnDrop, AccessTokens, AuthConfig, ServerConfig, ServerTls, TlsFiles, serve_with_store,
+};
 use crate::http::{OpsState, serve_ops};
 use crate::metrics::Metrics;
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store};
@@ -215,15 +217,6 @@ struct Reloadable {
     tls: Option<Arc<ServerTls>>,
     auth: Option<AuthConfig>,
     tokens_file: Option<std::path::PathBuf>,
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// On every SIGHUP, reads the TLS files and the tokens file again. New

@@ -22,6 +22,7 @@ mod tls;
 pub use auth::{AccessTokens, AuthConfig, MIN_TOKEN_LEN, Scope, TokensError};
 pub use convert::story_message;
 pub use error::ApiError;
+pub(crate) use server::AbortOnDrop;
 pub use server::{ServeError, ServerConfig, serve, serve_with_store};
 pub use tls::{ServerTls, TlsError, TlsFiles};
 

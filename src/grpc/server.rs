@@ -248,7 +248,7 @@ pub async fn serve_with_store(
 }
 
 /// Aborts a task when dropped: a task the server owns ends with it.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
