@@ -88,41 +88,76 @@ async fn summarize(
     concurrency: usize,
     calls: usize,
 ) -> Result<(), Error> {
-    let stories = Arc::new(read_corpus(corpus)?);
+    let client = connect_summary(address).await?;
+    let (_, seconds) = drive(
+        client,
+        read_corpus(corpus)?,
+        concurrency,
+        calls,
+        |mut client, mut story, _| async move {
+            story.id.clear();
+            client
+                .summarize(SummarizeRequest {
+                    story: Some(story),
+                    budget: None,
+                })
+                .await?;
+            Ok(())
+        },
+    )
+    .await?;
+    println!("calls_per_s {:.1}", calls as f64 / seconds);
+    Ok(())
+}
+
+/// Makes `calls` calls, `concurrency` at a time, call `n` with the
+/// corpus's story `n` (round the corpus); returns every call's latency and
+/// the seconds the whole took.
+async fn drive<C, F, Fut>(
+    client: C,
+    stories: Vec<Story>,
+    concurrency: usize,
+    calls: usize,
+    call: F,
+) -> Result<(Vec<Duration>, f64), Error>
+where
+    C: Clone + Send + 'static,
+    F: Fn(C, Story, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), Error>> + Send,
+{
     if stories.is_empty() || concurrency == 0 {
         return Err("an empty corpus or a concurrency of 0".into());
     }
-    let client = connect_summary(address).await?;
+    let (stories, call) = (Arc::new(stories), Arc::new(call));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (mut client, stories, next) = (client.clone(), Arc::clone(&stories), Arc::clone(&next));
+        let (client, stories, next, call) = (
+            client.clone(),
+            Arc::clone(&stories),
+            Arc::clone(&next),
+            Arc::clone(&call),
+        );
         workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
             loop {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if n >= calls {
-                    return Ok::<_, Error>(());
+                    return Ok::<_, Error>(latencies);
                 }
-                let mut story = stories[n % stories.len()].clone();
-                story.id.clear();
-                client
-                    .summarize(SummarizeRequest {
-                        story: Some(story),
-                        budget: None,
-                    })
-                    .await?;
+                let story = stories[n % stories.len()].clone();
+                let sent = Instant::now();
+                call(client.clone(), story, n).await?;
+                latencies.push(sent.elapsed());
             }
         }));
     }
+    let mut latencies = Vec::with_capacity(calls);
     for worker in workers {
-        worker.await??;
+        latencies.extend(worker.await??);
     }
-    println!(
-        "calls_per_s {:.1}",
-        calls as f64 / started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok((latencies, started.elapsed().as_secs_f64()))
 }
 
 fn read_corpus(path: &str) -> Result<Vec<Story>, Error> {
@@ -168,38 +203,21 @@ async fn stream(address: &str, corpus: &str) -> Result<(), Error> {
 }
 
 async fn unary(address: &str, corpus: &str, concurrency: usize, calls: usize) -> Result<(), Error> {
-    let stories = Arc::new(read_corpus(corpus)?);
-    if stories.is_empty() || concurrency == 0 {
-        return Err("an empty corpus or a concurrency of 0".into());
-    }
     let client = connect(address).await?;
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (mut client, stories, next) = (client.clone(), Arc::clone(&stories), Arc::clone(&next));
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if n >= calls {
-                    return Ok::<_, Error>(latencies);
-                }
-                let mut story = stories[n % stories.len()].clone();
-                story.id = format!("{}-{n}", story.id);
-                let sent = Instant::now();
-                client
-                    .ingest_story(IngestStoryRequest { story: Some(story) })
-                    .await?;
-                latencies.push(sent.elapsed());
-            }
-        }));
-    }
-    let mut latencies = Vec::with_capacity(calls);
-    for worker in workers {
-        latencies.extend(worker.await??);
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let (mut latencies, seconds) = drive(
+        client,
+        read_corpus(corpus)?,
+        concurrency,
+        calls,
+        |mut client, mut story, n| async move {
+            story.id = format!("{}-{n}", story.id);
+            client
+                .ingest_story(IngestStoryRequest { story: Some(story) })
+                .await?;
+            Ok(())
+        },
+    )
+    .await?;
     latencies.sort_unstable();
     let at = |q: f64| {
         latencies[((latencies.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0

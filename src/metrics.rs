@@ -208,7 +208,7 @@ impl Metrics {
         );
         registry.register(
             "copydesk_commit_seconds",
-            "Time to commit one group of ingested stories: matching, deciding and, on the durable store, the fsync.",
+            "Time to ingest one group of stories: matching, deciding, on the durable store the fsync, then comparing each version with the one it follows.",
             store.commit_seconds.clone(),
         );
         registry.register(

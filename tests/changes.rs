@@ -94,6 +94,12 @@ async fn versions_and_corrections_report_their_changes(store: Arc<dyn Store>) {
     server.stop().await;
 }
 
+fn open_durable(dir: &std::path::Path) -> Arc<dyn Store> {
+    let (store, _) =
+        DurableStore::open(dir, IndexConfig::default(), DurableOptions::default()).expect("open");
+    Arc::new(store)
+}
+
 #[tokio::test]
 async fn in_memory() {
     versions_and_corrections_report_their_changes(Arc::new(MemoryStore::new(
@@ -105,25 +111,15 @@ async fn in_memory() {
 #[tokio::test]
 async fn durable() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, _) = DurableStore::open(
-        dir.path(),
-        IndexConfig::default(),
-        DurableOptions::default(),
-    )
-    .expect("open");
-    versions_and_corrections_report_their_changes(Arc::new(store)).await;
+    let store = open_durable(dir.path());
+    versions_and_corrections_report_their_changes(store).await;
 }
 
 #[tokio::test]
 async fn a_version_followed_within_one_durable_commit() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, _) = DurableStore::open(
-        dir.path(),
-        IndexConfig::default(),
-        DurableOptions::default(),
-    )
-    .expect("open");
-    let server = TestServer::start_with_store(ServerConfig::default(), Arc::new(store)).await;
+    let store = open_durable(dir.path());
+    let server = TestServer::start_with_store(ServerConfig::default(), store).await;
     let mut client = server.dedup().await;
     let body = retopped();
     // Both items are in the stream before the server reads it: one commit.
