@@ -448,6 +448,14 @@ fn id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
+/// Whether taking a story out keeps its cluster when it was the last
+/// member (a correction about to join it again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeepEmpty {
+    Yes,
+    No,
+}
+
 /// The near-duplicate index.
 #[derive(Debug)]
 pub struct Index {
@@ -1074,6 +1082,7 @@ impl Index {
     /// went. Re-sending the same id with the same content changes nothing.
     pub fn ingest(&mut self, meta: StoryMeta, fingerprint: Fingerprint) -> IngestReport {
         let mut outcome = IngestOutcome::Created;
+        let mut corrected_in = None;
         if let Some(existing) = self.entry(&meta.id) {
             if existing.meta.content_hash == meta.content_hash {
                 let duplicate_of = existing.duplicate_of.as_deref().cloned();
@@ -1084,15 +1093,31 @@ impl Index {
                 );
                 return self.report(&meta.id, duplicate_of, IngestOutcome::Unchanged, matches);
             }
-            self.remove(&meta.id, meta.ingested_at);
+            // A correction: the story keeps its cluster (a cluster id,
+            // once given, stays valid while its stories are stored), even
+            // when it was the cluster's only member.
+            corrected_in = self.detach(&meta.id, meta.ingested_at, KeepEmpty::Yes);
             outcome = IngestOutcome::Replaced;
         }
 
-        let placement = self.place(&fingerprint, meta.published_at, None);
+        let mut placement = self.place(&fingerprint, meta.published_at, None);
         let now = meta.ingested_at;
-        let cluster_id = match placement.cluster {
-            Some(id) => id,
-            None => {
+        let cluster_id = match (corrected_in, placement.cluster) {
+            (Some(kept), joined) => {
+                // The corrected text may now read as a version of another
+                // report: linked, not moved, so the correction stays where
+                // readers of its cluster look for it.
+                if joined != Some(kept) {
+                    placement.related.extend(joined);
+                    placement.related.extend(placement.merged.drain(..));
+                    placement.duplicate_of = None;
+                }
+                placement.related.remove(&kept);
+                placement.merged.retain(|&c| c != kept);
+                kept
+            }
+            (None, Some(id)) => id,
+            (None, None) => {
                 let id = self.next_cluster;
                 self.next_cluster += 1;
                 id
@@ -1221,6 +1246,12 @@ impl Index {
     /// disappears (with its related links) when it was the last member.
     /// Returns the story's cluster, or `None` if the id was not indexed.
     pub fn remove(&mut self, id: &str, now: SystemTime) -> Option<ClusterId> {
+        self.detach(id, now, KeepEmpty::No)
+    }
+
+    /// Takes a story out of the index and its cluster; a cluster left
+    /// empty goes unless `keep` says a new version is about to join it.
+    fn detach(&mut self, id: &str, now: SystemTime, keep: KeepEmpty) -> Option<ClusterId> {
         let slot = self.slot_of(id)?;
         self.by_id.remove(id_hash(id), slot);
         let entry = self.slots[slot as usize].take()?;
@@ -1254,7 +1285,7 @@ impl Index {
             }
             None => false,
         };
-        if now_empty {
+        if now_empty && keep == KeepEmpty::No {
             if let Some(cluster) = self.clusters.remove(&cluster_id) {
                 for other in cluster.related() {
                     if let Some(other_cluster) = self.clusters.get_mut(&other) {
@@ -1263,7 +1294,7 @@ impl Index {
                     }
                 }
             }
-        } else {
+        } else if !now_empty {
             self.elect_canonical(cluster_id);
         }
         Some(cluster_id)
@@ -1554,6 +1585,36 @@ mod tests {
         assert_eq!(replaced.outcome, IngestOutcome::Replaced);
         assert_eq!(index.len(), 1);
         assert_eq!(index.cluster_count(), 1);
+        // A correction keeps its cluster, even as its only member.
+        assert_eq!(replaced.cluster, first.cluster);
+        assert_eq!(index.cluster(first.cluster).unwrap().canonical, "a");
+    }
+
+    #[test]
+    fn a_correction_stays_in_its_cluster_and_links_what_it_now_matches() {
+        let mut index = Index::new(IndexConfig::default());
+        let geneva = ingest(&mut index, "geneva", FULL, 1).cluster;
+        let other = ingest(&mut index, "other", OTHER, 2).cluster;
+        assert_ne!(geneva, other);
+        // "other" is corrected to a copy of the Geneva report: it does not
+        // move (readers of its cluster find the correction there), and the
+        // two clusters are linked.
+        let corrected = ingest(&mut index, "other", FULL, 3);
+        assert_eq!(corrected.outcome, IngestOutcome::Replaced);
+        assert_eq!(corrected.cluster, other);
+        assert_eq!(corrected.duplicate_of, None);
+        assert_eq!(corrected.related, vec![geneva]);
+        assert_eq!(index.cluster(geneva).unwrap().related, vec![other]);
+        // A correction inside a cluster of versions stays with them.
+        let copy = ingest(&mut index, "copy", FULL, 4);
+        assert_eq!(copy.cluster, geneva);
+        let fixed = FULL.replace("Monday", "Tuesday");
+        let again = ingest(&mut index, "copy", &fixed, 5);
+        assert_eq!((again.cluster, again.cluster_size), (geneva, 2));
+        assert_eq!(
+            again.duplicate_of.map(|(id, _)| id).as_deref(),
+            Some("geneva")
+        );
     }
 
     #[test]
