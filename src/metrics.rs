@@ -18,7 +18,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::dedup::{ClusterId, IngestOutcome, IngestReport, Placement};
-use crate::store::{ClusterDetail, ClusterPage, IndexStats, Store, StoreError, WriteState};
+use crate::store::{
+    ClusterDetail, ClusterPage, IndexStats, Store, StoreError, VersionRecord, WriteState,
+};
 use crate::story::{PreparedStory, StoredStory};
 
 /// Buckets of `grpc_server_handling_seconds`: Prometheus's default
@@ -408,6 +410,10 @@ impl Store for MeteredStore {
 
     async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError> {
         self.inner.get_cluster(id).await
+    }
+
+    async fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        self.inner.story_versions(id).await
     }
 
     async fn list_clusters(

@@ -211,6 +211,66 @@ fn dedup_folds_versions_offline() {
     assert_eq!(lines[1]["canonical_headline"], texts::GENEVA_TITLE);
 }
 
+/// Each line says what its version changes against the one it follows,
+/// offline and in a durable store alike, unless `--no-changes`.
+#[test]
+fn dedup_lines_say_what_each_version_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &wire_lines());
+    let data_dir = dir.path().join("data");
+    let output = dir.path().join("out.jsonl");
+    let out = output.to_str().unwrap();
+    for extra in [vec![], vec!["--data-dir", data_dir.to_str().unwrap()]] {
+        let mut args = vec!["dedup", "--max-errors", "1", "-i", &input, "-o", out];
+        args.extend(extra.iter().copied());
+        let run = copydesk(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let lines = read_output(&output);
+        assert!(
+            lines[0].get("changes").is_none(),
+            "a first version follows none"
+        );
+        let changes = &lines[1]["changes"];
+        assert_eq!(changes["against"], "full", "{extra:?}: {}", lines[1]);
+        assert_eq!(changes["trimmed"], true, "{changes}");
+        assert_eq!(changes["added"], json!([]), "{changes}");
+        let removed = changes["removed"].as_array().expect("removed");
+        assert!(!removed.is_empty());
+        // Offsets into the earlier version's body.
+        let full = texts::geneva_full();
+        let first = &removed[0];
+        let (start, end) = (
+            first["start"].as_u64().unwrap() as usize,
+            first["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(full[start..end], *first["text"].as_str().unwrap());
+        assert!(
+            lines[3].get("changes").is_none(),
+            "the council story follows none"
+        );
+    }
+    let run = copydesk(&[
+        "dedup",
+        "--max-errors",
+        "1",
+        "--no-changes",
+        "-i",
+        &input,
+        "-o",
+        out,
+    ]);
+    assert!(run.status.success());
+    assert!(
+        read_output(&output)
+            .iter()
+            .all(|l| l.get("changes").is_none())
+    );
+}
+
 /// Versions that arrive out of order first land in clusters of their own
 /// and fold later; every line says where its story ended up, offline and
 /// in a durable store alike.
@@ -321,7 +381,15 @@ fn dedup_builds_a_durable_store() {
     let first = run_into("first.jsonl");
     assert_eq!(first.len(), 4);
     assert_eq!(first[1]["cluster"], first[0]["cluster"]);
-    let second = run_into("second.jsonl");
+    let mut second = run_into("second.jsonl");
+    // The second run sends the same texts: nothing changes, so no line
+    // says what changed; everything else is as the first run wrote it.
+    assert!(second.iter().all(|l| l.get("changes").is_none()));
+    for (line, earlier) in second.iter_mut().zip(&first) {
+        if let (Some(line), Some(changes)) = (line.as_object_mut(), earlier.get("changes")) {
+            line.insert("changes".into(), changes.clone());
+        }
+    }
     assert_eq!(second, first);
 
     let (_, report) = copydesk::store::DurableStore::open(
@@ -373,6 +441,7 @@ async fn dedup_streams_through_a_running_server() {
     assert_eq!(lines[2]["cluster"], lines[0]["cluster"]);
     assert_eq!(lines[2]["canonical"], "full");
     assert_ne!(lines[3]["cluster"], lines[0]["cluster"]);
+    assert_eq!(lines[1]["changes"]["against"], "full", "{}", lines[1]);
 
     // The stories are now in the live index.
     let mut client = server.dedup().await;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use common::{TestServer, texts};
 use copydesk::dedup::IndexConfig;
 use copydesk::grpc::ServerConfig;
-use copydesk::grpc::proto::GetStoryRequest;
+use copydesk::grpc::proto::{GetClusterRequest, GetStoryRequest, ListStoryVersionsRequest};
 use copydesk::store::{DATABASE_FILE, DurableOptions, DurableStore, StoreError};
 use tonic::Code;
 
@@ -219,4 +219,71 @@ async fn store_check_names_the_damage_and_sets_it_aside() {
         store.get_story("depot").await,
         Err(StoreError::StoryNotFound(_))
     ));
+}
+
+/// A phrase only the first version of a corrected story holds.
+const FIRST_VERSION_MARKER: &str =
+    "The ferry timetable listed nineteen sailings to the outer islands.";
+
+#[tokio::test]
+async fn a_damaged_earlier_version_is_data_loss_for_that_history_and_is_set_aside() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let store = Arc::new(open(dir.path()).expect("open"));
+        let server = TestServer::start_with_store(ServerConfig::default(), store).await;
+        let mut client = server.dedup().await;
+        let first = format!("{FIRST_VERSION_MARKER} The harbour office announced it on Monday.");
+        common::ingest(&mut client, "ferry", "Ferry timetable", &first).await;
+        let corrected = first.replace("nineteen", "twenty");
+        common::ingest(&mut client, "ferry", "Ferry timetable", &corrected).await;
+        drop(client);
+        server.stop().await;
+    }
+    // The first version's text is only in its version record.
+    let file = dir.path().join(DATABASE_FILE);
+    let mut bytes = std::fs::read(&file).expect("read the store");
+    let at = bytes
+        .windows(FIRST_VERSION_MARKER.len())
+        .position(|w| w == FIRST_VERSION_MARKER.as_bytes())
+        .expect("the first version's text is in the file");
+    bytes[at + 5] ^= 0x04;
+    std::fs::write(&file, bytes).expect("write the store");
+
+    let store = Arc::new(open(dir.path()).expect("the index does not need the history"));
+    let server = TestServer::start_with_store(ServerConfig::default(), store).await;
+    let mut client = server.dedup().await;
+    let history = client
+        .list_story_versions(ListStoryVersionsRequest {
+            name: "stories/ferry".into(),
+        })
+        .await
+        .expect_err("a damaged version is never served as good");
+    assert_eq!(history.code(), Code::DataLoss, "{history:?}");
+    let story = client
+        .get_story(GetStoryRequest {
+            name: "stories/ferry".into(),
+        })
+        .await
+        .expect("the current text serves")
+        .into_inner();
+    let cluster = client
+        .get_cluster(GetClusterRequest {
+            name: story.cluster,
+        })
+        .await
+        .expect("the cluster serves")
+        .into_inner();
+    assert_eq!(cluster.timeline.len(), 1, "the current version only");
+    drop(client);
+    server.stop().await;
+
+    let report = copydesk::store::check_store(dir.path(), true).expect("check");
+    assert_eq!(report.damaged.len(), 1, "{:?}", report.damaged);
+    assert!(
+        report.damaged[0].starts_with("versions/ferry/1: "),
+        "{:?}",
+        report.damaged
+    );
+    let report = copydesk::store::check_store(dir.path(), false).expect("check again");
+    assert!(report.damaged.is_empty(), "{:?}", report.damaged);
 }

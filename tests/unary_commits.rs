@@ -13,7 +13,7 @@ use common::{TestServer, story};
 use copydesk::dedup::{ClusterId, IndexConfig, IngestReport, Placement};
 use copydesk::grpc::ServerConfig;
 use copydesk::grpc::proto::IngestStoryRequest;
-use copydesk::store::{ClusterDetail, ClusterPage, MemoryStore, Store, StoreError};
+use copydesk::store::{ClusterDetail, ClusterPage, MemoryStore, Store, StoreError, VersionRecord};
 use copydesk::story::{PreparedStory, StoredStory};
 
 /// A memory store whose every commit takes [`COMMIT_TIME`], recording the
@@ -70,6 +70,10 @@ impl Store for SlowCommits {
 
     async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError> {
         self.inner.get_cluster(id).await
+    }
+
+    async fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        self.inner.story_versions(id).await
     }
 
     async fn list_clusters(

@@ -11,7 +11,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::batch::Batch;
 use super::{CliError, DedupArgs};
-use crate::dedup::{Evidence, Index, IndexConfig, StoryPlacement};
+use crate::dedup::changes::{Changes, Passage, VersionChanges, version_changes};
+use crate::dedup::{Evidence, Index, IndexConfig, IngestOutcome, StoryPlacement};
 use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
@@ -39,6 +40,130 @@ struct DedupLine {
     /// The canonical story's headline, when this run read that story.
     #[serde(skip_serializing_if = "Option::is_none")]
     canonical_headline: Option<String>,
+    /// What this version changes against the one it follows, when it
+    /// follows one (and `--no-changes` is not given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<ChangesLine>,
+}
+
+/// A sentence of one version, with its byte offsets into that body.
+#[derive(Debug, Serialize)]
+struct PassageLine {
+    text: String,
+    start: usize,
+    end: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct ChangedLine {
+    old: PassageLine,
+    new: PassageLine,
+    words_removed: Vec<String>,
+    words_added: Vec<String>,
+}
+
+/// The `changes` of an answer, named as in the gRPC `Changes` message.
+#[derive(Debug, Serialize)]
+struct ChangesLine {
+    against: String,
+    top_changed: bool,
+    trimmed: bool,
+    cut: bool,
+    added: Vec<PassageLine>,
+    removed: Vec<PassageLine>,
+    changed: Vec<ChangedLine>,
+    update_summary: Vec<PassageLine>,
+}
+
+impl From<Passage> for PassageLine {
+    fn from(p: Passage) -> Self {
+        PassageLine {
+            text: p.text,
+            start: p.range.start,
+            end: p.range.end,
+        }
+    }
+}
+
+impl From<proto::Passage> for PassageLine {
+    fn from(p: proto::Passage) -> Self {
+        PassageLine {
+            text: p.text,
+            start: p.start as usize,
+            end: p.end as usize,
+        }
+    }
+}
+
+fn passages<P: Into<PassageLine>>(list: Vec<P>) -> Vec<PassageLine> {
+    list.into_iter().map(Into::into).collect()
+}
+
+impl From<VersionChanges> for ChangesLine {
+    fn from(version: VersionChanges) -> Self {
+        let VersionChanges { against, changes } = version;
+        let Changes {
+            added,
+            removed,
+            changed,
+            top_changed,
+            trimmed,
+            cut,
+            update_summary,
+        } = changes;
+        ChangesLine {
+            against,
+            top_changed,
+            trimmed,
+            cut,
+            added: passages(added),
+            removed: passages(removed),
+            changed: changed
+                .into_iter()
+                .map(|c| ChangedLine {
+                    old: c.old.into(),
+                    new: c.new.into(),
+                    words_removed: c.words_removed,
+                    words_added: c.words_added,
+                })
+                .collect(),
+            update_summary: passages(update_summary),
+        }
+    }
+}
+
+impl From<proto::Changes> for ChangesLine {
+    fn from(c: proto::Changes) -> Self {
+        let proto::Changes {
+            against,
+            added,
+            removed,
+            changed,
+            top_changed,
+            trimmed,
+            cut,
+            update_summary,
+        } = c;
+        ChangesLine {
+            against: strip_story(&against),
+            top_changed,
+            trimmed,
+            cut,
+            added: passages(added),
+            removed: passages(removed),
+            changed: changed
+                .into_iter()
+                .map(|c| ChangedLine {
+                    // The server always sets both.
+                    old: c.old.unwrap_or_default().into(),
+                    new: c.new.unwrap_or_default().into(),
+                    words_removed: c.words_removed,
+                    words_added: c.words_added,
+                })
+                .collect(),
+            update_summary: passages(update_summary),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -99,12 +224,14 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
         tls_ca,
         token,
         data_dir,
+        no_changes,
     } = args;
     let batch = Batch::open(&batch)?;
     let config = matching.index_config();
+    let with_changes = !no_changes;
     match (server, data_dir) {
-        (None, None) => run_offline(batch, config),
-        (None, Some(dir)) => run_durable(batch, config, &dir),
+        (None, None) => run_offline(batch, config, with_changes),
+        (None, Some(dir)) => run_durable(batch, config, &dir, with_changes),
         (Some(server), _) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -113,7 +240,12 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
                     path: "tokio runtime".into(),
                     source,
                 })?;
-            runtime.block_on(run_remote(batch, server, ClientOptions { tls_ca, token }))
+            runtime.block_on(run_remote(
+                batch,
+                server,
+                ClientOptions { tls_ca, token },
+                with_changes,
+            ))
         }
     }
 }
@@ -121,15 +253,31 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
 /// Stories per commit when building a durable store offline.
 const OFFLINE_COMMIT_GROUP: usize = 256;
 
-/// What a batch keeps of each input story until the input is done: its id
-/// and headline. Where it went is asked of the index at the end.
-type Ingested = Vec<(Box<str>, Option<Box<str>>)>;
-
-fn ingested(id: &str, headline: Option<String>) -> (Box<str>, Option<Box<str>>) {
-    (id.into(), headline.map(String::into_boxed_str))
+/// What a batch keeps of each input story until the input is done: its id,
+/// headline and what it changed. Where it went is asked of the index at
+/// the end.
+struct Ingested {
+    id: Box<str>,
+    headline: Option<Box<str>>,
+    changes: Option<VersionChanges>,
 }
 
-fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), CliError> {
+impl Ingested {
+    fn new(id: &str, headline: Option<String>, changes: Option<VersionChanges>) -> Ingested {
+        Ingested {
+            id: id.into(),
+            headline: headline.map(String::into_boxed_str),
+            changes,
+        }
+    }
+}
+
+fn run_durable(
+    mut batch: Batch,
+    config: IndexConfig,
+    dir: &Path,
+    with_changes: bool,
+) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(|source| CliError::Io {
         path: dir.to_owned(),
         source,
@@ -137,7 +285,7 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
     let (store, _) = DurableStore::open(dir, config, DurableOptions::default())?;
     let mut group = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
     let mut headlines = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
-    let mut stories: Ingested = Vec::new();
+    let mut stories: Vec<Ingested> = Vec::new();
     loop {
         let story = batch.next_story()?;
         let done = story.is_none();
@@ -148,12 +296,12 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
         }
         if group.len() == OFFLINE_COMMIT_GROUP || (done && !group.is_empty()) {
             let reports = store.ingest_blocking(std::mem::take(&mut group), SystemTime::now())?;
-            stories.extend(
-                reports
-                    .iter()
-                    .zip(headlines.drain(..))
-                    .map(|(report, headline)| ingested(&report.story_id, headline)),
-            );
+            stories.extend(reports.into_iter().zip(headlines.drain(..)).map(
+                |(report, headline)| {
+                    let changes = report.changes.filter(|_| with_changes);
+                    Ingested::new(&report.story_id, headline, changes)
+                },
+            ));
         }
         if done {
             break;
@@ -162,15 +310,37 @@ fn run_durable(mut batch: Batch, config: IndexConfig, dir: &Path) -> Result<(), 
     write_where_they_are(batch, stories, |id| Ok(store.placement_blocking(id)?))
 }
 
-fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
+fn run_offline(mut batch: Batch, config: IndexConfig, with_changes: bool) -> Result<(), CliError> {
     let mut index = Index::new(config);
-    let mut stories: Ingested = Vec::new();
+    let mut stories: Vec<Ingested> = Vec::new();
+    // Each story's latest text, to say what a later version changes.
+    let mut texts: HashMap<String, (String, String)> = HashMap::new();
     while let Some(story) = batch.next_story()? {
         let prepared = PreparedStory::new(story);
         let headline = prepared.headline.clone();
-        let (_, report) = prepared.ingest_into(&mut index, SystemTime::now());
-        stories.push(ingested(&report.story_id, headline));
+        let (story, report) = prepared.ingest_into(&mut index, SystemTime::now());
+        let changes = if with_changes {
+            let followed = match (report.outcome, &report.duplicate_of) {
+                (IngestOutcome::Replaced, _) => Some(report.story_id.as_str()),
+                (IngestOutcome::Created, Some((of, _))) => Some(of.as_str()),
+                _ => None,
+            };
+            let changes = followed.and_then(|against| {
+                let (title, body) = texts.get(against)?;
+                Some(version_changes(
+                    against,
+                    (title, body),
+                    (&story.title, &story.body),
+                ))
+            });
+            texts.insert(story.id, (story.title, story.body));
+            changes
+        } else {
+            None
+        };
+        stories.push(Ingested::new(&report.story_id, headline, changes));
     }
+    drop(texts);
     write_where_they_are(batch, stories, |id| Ok(index.story_placement(id)))
 }
 
@@ -184,16 +354,21 @@ fn run_offline(mut batch: Batch, config: IndexConfig) -> Result<(), CliError> {
 /// its current version's answer.
 fn write_where_they_are(
     mut batch: Batch,
-    stories: Ingested,
+    stories: Vec<Ingested>,
     mut placement_of: impl FnMut(&str) -> Result<Option<StoryPlacement>, CliError>,
 ) -> Result<(), CliError> {
-    let headlines: HashMap<&str, &str> = stories
+    let headlines: HashMap<Box<str>, Box<str>> = stories
         .iter()
-        .filter_map(|(id, headline)| Some((&**id, &**headline.as_ref()?)))
+        .filter_map(|s| Some((s.id.clone(), s.headline.clone()?)))
         .collect();
-    for (id, headline) in &stories {
+    for Ingested {
+        id,
+        headline,
+        changes,
+    } in stories
+    {
         // Every ingested story is in the index at the end of a run.
-        let Some(placement) = placement_of(id)? else {
+        let Some(placement) = placement_of(&id)? else {
             continue;
         };
         let (duplicate_of, similarity) = match placement.duplicate_of {
@@ -216,6 +391,7 @@ fn write_where_they_are(
                 .collect(),
             agency: placement.agency.map(|a| a.as_str().to_owned()),
             headline: headline.as_deref().map(str::to_owned),
+            changes: changes.map(Into::into),
         };
         write_line(&mut batch, line)?;
     }
@@ -238,6 +414,7 @@ async fn run_remote(
     mut batch: Batch,
     server: String,
     options: ClientOptions,
+    with_changes: bool,
 ) -> Result<(), CliError> {
     let remote = |reason: String| CliError::Remote {
         server: server.clone(),
@@ -288,7 +465,11 @@ async fn run_remote(
             .ok_or_else(|| remote("the stream ended early".into()))?;
         match response.result {
             Some(ingest_stories_response::Result::Ingested(ingested)) => {
-                write_line(&mut batch, remote_line(response.story_id, ingested))?;
+                let mut line = remote_line(response.story_id, ingested);
+                if !with_changes {
+                    line.changes = None;
+                }
+                write_line(&mut batch, line)?;
             }
             Some(ingest_stories_response::Result::Error(status)) => {
                 batch.refused(line, format!("refused by the server: {}", status.message))?;
@@ -323,5 +504,6 @@ fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {
         // GetCluster has the canonical headline.
         headline: None,
         canonical_headline: None,
+        changes: response.changes.map(Into::into),
     }
 }

@@ -231,6 +231,11 @@ pub struct DedupArgs {
     /// lives in memory only. Stop the server first: one process at a time.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Leave out what each version changes against the one it follows.
+    /// Offline without `--data-dir`, working them out keeps every story's
+    /// text in memory until the run ends; this keeps only the index.
+    #[arg(long)]
+    no_changes: bool,
 }
 
 /// Errors of the command-line program.

@@ -28,7 +28,7 @@ const UPDATE_SUMMARY_SENTENCES: usize = 2;
 
 /// A sentence of one version: its bytes in that version's body, and its
 /// text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Passage {
     /// Byte offsets into the body it comes from.
     pub range: Range<usize>,
@@ -46,7 +46,7 @@ impl Passage {
 }
 
 /// A sentence present in both versions with different words.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChangedSentence {
     /// It in the earlier body.
     pub old: Passage,
@@ -59,7 +59,7 @@ pub struct ChangedSentence {
 }
 
 /// What a version changes against the one it follows.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Changes {
     /// Sentences only the new version has (in the new body).
     pub added: Vec<Passage>,
@@ -91,7 +91,7 @@ impl Changes {
 }
 
 /// What an ingested version changes against the version it follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VersionChanges {
     /// The story id of the version it follows: the one it duplicates, or
     /// its own earlier text when an id is sent again with new text.
@@ -351,7 +351,12 @@ pub fn compare_versions(
         Some(was) => *was != Some(0),
         None => !old.is_empty(),
     };
-    let top_changed = new_lede || headline_key(old_title) != headline_key(new_title);
+    // A copy without a headline (a scraper that lost it) says nothing
+    // about the headline: only two different ones are a new headline.
+    let (old_headline, new_headline) = (headline_key(old_title), headline_key(new_title));
+    let new_headline =
+        !old_headline.is_empty() && !new_headline.is_empty() && old_headline != new_headline;
+    let top_changed = new_lede || new_headline;
     // Trimmed: the earlier version's last sentence went, and no sentence of
     // the new version stands after the last one they share.
     let trimmed = removed_at.last() == Some(&(old.len().wrapping_sub(1)))
@@ -473,6 +478,13 @@ mod tests {
         let changes = compare_versions("Bridge closes", FIRST, "UPDATE 1-Bridge closes", restyled);
         assert!(changes.is_empty(), "{changes:?}");
         assert!(!changes.trimmed);
+    }
+
+    #[test]
+    fn a_headline_lost_or_new_is_a_new_top_only_when_both_have_one() {
+        assert!(!compare_versions("Bridge closes", FIRST, "", FIRST).top_changed);
+        assert!(!compare_versions("", FIRST, "Bridge closes", FIRST).top_changed);
+        assert!(compare_versions("Bridge closes", FIRST, "Bridge reopens", FIRST).top_changed);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::proto;
 use crate::dedup::changes::{Changes, Passage, VersionChanges};
 use crate::dedup::{ClusterId, Evidence, IngestOutcome, IngestReport, Match, Placement, Relation};
-use crate::store::ClusterDetail;
+use crate::store::{ClusterDetail, VersionRecord};
 use crate::story::{StoredStory, Story, validate_story_id};
 use crate::summarize::{Budget, Summary};
 
@@ -450,6 +450,7 @@ pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>)
         titles,
         // Used for the summary, which the caller made.
         learned_furniture: _,
+        timeline,
     } = detail;
     let with_body = summary.is_some();
     let canonical_headline =
@@ -483,6 +484,54 @@ pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>)
         create_time: Some(view.created.into()),
         update_time: Some(view.updated.into()),
         canonical_headline,
+        timeline: timeline
+            .into_iter()
+            .map(|entry| story_version(&entry.story_id, entry.version, entry.current))
+            .collect(),
+    }
+}
+
+/// One version of story `id`; `current` for the story's present text.
+pub fn story_version(id: &str, version: VersionRecord, current: bool) -> proto::StoryVersion {
+    let VersionRecord {
+        number,
+        title,
+        published_at,
+        ingested_at,
+        source,
+        agency,
+        body_bytes,
+        cluster,
+        changes: version_changes,
+        superseded_body,
+    } = version;
+    proto::StoryVersion {
+        story: story_resource(id),
+        version: number,
+        title,
+        published_at: published_at.map(Into::into),
+        ingest_time: Some(ingested_at.into()),
+        source,
+        agency: agency_name(agency),
+        body_bytes,
+        cluster: cluster_resource(cluster),
+        changes: version_changes.as_ref().map(changes),
+        current,
+        body: superseded_body.unwrap_or_default(),
+    }
+}
+
+/// A story's versions, oldest first; the last is its current text.
+pub fn story_versions(id: &str, versions: Vec<VersionRecord>) -> proto::ListStoryVersionsResponse {
+    let latest = versions.iter().map(|v| v.number).max();
+    proto::ListStoryVersionsResponse {
+        versions: versions
+            .into_iter()
+            .map(|v| {
+                let current = Some(v.number) == latest;
+                story_version(id, v, current)
+            })
+            .collect(),
     }
 }
 

@@ -328,6 +328,20 @@ impl DedupService for DedupApi {
         .await
     }
 
+    async fn list_story_versions(
+        &self,
+        request: Request<proto::ListStoryVersionsRequest>,
+    ) -> Result<Response<proto::ListStoryVersionsResponse>, Status> {
+        let span = rpc_span("ListStoryVersions", &request);
+        let proto::ListStoryVersionsRequest { name } = request.into_inner();
+        traced(span, async move {
+            let id = convert::story_name(&name, "name")?;
+            let versions = self.store.story_versions(&id).await?;
+            Ok(Response::new(convert::story_versions(&id, versions)))
+        })
+        .await
+    }
+
     async fn delete_story(
         &self,
         request: Request<proto::DeleteStoryRequest>,

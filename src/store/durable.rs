@@ -27,9 +27,10 @@ mod integrity;
 
 pub use integrity::{CheckReport, check_store};
 
+use super::versions::{self, VersionRecord};
 use super::{
     ClusterDetail, ClusterPage, FollowedVersion, IndexStats, Store, StoreError, WriteState,
-    cluster_page, fill_changes,
+    cluster_page,
 };
 use crate::dedup::furniture;
 use crate::dedup::{
@@ -47,12 +48,16 @@ pub const DATABASE_FILE: &str = "copydesk.redb";
 /// upgraded in place. Version 2 stores the story as one nested record
 /// (version 1 listed its fields); version 3 adds the head overlap and the
 /// hours between publication times to the figures a story was folded on;
-/// version 4 puts a checksum in front of every value.
-pub const SCHEMA_VERSION: u32 = 4;
+/// version 4 puts a checksum in front of every value; version 5 keeps every
+/// version of a story (the `versions` table; a story stored before has its
+/// one version read from its record).
+pub const SCHEMA_VERSION: u32 = 5;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const STORIES: TableDefinition<&str, &[u8]> = TableDefinition::new("stories");
 const CLUSTERS: TableDefinition<u64, &[u8]> = TableDefinition::new("clusters");
+/// Each version of a story by (story id, version number).
+const VERSIONS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("versions");
 const SCHEMA_KEY: &str = "schema_version";
 const COUNTERS_KEY: &str = "counters";
 
@@ -314,7 +319,7 @@ impl DurableStore {
         batch: Vec<PreparedStory>,
         now: SystemTime,
     ) -> Result<Vec<IngestReport>, StoreError> {
-        ingest_then_compare(&self.state, batch, now)
+        ingest_locked(&self.state, batch, now)
     }
 
     /// Where a story is now, synchronously (the offline CLI's last step);
@@ -326,21 +331,15 @@ impl DurableStore {
     }
 }
 
-/// Ingests a batch under the lock, then compares each story with the
-/// version it follows once the lock is released, so that other ingests do
-/// not wait for the comparisons.
-fn ingest_then_compare(
+/// Ingests and commits a batch under the lock.
+fn ingest_locked(
     state: &Mutex<State>,
     batch: Vec<PreparedStory>,
     now: SystemTime,
 ) -> Result<Vec<IngestReport>, StoreError> {
-    let (mut reports, followed) = {
-        let mut state = lock(state);
-        state.usable()?;
-        state.ingest_batch(batch, now)?
-    };
-    fill_changes(&mut reports, followed);
-    Ok(reports)
+    let mut state = lock(state);
+    state.usable()?;
+    state.ingest_batch(batch, now)
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -369,12 +368,15 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
                     .map_err(|_| {
                         StoreError::Backend("schema version is not a 4-byte number".into())
                     })?;
-                if found == v2::VERSION || found == v3::VERSION {
+                if (v2::VERSION..SCHEMA_VERSION).contains(&found) {
                     drop(meta);
                     if found == v2::VERSION {
                         v2::upgrade(&txn)?;
                     }
-                    v3::upgrade(&txn)?;
+                    if found <= v3::VERSION {
+                        v3::upgrade(&txn)?;
+                    }
+                    // Version 4 to 5 adds the versions table, made below.
                     let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
                     meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())
                         .map_err(backend("write schema"))?;
@@ -391,6 +393,8 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
     txn.open_table(STORIES).map_err(backend("create stories"))?;
     txn.open_table(CLUSTERS)
         .map_err(backend("create clusters"))?;
+    txn.open_table(VERSIONS)
+        .map_err(backend("create versions"))?;
     txn.commit().map_err(backend("commit schema"))
 }
 
@@ -716,6 +720,10 @@ fn fingerprint_all(records: &[StoryRecord]) -> Vec<(StoryMeta, Fingerprint, Plac
 struct Writes {
     /// Stories to put (`Some`) or remove (`None`).
     stories: Vec<(String, Option<StoryRecord>)>,
+    /// Versions to put, by story id.
+    versions: Vec<(String, VersionRecord)>,
+    /// Stories whose versions all go.
+    versions_dropped: Vec<String>,
     changes: ClusterChanges,
 }
 
@@ -780,34 +788,50 @@ impl State {
         })
     }
 
-    /// Ingests and commits a batch; returns the answers and, for each, the
-    /// version its story follows, to compare once the lock is released.
+    /// Ingests and commits a batch: each new text is a new version of its
+    /// story, kept with what it changes against the version it follows.
     fn ingest_batch(
         &mut self,
         batch: Vec<PreparedStory>,
         now: SystemTime,
-    ) -> Result<(Vec<IngestReport>, Vec<Option<FollowedVersion>>), StoreError> {
+    ) -> Result<Vec<IngestReport>, StoreError> {
         self.writable()?;
         let mut writes = Writes::default();
         let mut reports = Vec::with_capacity(batch.len());
-        let mut followed = Vec::with_capacity(batch.len());
         for prepared in batch {
             // Read only for an id sent again with new text: a re-send of
             // the same text changes nothing and reads nothing.
+            let id = &prepared.story.id;
             let previous = self
                 .index
-                .story_meta(&prepared.story.id)
+                .story_meta(id)
                 .filter(|meta| meta.content_hash != prepared.story.content_hash())
-                .and_then(|_| self.stored_story(&writes, &prepared.story.id));
-            let (story, report) = prepared.ingest_into(&mut self.index, now);
-            followed.push(FollowedVersion::of(&report, previous, &story, |id| {
+                .and_then(|meta| {
+                    Some(StoredStory {
+                        story: self.stored_story(&writes, id)?,
+                        cluster: self.index.story_cluster(id)?,
+                        ingested_at: meta.ingested_at,
+                    })
+                });
+            let (story, mut report) = prepared.ingest_into(&mut self.index, now);
+            let previous_text = previous.as_ref().map(|p| p.story.clone());
+            let followed = FollowedVersion::of(&report, previous_text, &story, |id| {
                 self.stored_story(&writes, id)
-            }));
+            });
+            report.changes = followed.as_ref().map(FollowedVersion::compare);
             if report.outcome != IngestOutcome::Unchanged {
                 let placement = self
                     .index
                     .placement_record(&story.id)
                     .ok_or_else(|| StoreError::Backend("ingested story not indexed".into()))?;
+                let last = self.last_version(&writes, &story.id, previous.as_ref())?;
+                let number = last.as_ref().map_or(1, |v| v.number + 1);
+                if let (Some(mut superseded), Some(previous)) = (last, previous) {
+                    superseded.superseded_body = Some(previous.story.body);
+                    writes.versions.push((story.id.clone(), superseded));
+                }
+                let version = VersionRecord::ingested(number, &story, &report, now);
+                writes.versions.push((story.id.clone(), version));
                 let record = StoryRecord {
                     story,
                     ingested_at: now,
@@ -819,7 +843,56 @@ impl State {
             reports.push(report);
         }
         self.commit(writes)?;
-        Ok((reports, followed))
+        Ok(reports)
+    }
+
+    /// The latest version of `id` stored (this batch's first, then the
+    /// file's). A story stored before versions were kept has its one
+    /// version made from its record (`previous`, when known).
+    fn last_version(
+        &self,
+        writes: &Writes,
+        id: &str,
+        previous: Option<&StoredStory>,
+    ) -> Result<Option<VersionRecord>, StoreError> {
+        if let Some((_, version)) = writes.versions.iter().rev().find(|(v, _)| v == id) {
+            return Ok(Some(version.clone()));
+        }
+        if let Some(version) = self.read_versions(id)?.pop() {
+            return Ok(Some(version));
+        }
+        Ok(previous.map(VersionRecord::only))
+    }
+
+    /// Every stored version of `id`, oldest first.
+    fn read_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let txn = self.db()?.begin_read().map_err(backend("begin read"))?;
+        let table = txn.open_table(VERSIONS).map_err(backend("open versions"))?;
+        table
+            .range((id, 0)..=(id, u32::MAX))
+            .map_err(backend("read versions"))?
+            .map(|row| {
+                let (key, value) = row.map_err(backend("read version"))?;
+                let (_, number) = key.value();
+                decode(
+                    value.value(),
+                    format_args!("version {number} of story {id:?}"),
+                )
+            })
+            .collect()
+    }
+
+    /// A stored story's versions, oldest first: those kept, else the one
+    /// its record holds (a story stored before versions were kept).
+    fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let versions = self.read_versions(id)?;
+        if !versions.is_empty() {
+            return Ok(versions);
+        }
+        let record = self
+            .read_story(id)?
+            .ok_or_else(|| StoreError::StoryNotFound(id.to_owned()))?;
+        Ok(vec![VersionRecord::only(&record.stored())])
     }
 
     /// A stored story's text, as this batch left it (the version a story
@@ -843,6 +916,8 @@ impl State {
         writes.changes = self.index.take_changes();
         let counters = self.index.counters();
         if writes.stories.is_empty()
+            && writes.versions.is_empty()
+            && writes.versions_dropped.is_empty()
             && writes.changes.changed.is_empty()
             && writes.changes.removed.is_empty()
             && counters == self.committed_counters
@@ -908,7 +983,8 @@ impl State {
         Ok(self.read_stories(&[id])?.pop().flatten())
     }
 
-    fn detail(&self, view: ClusterView) -> Result<ClusterDetail, StoreError> {
+    /// A cluster's detail; its timeline too when `with_timeline`.
+    fn detail(&self, view: ClusterView, with_timeline: bool) -> Result<ClusterDetail, StoreError> {
         let ids: Vec<&str> = std::iter::once(view.canonical.as_str())
             .chain(view.members.iter().map(|m| m.meta.id.as_str()))
             .collect();
@@ -920,7 +996,37 @@ impl State {
                 StoreError::Backend(format!("canonical story {:?} has no text", view.canonical))
             })?
             .stored();
-        let titles = records
+        let members: Vec<Option<StoryRecord>> = records.collect();
+        let timeline = if with_timeline {
+            let mut histories = Vec::with_capacity(members.len());
+            for record in members.iter().flatten() {
+                let id = &record.story.id;
+                let mut kept = match self.read_versions(id) {
+                    Ok(kept) => kept,
+                    // A damaged history leaves the timeline the current
+                    // version; ListStoryVersions reports it as DATA_LOSS.
+                    Err(StoreError::Damaged(record)) => {
+                        tracing::warn!(%record, "damaged version left out of a timeline");
+                        Vec::new()
+                    }
+                    Err(other) => return Err(other),
+                };
+                if kept.is_empty() {
+                    kept.push(VersionRecord::only(&record.clone().stored()));
+                }
+                for version in &mut kept {
+                    // The timeline says what changed; the old texts are
+                    // for one story's own history.
+                    version.superseded_body = None;
+                }
+                histories.push((record.story.id.clone(), kept));
+            }
+            versions::timeline(histories)
+        } else {
+            Vec::new()
+        };
+        let titles = members
+            .into_iter()
             .map(|r| r.map(|r| r.story.title).unwrap_or_default())
             .collect();
         let learned_furniture =
@@ -930,6 +1036,7 @@ impl State {
             canonical,
             titles,
             learned_furniture,
+            timeline,
         })
     }
 
@@ -958,6 +1065,10 @@ impl State {
                 record.evicted = true;
                 record
             });
+            // An evicted story kept readable keeps its history too.
+            if kept.is_none() {
+                writes.versions_dropped.push(id.clone());
+            }
             writes.stories.push((id.clone(), kept));
         }
         self.commit(writes)?;
@@ -982,6 +1093,17 @@ fn write(db: &Database, writes: &Writes, counters: IndexCounters) -> Result<(), 
                         .map_err(backend("remove story"))?;
                 }
             }
+        }
+        let mut versions = txn.open_table(VERSIONS).map_err(backend("open versions"))?;
+        for id in &writes.versions_dropped {
+            versions
+                .retain_in((id.as_str(), 0)..=(id.as_str(), u32::MAX), |_, _| false)
+                .map_err(backend("remove versions"))?;
+        }
+        for (id, version) in &writes.versions {
+            versions
+                .insert((id.as_str(), version.number), encode(version)?.as_slice())
+                .map_err(backend("write version"))?;
         }
         let mut clusters = txn.open_table(CLUSTERS).map_err(backend("open clusters"))?;
         for record in &writes.changes.changed {
@@ -1018,7 +1140,7 @@ impl Store for DurableStore {
         now: SystemTime,
     ) -> Result<Vec<IngestReport>, StoreError> {
         let state = Arc::clone(&self.state);
-        tokio::task::spawn_blocking(move || ingest_then_compare(&state, batch, now))
+        tokio::task::spawn_blocking(move || ingest_locked(&state, batch, now))
             .await
             .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
     }
@@ -1072,8 +1194,9 @@ impl Store for DurableStore {
                 return Err(StoreError::StoryNotFound(id));
             }
             state.commit(Writes {
-                stories: vec![(id, None)],
-                changes: ClusterChanges::default(),
+                stories: vec![(id.clone(), None)],
+                versions_dropped: vec![id],
+                ..Writes::default()
             })
         })
         .await
@@ -1085,9 +1208,15 @@ impl Store for DurableStore {
                 .index
                 .cluster(id)
                 .ok_or(StoreError::ClusterNotFound(id))?;
-            state.detail(view)
+            state.detail(view, true)
         })
         .await
+    }
+
+    async fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let id = id.to_owned();
+        self.with_state(move |state| state.story_versions(&id))
+            .await
     }
 
     async fn list_clusters(
@@ -1096,7 +1225,9 @@ impl Store for DurableStore {
         limit: usize,
     ) -> Result<ClusterPage, StoreError> {
         self.with_state(move |state| {
-            cluster_page(&state.index, before, limit, |view| state.detail(view))
+            cluster_page(&state.index, before, limit, |view| {
+                state.detail(view, false)
+            })
         })
         .await
     }
@@ -1164,6 +1295,8 @@ mod tests {
             ..
         } = read_all(&db).expect("read");
         let txn = db.begin_write().expect("begin");
+        // Versions before 5 kept no history.
+        txn.delete_table(VERSIONS).expect("drop versions");
         {
             // Versions 2 and 3 kept values without checksums.
             let mut table = txn.open_table(CLUSTERS).expect("clusters");
@@ -1392,7 +1525,38 @@ mod tests {
             before[1].placement.duplicate_of.clone(),
             "the figures survive the round trip"
         );
-        // And the file is version 3 now: opening again does no upgrade.
+        // And the file is current now: opening again does no upgrade.
         check_schema(&db).expect("current version");
+        drop(db);
+
+        // A story stored before versions were kept has one, from its
+        // record; a correction makes it two, the first text kept.
+        let (store, _) = DurableStore::open(
+            dir.path(),
+            IndexConfig::default(),
+            DurableOptions::default(),
+        )
+        .expect("open");
+        let state = lock(&store.state);
+        let only = state.story_versions("full").expect("versions");
+        assert_eq!(only.len(), 1);
+        assert_eq!(
+            (only[0].number, only[0].cluster),
+            (1, reports_cluster(&state))
+        );
+        drop(state);
+        let corrected = FULL.replace("Monday", "Tuesday");
+        store
+            .ingest_blocking(vec![story("full", &corrected, 4)], SystemTime::now())
+            .expect("correct");
+        let history = lock(&store.state).story_versions("full").expect("versions");
+        let numbers: Vec<u32> = history.iter().map(|v| v.number).collect();
+        assert_eq!(numbers, [1, 2]);
+        assert_eq!(history[0].superseded_body.as_deref(), Some(FULL));
+        assert!(history[1].changes.is_some());
+    }
+
+    fn reports_cluster(state: &State) -> ClusterId {
+        state.index.story_cluster("full").expect("indexed")
     }
 }

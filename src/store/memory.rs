@@ -8,12 +8,12 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+use super::versions::{self, VersionRecord};
 use super::{
     ClusterDetail, ClusterPage, FollowedVersion, IndexStats, Store, StoreError, cluster_page,
-    fill_changes,
 };
 use crate::dedup::{
-    ClusterId, ClusterView, Index, IndexConfig, IngestReport, Placement, furniture,
+    ClusterId, ClusterView, Index, IndexConfig, IngestOutcome, IngestReport, Placement, furniture,
 };
 use crate::story::{PreparedStory, StoredStory};
 
@@ -21,6 +21,8 @@ use crate::story::{PreparedStory, StoredStory};
 struct State {
     index: Index,
     stories: HashMap<String, StoredStory>,
+    /// Every version of each stored story, oldest first.
+    versions: HashMap<String, Vec<VersionRecord>>,
 }
 
 /// Stories and index in memory; lost on restart.
@@ -36,6 +38,7 @@ impl MemoryStore {
             state: Arc::new(Mutex::new(State {
                 index: Index::new(config),
                 stories: HashMap::new(),
+                versions: HashMap::new(),
             })),
         }
     }
@@ -61,7 +64,8 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl State {
-    fn detail(&self, view: ClusterView) -> Result<ClusterDetail, StoreError> {
+    /// A cluster's detail; its timeline too when `with_timeline`.
+    fn detail(&self, view: ClusterView, with_timeline: bool) -> Result<ClusterDetail, StoreError> {
         let canonical = self.stories.get(&view.canonical).cloned().ok_or_else(|| {
             StoreError::Backend(format!("canonical story {:?} has no text", view.canonical))
         })?;
@@ -77,11 +81,28 @@ impl State {
             .collect();
         let learned_furniture =
             furniture::learned_lines(&canonical.story.body, self.index.learned_furniture());
+        let timeline = if with_timeline {
+            versions::timeline(
+                view.members
+                    .iter()
+                    .map(|m| {
+                        let mut kept = self.versions.get(&m.meta.id).cloned().unwrap_or_default();
+                        for version in &mut kept {
+                            version.superseded_body = None;
+                        }
+                        (m.meta.id.clone(), kept)
+                    })
+                    .collect(),
+            )
+        } else {
+            Vec::new()
+        };
         Ok(ClusterDetail {
             view,
             canonical,
             titles,
             learned_furniture,
+            timeline,
         })
     }
 }
@@ -95,32 +116,33 @@ impl Store for MemoryStore {
     ) -> Result<IngestReport, StoreError> {
         let state = Arc::clone(&self.state);
         tokio::task::spawn_blocking(move || {
-            let (mut report, followed) = {
-                let mut state = lock(&state);
-                let previous = state
-                    .stories
-                    .get(&prepared.story.id)
-                    .map(|stored| stored.story.clone());
-                let (story, report) = prepared.ingest_into(&mut state.index, now);
-                let followed = FollowedVersion::of(&report, previous, &story, |id| {
-                    state.stories.get(id).map(|stored| stored.story.clone())
-                });
-                let ingested_at = state
-                    .index
-                    .story_meta(&report.story_id)
-                    .map_or(now, |m| m.ingested_at);
-                state.stories.insert(
-                    story.id.clone(),
-                    StoredStory {
-                        story,
-                        cluster: report.cluster,
-                        ingested_at,
-                    },
-                );
-                (report, followed)
-            };
-            // Compared with the lock released.
-            fill_changes(std::slice::from_mut(&mut report), vec![followed]);
+            let mut state = lock(&state);
+            let previous = state
+                .stories
+                .get(&prepared.story.id)
+                .map(|stored| stored.story.clone());
+            let (story, mut report) = prepared.ingest_into(&mut state.index, now);
+            let followed = FollowedVersion::of(&report, previous.clone(), &story, |id| {
+                state.stories.get(id).map(|stored| stored.story.clone())
+            });
+            report.changes = followed.as_ref().map(FollowedVersion::compare);
+            if report.outcome == IngestOutcome::Unchanged {
+                return report;
+            }
+            let history = state.versions.entry(story.id.clone()).or_default();
+            if let (Some(superseded), Some(previous)) = (history.last_mut(), previous) {
+                superseded.superseded_body = Some(previous.body);
+            }
+            let number = history.last().map_or(1, |v| v.number + 1);
+            history.push(VersionRecord::ingested(number, &story, &report, now));
+            state.stories.insert(
+                story.id.clone(),
+                StoredStory {
+                    story,
+                    cluster: report.cluster,
+                    ingested_at: now,
+                },
+            );
             report
         })
         .await
@@ -138,6 +160,7 @@ impl Store for MemoryStore {
             for id in &ids {
                 state.index.remove(id, now);
                 state.stories.remove(id);
+                state.versions.remove(id);
             }
             ids.len()
         })
@@ -173,6 +196,7 @@ impl Store for MemoryStore {
         let id = id.to_owned();
         self.with_state(move |state| {
             state.stories.remove(&id);
+            state.versions.remove(&id);
             state
                 .index
                 .remove(&id, now)
@@ -188,9 +212,19 @@ impl Store for MemoryStore {
                 .index
                 .cluster(id)
                 .ok_or(StoreError::ClusterNotFound(id))?;
-            state.detail(view)
+            state.detail(view, true)
         })
         .await?
+    }
+
+    async fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let state = lock(&self.state);
+        state
+            .versions
+            .get(id)
+            .filter(|history| !history.is_empty())
+            .cloned()
+            .ok_or_else(|| StoreError::StoryNotFound(id.to_owned()))
     }
 
     async fn list_clusters(
@@ -199,7 +233,9 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<ClusterPage, StoreError> {
         self.with_state(move |state| {
-            cluster_page(&state.index, before, limit, |view| state.detail(view))
+            cluster_page(&state.index, before, limit, |view| {
+                state.detail(view, false)
+            })
         })
         .await?
     }

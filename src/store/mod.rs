@@ -9,6 +9,7 @@
 
 mod durable;
 mod memory;
+mod versions;
 
 use std::time::SystemTime;
 
@@ -19,6 +20,7 @@ pub use durable::{
     check_store,
 };
 pub use memory::MemoryStore;
+pub use versions::{TimelineEntry, VersionRecord, timeline};
 
 use crate::dedup::changes::{VersionChanges, version_changes};
 use crate::dedup::{ClusterId, ClusterView, Index, IngestOutcome, IngestReport, Placement};
@@ -103,6 +105,9 @@ pub struct ClusterDetail {
     /// Hashes of the canonical story's lines that the index has learned
     /// for page furniture, which its summary leaves out.
     pub learned_furniture: Vec<u64>,
+    /// Every version of the members, in time order (see
+    /// [`timeline`]); empty in a page of clusters.
+    pub timeline: Vec<TimelineEntry>,
 }
 
 /// One page of clusters, newest first.
@@ -141,9 +146,7 @@ fn cluster_page(
     })
 }
 
-/// The two texts an ingest's changes come from: taken while the store is
-/// locked, compared after it is released (the comparison is CPU work, and
-/// ingests wait for the lock).
+/// The two texts an ingest's changes come from.
 #[derive(Debug)]
 struct FollowedVersion {
     against: String,
@@ -176,19 +179,15 @@ impl FollowedVersion {
         })
     }
 
+    /// What the new version changes against the old. CPU work, done once
+    /// per new version while the store is locked so that the changes are
+    /// committed with the version.
     fn compare(&self) -> VersionChanges {
         version_changes(
             &self.against,
             (&self.old.title, &self.old.body),
             (&self.new.title, &self.new.body),
         )
-    }
-}
-
-/// Fills in each report's changes from the versions its story follows.
-fn fill_changes(reports: &mut [IngestReport], followed: Vec<Option<FollowedVersion>>) {
-    for (report, followed) in reports.iter_mut().zip(followed) {
-        report.changes = followed.as_ref().map(FollowedVersion::compare);
     }
 }
 
@@ -237,8 +236,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Removes a story from the index and the store.
     async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError>;
 
-    /// One cluster.
+    /// One cluster, with its timeline.
     async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError>;
+
+    /// Every version of one story, oldest first.
+    async fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError>;
 
     /// Up to `limit` clusters older than `before`, newest first.
     async fn list_clusters(

@@ -13,7 +13,9 @@
 use super::furniture::{is_photo_caption_line, lines};
 
 /// A news agency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Agency {
     /// The Associated Press.
     AssociatedPress,

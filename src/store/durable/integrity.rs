@@ -9,20 +9,21 @@ use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
-    CLUSTERS, COUNTERS_KEY, DATABASE_FILE, META, Records, STORIES, StoryRecord, backend, encode,
-    read_all, verified, visit_records,
+    CLUSTERS, COUNTERS_KEY, DATABASE_FILE, META, Records, STORIES, StoryRecord, VERSIONS, backend,
+    encode, read_all, verified, visit_records,
 };
 use crate::dedup::{ClusterRecord, IndexCounters};
 use crate::store::StoreError;
+use crate::store::VersionRecord;
 
 /// The first bytes of every redb file (its format's magic number).
 const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
-/// Damaged records moved aside, by "stories/ID", "clusters/N" or
-/// "meta/KEY", with their bytes as they were.
+/// Damaged records moved aside, by "stories/ID", "clusters/N",
+/// "versions/ID/N" or "meta/KEY", with their bytes as they were.
 const DAMAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("damaged");
 
 /// Why a store file did not open.
@@ -196,8 +197,11 @@ pub struct CheckReport {
 
 /// One damaged record: where it is and what is wrong.
 struct Damage {
-    /// "stories/ID", "clusters/N" or "meta/KEY".
+    /// "stories/ID", "clusters/N", "versions/ID/N" or "meta/KEY".
     name: String,
+    /// The key of a version record (its name cannot be parsed back: an id
+    /// may hold no `/`, but be safe).
+    version_key: Option<(String, u32)>,
     problem: String,
     bytes: Vec<u8>,
 }
@@ -258,6 +262,7 @@ fn find_damage(db: &Database) -> Result<(usize, Vec<Damage>), StoreError> {
         if let Some(problem) = problem {
             damage.push(Damage {
                 name,
+                version_key: None,
                 problem,
                 bytes: bytes.to_vec(),
             });
@@ -282,6 +287,24 @@ fn find_damage(db: &Database) -> Result<(usize, Vec<Damage>), StoreError> {
             })
         },
     )?;
+    // A story's history is not needed to rebuild the index; it is checked
+    // the same way.
+    let txn = db.begin_read().map_err(backend("begin read"))?;
+    let versions = txn.open_table(VERSIONS).map_err(backend("open versions"))?;
+    for row in versions.iter().map_err(backend("read versions"))? {
+        let (key, value) = row.map_err(backend("read version"))?;
+        let (id, number) = key.value();
+        let before = found.borrow().1.len();
+        check(format!("versions/{id}/{number}"), value.value(), |p| {
+            postcard::from_bytes::<VersionRecord>(p).map(drop)
+        })?;
+        let (_, damage) = &mut *found.borrow_mut();
+        if damage.len() > before
+            && let Some(last) = damage.last_mut()
+        {
+            last.version_key = Some((id.to_owned(), number));
+        }
+    }
     Ok((records, damage))
 }
 
@@ -292,11 +315,16 @@ fn move_aside(db: &Database, damage: &[Damage]) -> Result<(), StoreError> {
         let mut stories = txn.open_table(STORIES).map_err(backend("open stories"))?;
         let mut clusters = txn.open_table(CLUSTERS).map_err(backend("open clusters"))?;
         let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
+        let mut versions = txn.open_table(VERSIONS).map_err(backend("open versions"))?;
         for d in damage {
             aside
                 .insert(d.name.as_str(), d.bytes.as_slice())
                 .map_err(backend("set aside"))?;
-            if let Some(id) = d.name.strip_prefix("stories/") {
+            if let Some((id, number)) = &d.version_key {
+                versions
+                    .remove((id.as_str(), *number))
+                    .map_err(backend("remove version"))?;
+            } else if let Some(id) = d.name.strip_prefix("stories/") {
                 stories.remove(id).map_err(backend("remove story"))?;
             } else if let Some(id) = d.name.strip_prefix("clusters/") {
                 if let Ok(id) = id.parse::<u64>() {
