@@ -238,3 +238,60 @@ fn an_agency_s_re_top_folds_on_the_byline_and_not_without_it() {
     assert_ne!(b.cluster, a.cluster, "{b:?}");
     assert!(b.related.contains(&a.cluster), "{b:?}");
 }
+
+/// Versions that arrive out of order start clusters that fold later: every
+/// cluster id an answer gave still names the story's cluster, in memory
+/// and after the durable store is opened again.
+#[tokio::test]
+async fn a_cluster_id_once_given_stays_valid_after_a_fold() {
+    use copydesk::store::{DurableOptions, DurableStore, Store};
+    use copydesk::story::{PreparedStory, Story};
+
+    let versions = chain();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open = || {
+        DurableStore::open(
+            dir.path(),
+            IndexConfig::default(),
+            DurableOptions::default(),
+        )
+        .expect("open")
+        .0
+    };
+    let store = open();
+    let mut given = Vec::new();
+    for k in [4, 0, 2, 1, 3] {
+        let story = Story {
+            id: format!("v{k}"),
+            body: versions[k].clone(),
+            ..Story::default()
+        };
+        let reports = store
+            .ingest_blocking(vec![PreparedStory::new(story)], SystemTime::now())
+            .expect("ingest");
+        given.push(reports[0].cluster);
+    }
+    given.sort_unstable();
+    given.dedup();
+    assert!(given.len() > 1, "the chain starts more than one cluster");
+    let folded = store.get_story("v0").await.expect("story").cluster;
+    check_ids(&store, &given, folded).await;
+    drop(store);
+    check_ids(&open(), &given, folded).await;
+}
+
+async fn check_ids(
+    store: &copydesk::store::DurableStore,
+    given: &[copydesk::dedup::ClusterId],
+    folded: copydesk::dedup::ClusterId,
+) {
+    use copydesk::store::Store;
+    for &id in given {
+        let cluster = store
+            .get_cluster(id)
+            .await
+            .expect("every id given stays valid");
+        assert_eq!(cluster.view.id, folded, "cluster {id}");
+        assert_eq!(cluster.view.members.len(), 5);
+    }
+}

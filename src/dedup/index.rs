@@ -482,6 +482,13 @@ pub struct Index {
     /// Pages with no story text, and stories whose title is their
     /// headline, by headline (see [`headline_key`]).
     by_headline: SlotTable,
+    /// Clusters folded into another, by the cluster they live on in: a
+    /// cluster id, once given, stays valid while its stories are stored.
+    /// Always one step (a fold re-points the ids folded before).
+    merged_into: BTreeMap<ClusterId, ClusterId>,
+    /// Whether `merged_into` changed since the last
+    /// [`Index::take_changes`].
+    aliases_changed: bool,
 }
 
 /// A cluster as a store keeps it: members by story id.
@@ -519,6 +526,9 @@ pub struct ClusterChanges {
     pub changed: Vec<ClusterRecord>,
     /// Clusters that no longer exist.
     pub removed: Vec<ClusterId>,
+    /// Every folded cluster id with the cluster it lives on in, when that
+    /// changed (see [`Index::cluster_aliases`]).
+    pub aliases: Option<Vec<(ClusterId, ClusterId)>>,
 }
 
 /// The index's counters, kept by a store so a rebuilt index numbers new
@@ -566,7 +576,30 @@ impl Index {
                 .map(|_| SlotTable::default())
                 .collect(),
             by_headline: SlotTable::default(),
+            merged_into: BTreeMap::new(),
+            aliases_changed: false,
         }
+    }
+
+    /// Every folded cluster id with the cluster it lives on in, as a store
+    /// keeps them.
+    pub fn cluster_aliases(&self) -> Vec<(ClusterId, ClusterId)> {
+        self.merged_into.iter().map(|(&a, &b)| (a, b)).collect()
+    }
+
+    /// Takes back the folded cluster ids a store kept (after
+    /// [`Index::restore`]); an alias of a cluster that is gone is dropped.
+    pub fn restore_aliases(&mut self, aliases: Vec<(ClusterId, ClusterId)>) {
+        self.merged_into = aliases
+            .into_iter()
+            .filter(|(_, into)| self.clusters.contains_key(into))
+            .collect();
+    }
+
+    /// The cluster a cluster id names now: itself, or the one it was
+    /// folded into.
+    pub fn resolve_cluster(&self, id: ClusterId) -> ClusterId {
+        self.merged_into.get(&id).copied().unwrap_or(id)
     }
 
     /// The furniture learned so far.
@@ -693,6 +726,9 @@ impl Index {
                 None => changes.removed.push(id),
             }
         }
+        if std::mem::take(&mut self.aliases_changed) {
+            changes.aliases = Some(self.cluster_aliases());
+        }
         changes
     }
 
@@ -765,6 +801,7 @@ impl Index {
             + tables
             + self.furniture.heap_bytes()
             + self.vocabulary.heap_bytes()
+            + self.merged_into.len() * size_of::<(ClusterId, ClusterId)>()
     }
 
     /// Number of clusters.
@@ -1286,6 +1323,9 @@ impl Index {
             None => false,
         };
         if now_empty && keep == KeepEmpty::No {
+            let aliases = self.merged_into.len();
+            self.merged_into.retain(|_, into| *into != cluster_id);
+            self.aliases_changed |= self.merged_into.len() != aliases;
             if let Some(cluster) = self.clusters.remove(&cluster_id) {
                 for other in cluster.related() {
                     if let Some(other_cluster) = self.clusters.get_mut(&other) {
@@ -1309,6 +1349,13 @@ impl Index {
         let Some(gone) = self.clusters.remove(&from) else {
             return;
         };
+        for target in self.merged_into.values_mut() {
+            if *target == from {
+                *target = into;
+            }
+        }
+        self.merged_into.insert(from, into);
+        self.aliases_changed = true;
         self.mark_changed(from);
         self.mark_changed(into);
         for &slot in &gone.members {
@@ -1373,8 +1420,11 @@ impl Index {
         }
     }
 
-    /// One cluster, members with their figures against the canonical story.
+    /// One cluster, members with their figures against the canonical
+    /// story. A cluster id folded into another names that one (the view
+    /// carries its id).
     pub fn cluster(&self, id: ClusterId) -> Option<ClusterView> {
+        let id = self.resolve_cluster(id);
         let cluster = self.clusters.get(&id)?;
         let canonical = self.slot_entry(cluster.canonical);
         let mut members: Vec<&Entry> = cluster

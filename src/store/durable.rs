@@ -60,6 +60,8 @@ const CLUSTERS: TableDefinition<u64, &[u8]> = TableDefinition::new("clusters");
 const VERSIONS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("versions");
 const SCHEMA_KEY: &str = "schema_version";
 const COUNTERS_KEY: &str = "counters";
+/// Cluster ids folded into another, with the cluster each lives on in.
+const ALIASES_KEY: &str = "cluster_aliases";
 
 /// One story as stored, keyed by its id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -567,6 +569,8 @@ struct Records {
     clusters: Vec<ClusterRecord>,
     /// The counters, or `None` when they are damaged.
     counters: Option<IndexCounters>,
+    /// Folded cluster ids (none when the record is damaged).
+    aliases: Vec<(ClusterId, ClusterId)>,
     /// The damaged records, named ("story \"x\" fails its checksum").
     damaged: Vec<String>,
 }
@@ -580,6 +584,7 @@ fn rebuild_index(db: &Database, config: IndexConfig) -> Result<(Index, Vec<Strin
         stories: records,
         clusters,
         counters,
+        aliases,
         damaged,
     } = read_all(db)?;
     let (clusters, counters) = if damaged.is_empty() {
@@ -590,8 +595,9 @@ fn rebuild_index(db: &Database, config: IndexConfig) -> Result<(Index, Vec<Strin
     };
     let stories = fingerprint_all(&records);
     drop(records);
-    let index = Index::restore(config, stories, clusters, counters)
+    let mut index = Index::restore(config, stories, clusters, counters)
         .map_err(|e| StoreError::Backend(format!("stored records are inconsistent: {e}")))?;
+    index.restore_aliases(aliases);
     Ok((index, damaged))
 }
 
@@ -680,12 +686,28 @@ fn read_all(db: &Database) -> Result<Records, StoreError> {
             Ok(())
         },
     )?;
+    let mut damaged = damaged.into_inner();
+    let aliases = match read_meta(db, ALIASES_KEY)? {
+        Some(bytes) => keep_or_name(decode(&bytes, "the cluster aliases"), &mut damaged)?,
+        None => None,
+    };
     Ok(Records {
         stories,
         clusters,
         counters,
-        damaged: damaged.into_inner(),
+        aliases: aliases.unwrap_or_default(),
+        damaged,
     })
+}
+
+/// The stored bytes of one `meta` record.
+fn read_meta(db: &Database, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let txn = db.begin_read().map_err(backend("begin read"))?;
+    let meta = txn.open_table(META).map_err(backend("open meta"))?;
+    Ok(meta
+        .get(key)
+        .map_err(backend("read meta"))?
+        .map(|value| value.value().to_vec()))
 }
 
 /// Fingerprints stored stories on every core: the costly part of a rebuild.
@@ -919,6 +941,7 @@ impl State {
             && writes.versions.is_empty()
             && writes.versions_dropped.is_empty()
             && writes.changes.changed.is_empty()
+            && writes.changes.aliases.is_none()
             && writes.changes.removed.is_empty()
             && counters == self.committed_counters
         {
@@ -1117,6 +1140,10 @@ fn write(db: &Database, writes: &Writes, counters: IndexCounters) -> Result<(), 
         let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
         meta.insert(COUNTERS_KEY, encode(&counters)?.as_slice())
             .map_err(backend("write counters"))?;
+        if let Some(aliases) = &writes.changes.aliases {
+            meta.insert(ALIASES_KEY, encode(aliases)?.as_slice())
+                .map_err(backend("write cluster aliases"))?;
+        }
     }
     txn.commit().map_err(backend("commit"))
 }

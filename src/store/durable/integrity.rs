@@ -12,8 +12,8 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
-    CLUSTERS, COUNTERS_KEY, DATABASE_FILE, META, Records, STORIES, StoryRecord, VERSIONS, backend,
-    encode, read_all, verified, visit_records,
+    ALIASES_KEY, CLUSTERS, COUNTERS_KEY, DATABASE_FILE, META, Records, STORIES, StoryRecord,
+    VERSIONS, backend, encode, read_all, verified, visit_records,
 };
 use crate::dedup::{ClusterRecord, IndexCounters};
 use crate::store::StoreError;
@@ -287,6 +287,11 @@ fn find_damage(db: &Database) -> Result<(usize, Vec<Damage>), StoreError> {
             })
         },
     )?;
+    if let Some(bytes) = super::read_meta(db, ALIASES_KEY)? {
+        check(format!("meta/{ALIASES_KEY}"), &bytes, |p| {
+            postcard::from_bytes::<Vec<(u64, u64)>>(p).map(drop)
+        })?;
+    }
     // A story's history is not needed to rebuild the index; it is checked
     // the same way.
     let txn = db.begin_read().map_err(backend("begin read"))?;
@@ -341,6 +346,9 @@ fn move_aside(db: &Database, damage: &[Damage]) -> Result<(), StoreError> {
         stories,
         clusters,
         counters,
+        // Kept as they are: an alias of a cluster that is gone is dropped
+        // when the index is rebuilt.
+        aliases: _,
         damaged: _,
     } = read_all(db)?;
     let (clusters, counters) = mend(&stories, clusters, counters);
