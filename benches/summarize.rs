@@ -19,11 +19,11 @@ fn check(stories: &[String]) {
                 .all(|w| w[0].index < w[1].index)
         );
         assert_eq!(
-            summary.texts(story).next(),
+            summary.texts().next(),
             Some(common::lede(i)),
             "the lede leads story {i}"
         );
-        let texts: Vec<&str> = summary.texts(story).collect();
+        let texts: Vec<&str> = summary.texts().collect();
         let mut unique = texts.clone();
         unique.sort_unstable();
         unique.dedup();

@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::io::BufWriter::new(std::fs::File::create(format!("{out_dir}/{name}.jsonl"))?);
         for story in &stories {
             let summary = summarize_with(&story.title, &story.text, Budget::default(), &weights);
-            let sentences: Vec<&str> = summary.texts(&story.text).collect();
+            let sentences: Vec<&str> = summary.texts().collect();
             serde_json::to_writer(
                 &mut out,
                 &serde_json::json!({"id": story.id, "sentences": sentences}),

@@ -12,6 +12,9 @@
 //! - [`metrics`]: the Prometheus registry (gRPC and copydesk series) and
 //!   the store wrapper that records into it.
 //! - [`http`]: the operations listener: liveness, readiness, Prometheus text.
+//! - [`ninjs`]: IPTC ninjs documents in (a story, its version, a cancel)
+//!   and copydesk's answer out as ninjs associations; an input format at
+//!   the edge, beside the CLI's JSON Lines.
 //! - [`cli`]: the `copydesk` command: `serve`, offline `summarize` and `dedup`.
 //!
 //! The core (`text`, `summarize`, `dedup`, `story`, `store`) never imports
@@ -37,6 +40,7 @@ pub mod dedup;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
+pub mod ninjs;
 pub mod store;
 pub mod story;
 pub mod summarize;

@@ -2,11 +2,14 @@
 
 use std::time::SystemTime;
 
+use std::borrow::Cow;
+
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::dedup::furniture;
 use crate::dedup::{ClusterId, Fingerprint, Index, IngestOutcome, IngestReport, StoryMeta};
 use crate::text::headline::HeadlineFrom;
+use crate::text::markup::PlainText;
 
 /// Longest story id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -82,6 +85,13 @@ pub struct Story {
 }
 
 impl Story {
+    /// The body as a reader sees it: an HTML body's text (see
+    /// [`crate::text::markup`]), else the body itself. What summaries and
+    /// matching read.
+    pub fn text(&self) -> Cow<'_, str> {
+        PlainText::of(&self.body).into_text()
+    }
+
     /// A hash of the headline and body: equal for a re-send, different for a
     /// new version.
     pub fn content_hash(&self) -> u64 {
@@ -97,7 +107,7 @@ impl Story {
     pub fn meta(&self, ingested_at: SystemTime) -> StoryMeta {
         self.meta_headed(
             ingested_at,
-            crate::text::headline::headline_from(&self.title, &self.body),
+            crate::text::headline::headline_from(&self.title, &self.text()),
         )
     }
 
@@ -133,12 +143,14 @@ pub struct PreparedStory {
 impl PreparedStory {
     /// Fingerprints `story`. CPU-bound: call it off the async executor.
     pub fn new(story: Story) -> PreparedStory {
-        let mut fingerprint = Fingerprint::of(&story.title, &story.body);
-        let lines = furniture::short_lines(&story.body);
+        let text = story.text();
+        let mut fingerprint = Fingerprint::of(&story.title, &text);
+        let lines = furniture::short_lines(&text);
         let (headline, headline_from) =
-            crate::text::headline::story_headline_from(&story.title, &story.body);
+            crate::text::headline::story_headline_from(&story.title, &text);
         fingerprint.headline = headline_from;
         let headline = headline.map(str::to_owned);
+        drop(text);
         PreparedStory {
             story,
             fingerprint,
@@ -160,10 +172,11 @@ impl PreparedStory {
     fn relearned(&self, index: &Index) -> Option<Fingerprint> {
         let learned = index.learned_furniture();
         learned.any(&self.lines).then(|| {
-            let mut fingerprint =
-                Fingerprint::with_learned_furniture(&self.story.title, &self.story.body, &|line| {
-                    learned.is_furniture(line)
-                });
+            let mut fingerprint = Fingerprint::with_learned_furniture(
+                &self.story.title,
+                &self.story.text(),
+                &|line| learned.is_furniture(line),
+            );
             fingerprint.headline = self.headline_from;
             fingerprint
         })

@@ -616,3 +616,96 @@ fn matching_flags_beside_server_are_refused_not_ignored() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--canonical"), "{stderr}");
 }
+
+/// ninjs in: HTML bodies read as text, a stale version skipped, a
+/// canceled item removed, and the answer as ninjs associations; the same
+/// offline and through a running server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedup_reads_ninjs_versions_and_cancellations() {
+    let uri = "http://wire.example.com/items/geneva-1";
+    let paragraphs: Vec<String> = texts::geneva_full()
+        .split("\n\n")
+        .map(|p| format!("<p>{p}</p>"))
+        .collect();
+    let all = paragraphs.len();
+    // The last paragraph is the credit line (furniture): a version cut
+    // short lacks the one before it.
+    let html = |n: usize| {
+        let mut kept = paragraphs[..n.min(all - 1)].to_vec();
+        kept.push(paragraphs[all - 1].clone());
+        kept.concat()
+    };
+    let lines = vec![
+        json!({"uri": uri, "version": "1", "versionCreated": "2026-11-27T10:00:00Z",
+               "headlines": [{"role": "main", "value": texts::GENEVA_TITLE}],
+               "bodies": [{"contentType": "text/html", "value": html(all - 2)}]})
+        .to_string(),
+        json!({"uri": uri, "version": "2", "versionCreated": "2026-11-27T11:00:00Z",
+               "headlines": [{"role": "main", "value": texts::GENEVA_TITLE}],
+               "bodies": [{"contentType": "text/html", "value": html(all - 1)}]})
+        .to_string(),
+        // A late copy of version 1: stale.
+        json!({"uri": uri, "version": "1", "body_text": "Old text."}).to_string(),
+        json!({"uri": "urn:copy:site-a", "headline": texts::GENEVA_TITLE,
+               "body_html": html(all - 1)})
+        .to_string(),
+        json!({"uri": "urn:copy:gone", "pubstatus": "canceled"}).to_string(),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &lines);
+    let output = dir.path().join("out.jsonl");
+    let server = TestServer::start(ServerConfig::default()).await;
+    let address = format!("http://{}", server.address);
+    for remote in [false, true] {
+        let (input, out, address) = (input.clone(), output.clone(), address.clone());
+        let run = tokio::task::spawn_blocking(move || {
+            let mut args = vec!["dedup", "--format", "ninjs", "-i", &input];
+            args.extend(["-o", out.to_str().unwrap()]);
+            if remote {
+                args.extend(["--server", &address]);
+            }
+            copydesk(&args)
+        })
+        .await
+        .expect("join");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let out = read_output(&output);
+        assert_eq!(out.len(), 5, "{remote}: {out:?}");
+        let id = "http:%2F%2Fwire.example.com%2Fitems%2Fgeneva-1";
+        assert_eq!(out[0]["id"], id);
+        assert_eq!(out[1]["uri"], uri);
+        // Version 2 adds the last paragraph; offsets point into its HTML.
+        let added = &out[1]["changes"]["added"];
+        let text = added[0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}", out[1]));
+        assert!(!text.contains('<'));
+        let (start, end) = (
+            added[0]["start"].as_u64().unwrap() as usize,
+            added[0]["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&html(all - 1)[start..end], text);
+        assert!(
+            out[2]["skipped"].as_str().unwrap().contains("version 1"),
+            "{}",
+            out[2]
+        );
+        // The site's copy is a duplicate of the wire item, said in ninjs.
+        let associations = out[3]["associations"].as_array().expect("associations");
+        let duplicate = associations
+            .iter()
+            .find(|a| a["name"] == "duplicate-of")
+            .expect("a duplicate-of association");
+        assert_eq!(duplicate["uri"], uri);
+        assert_eq!(
+            duplicate["rel"],
+            format!("{}duplicate-of", copydesk::ninjs::REL_NAMESPACE)
+        );
+        assert_eq!(out[4]["deleted"], false, "nothing was stored under it");
+    }
+    server.stop().await;
+}

@@ -62,6 +62,47 @@ async fn summarize_returns_sentences_in_story_order_with_offsets() {
     server.stop().await;
 }
 
+/// An HTML body: summarized and matched by its text, each sentence's
+/// offsets pointing into the markup as sent.
+#[tokio::test]
+async fn an_html_body_is_read_as_text_with_offsets_into_the_markup() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let plain = texts::geneva_full();
+    let paragraphs: Vec<&str> = plain.split("\n\n").collect();
+    assert!(paragraphs.len() > 3);
+    let html: String = paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>\n", p.replacen(" talks", " <em>talks</em>", 1)))
+        .collect();
+    let mut summary = server.summary().await;
+    let response = summary
+        .summarize(SummarizeRequest {
+            story: Some(story("", texts::GENEVA_TITLE, &html)),
+            budget: None,
+        })
+        .await
+        .expect("summarize")
+        .into_inner();
+    assert_eq!(response.sentences.len(), 3);
+    for s in &response.sentences {
+        assert!(!s.text.contains('<'), "{s:?}");
+        let source = &html[s.start as usize..s.end as usize];
+        assert!(
+            !source.starts_with('<') && !source.ends_with('>'),
+            "{source}"
+        );
+        let without_tags = source.replace("<em>", "").replace("</em>", "");
+        assert_eq!(without_tags, s.text);
+    }
+    // The markup version of the story is a version of the plain one.
+    let mut dedup = server.dedup().await;
+    let first = ingest(&mut dedup, "plain", texts::GENEVA_TITLE, &plain).await;
+    let marked = ingest(&mut dedup, "html", texts::GENEVA_TITLE, &html).await;
+    assert_eq!(marked.cluster, first.cluster);
+    assert_eq!(marked.duplicate_of, "stories/plain");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn summarize_rejects_bad_input_naming_the_field() {
     let config = ServerConfig {

@@ -15,14 +15,32 @@ use crate::summarize::Budget;
 
 const BUFFER_BYTES: usize = 1 << 20;
 
-/// One input line.
+/// What each input line holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// copydesk's own story object: `{"id","text","title",…}`.
+    #[default]
+    Jsonl,
+    /// One IPTC ninjs document (1.x, 2.x or 3.x) a line.
+    Ninjs,
+}
+
+/// One input line. `body` and `headline` are accepted for `text` and
+/// `title`; a line with both spellings of one field is refused as
+/// ambiguous.
 #[derive(Debug, Deserialize)]
 struct InputLine {
     id: String,
     #[serde(alias = "body")]
     text: String,
-    #[serde(default)]
+    #[serde(default, alias = "headline")]
     title: Option<String>,
+    /// Where the story came from (a feed, an agency).
+    #[serde(default)]
+    source: Option<String>,
+    /// BCP-47 language tag.
+    #[serde(default)]
+    language: Option<String>,
     /// RFC 3339, e.g. `2026-11-27T14:00:00Z`.
     #[serde(default)]
     published_at: Option<String>,
@@ -40,6 +58,19 @@ pub struct Item {
     pub story: Story,
     /// A per-story summary budget, when the line sets one.
     pub budget: Option<Budget>,
+    /// What a ninjs line says beside the story.
+    pub ninjs: Option<NinjsLine>,
+}
+
+/// The ninjs fields of a line that are not the story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NinjsLine {
+    /// The document's `uri`.
+    pub uri: String,
+    /// Its `version`, when it is a number.
+    pub version: Option<u64>,
+    /// `pubStatus: canceled`: remove the story (its body may be empty).
+    pub canceled: bool,
 }
 
 /// A batch run: numbered input stories in, JSON lines out.
@@ -52,6 +83,7 @@ pub struct Batch {
     strict: bool,
     max_errors: usize,
     max_body_bytes: usize,
+    format: InputFormat,
     line: usize,
     /// Lines that held a story (well-formed or not).
     read: usize,
@@ -110,6 +142,7 @@ impl Batch {
             line: 0,
             max_errors: args.max_errors,
             max_body_bytes: args.max_body_bytes,
+            format: args.format,
             read: 0,
             written: 0,
             duplicates: 0,
@@ -136,13 +169,9 @@ impl Batch {
             path: self.input_path.clone(),
             reader: BufReader::with_capacity(BUFFER_BYTES, file),
             max_body_bytes: self.max_body_bytes,
+            format: self.format,
             buffer: Vec::new(),
         }))
-    }
-
-    /// The next well-formed story; `None` at the end of the input.
-    pub fn next_story(&mut self) -> Result<Option<Story>, CliError> {
-        Ok(self.next_item()?.map(|item| item.story))
     }
 
     /// The next well-formed line; `None` at the end of the input.
@@ -158,7 +187,7 @@ impl Batch {
                 continue;
             }
             self.read += 1;
-            match parse_line(&self.buffer) {
+            match parse(&self.buffer, self.format) {
                 Ok(item) if item.story.body.len() > self.max_body_bytes => {
                     let reason = format!(
                         "text is {} bytes, more than --max-body-bytes {}",
@@ -256,6 +285,7 @@ pub struct ReadAhead {
     path: PathBuf,
     reader: BufReader<File>,
     max_body_bytes: usize,
+    format: InputFormat,
     buffer: Vec<u8>,
 }
 
@@ -269,7 +299,8 @@ impl ReadAhead {
             if self.buffer.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match parse_line(&self.buffer) {
+            match parse(&self.buffer, self.format) {
+                Ok(item) if item.ninjs.as_ref().is_some_and(|n| n.canceled) => {}
                 Ok(item) if item.story.body.len() <= self.max_body_bytes => {
                     return Ok(Some(item.story));
                 }
@@ -309,6 +340,30 @@ fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {
     Ok(time)
 }
 
+fn parse(bytes: &[u8], format: InputFormat) -> Result<Item, String> {
+    match format {
+        InputFormat::Jsonl => parse_line(bytes),
+        InputFormat::Ninjs => parse_ninjs_line(bytes),
+    }
+}
+
+fn parse_ninjs_line(bytes: &[u8]) -> Result<Item, String> {
+    let item = crate::ninjs::parse_item(bytes).map_err(|e| e.to_string())?;
+    validate_story_id(&item.story.id).map_err(|e| format!("uri as a story id {e}"))?;
+    if !item.canceled && item.story.body.trim().is_empty() {
+        return Err("no story text (body_text, body_html or bodies)".into());
+    }
+    Ok(Item {
+        story: item.story,
+        budget: None,
+        ninjs: Some(NinjsLine {
+            uri: item.uri,
+            version: item.version,
+            canceled: item.canceled,
+        }),
+    })
+}
+
 fn parse_line(bytes: &[u8]) -> Result<Item, String> {
     let input: InputLine =
         serde_json::from_slice(bytes).map_err(|e| format!("not a story object: {e}"))?;
@@ -331,10 +386,14 @@ fn parse_line(bytes: &[u8]) -> Result<Item, String> {
         title: input.title.unwrap_or_default(),
         body: input.text,
         published_at,
-        source: String::new(),
-        language: String::new(),
+        source: input.source.unwrap_or_default(),
+        language: input.language.unwrap_or_default(),
     };
-    Ok(Item { story, budget })
+    Ok(Item {
+        story,
+        budget,
+        ninjs: None,
+    })
 }
 
 /// Reads the next line of `reader` (from `path`) into `buffer`, replacing
@@ -359,7 +418,7 @@ mod tests {
 
     #[test]
     fn lines_parse_or_say_why() {
-        let Item { story, budget } = parse_line(
+        let Item { story, budget, .. } = parse_line(
             br#"{"id":"a","text":"Talks end.","title":"T","published_at":"2026-11-27T10:00:00Z","max_sentences":2}"#,
         )
         .unwrap();

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::batch::Batch;
+use super::batch::{Batch, Item};
 use super::{CliError, DedupArgs};
 use crate::dedup::changes::{Changes, Passage, VersionChanges, version_changes};
 use crate::dedup::{Evidence, Index, IndexConfig, IngestOutcome, StoryPlacement};
@@ -17,8 +17,8 @@ use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::story_message;
-use crate::store::{DurableOptions, DurableStore};
-use crate::story::PreparedStory;
+use crate::store::{DurableOptions, DurableStore, StoreError};
+use crate::story::{PreparedStory, Story};
 
 #[derive(Debug, Serialize)]
 struct DedupLine {
@@ -44,6 +44,95 @@ struct DedupLine {
     /// follows one (and `--no-changes` is not given).
     #[serde(skip_serializing_if = "Option::is_none")]
     changes: Option<ChangesLine>,
+    /// ninjs input: the document's `uri`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uri: Option<String>,
+    /// ninjs input: the answer as ninjs associations (see
+    /// [`crate::ninjs::associations`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    associations: Option<serde_json::Value>,
+}
+
+impl DedupLine {
+    /// Adds the ninjs `uri` and `associations` for a ninjs input line.
+    fn with_ninjs(mut self, uri: Option<String>) -> DedupLine {
+        if let Some(uri) = uri {
+            self.associations = Some(crate::ninjs::associations(
+                &self.cluster,
+                &self.canonical,
+                self.duplicate_of.as_deref(),
+                &self.related,
+            ));
+            self.uri = Some(uri);
+        }
+        self
+    }
+}
+
+/// The line of an input item that was not ingested: a canceled ninjs item
+/// (removed) or a stale version (skipped).
+#[derive(Debug, Serialize)]
+struct NoteLine {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uri: Option<String>,
+    /// A canceled item: whether a stored story was removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted: Option<bool>,
+    /// Why the item was not ingested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<String>,
+}
+
+/// What the command does with one input item.
+enum Step {
+    /// Ingest the story.
+    Ingest(Story, Option<String>),
+    /// Remove the story (a canceled ninjs item).
+    Delete { id: String, uri: String },
+    /// Leave it out: a ninjs version older than one already ingested.
+    Stale {
+        id: String,
+        uri: String,
+        reason: String,
+    },
+}
+
+/// Orders ninjs versions: the highest `version` ingested per story.
+#[derive(Default)]
+struct VersionOrder(HashMap<String, u64>);
+
+impl VersionOrder {
+    fn step(&mut self, item: Item) -> Step {
+        let Item { story, ninjs, .. } = item;
+        let Some(ninjs) = ninjs else {
+            return Step::Ingest(story, None);
+        };
+        if ninjs.canceled {
+            self.0.remove(&story.id);
+            return Step::Delete {
+                id: story.id,
+                uri: ninjs.uri,
+            };
+        }
+        if let Some(version) = ninjs.version {
+            match self.0.get(&story.id) {
+                Some(&latest) if version <= latest => {
+                    return Step::Stale {
+                        id: story.id,
+                        uri: ninjs.uri,
+                        reason: format!(
+                            "version {version} is not newer than version {latest}, already ingested"
+                        ),
+                    };
+                }
+                _ => {
+                    self.0.insert(story.id.clone(), version);
+                }
+            }
+        }
+        Step::Ingest(story, Some(ninjs.uri))
+    }
 }
 
 /// A sentence of one version, with its byte offsets into that body.
@@ -253,22 +342,51 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
 /// Stories per commit when building a durable store offline.
 const OFFLINE_COMMIT_GROUP: usize = 256;
 
-/// What a batch keeps of each input story until the input is done: its id,
-/// headline and what it changed. Where it went is asked of the index at
-/// the end.
-struct Ingested {
-    id: Box<str>,
-    headline: Option<Box<str>>,
-    changes: Option<VersionChanges>,
+/// What a batch keeps of each input item until the input is done: an
+/// ingested story's id, headline, what it changed and its ninjs `uri`
+/// (where it went is asked of the index at the end), or the line of an
+/// item that was not ingested.
+enum Ingested {
+    Story {
+        id: Box<str>,
+        headline: Option<Box<str>>,
+        changes: Option<VersionChanges>,
+        uri: Option<Box<str>>,
+    },
+    Note(NoteLine),
 }
 
 impl Ingested {
-    fn new(id: &str, headline: Option<String>, changes: Option<VersionChanges>) -> Ingested {
-        Ingested {
+    fn new(
+        id: &str,
+        headline: Option<String>,
+        changes: Option<VersionChanges>,
+        uri: Option<String>,
+    ) -> Ingested {
+        Ingested::Story {
             id: id.into(),
             headline: headline.map(String::into_boxed_str),
             changes,
+            uri: uri.map(String::into_boxed_str),
         }
+    }
+}
+
+fn deleted_line(id: String, uri: String, deleted: bool) -> NoteLine {
+    NoteLine {
+        id,
+        uri: Some(uri),
+        deleted: Some(deleted),
+        skipped: None,
+    }
+}
+
+fn stale_line(id: String, uri: String, reason: String) -> NoteLine {
+    NoteLine {
+        id,
+        uri: Some(uri),
+        deleted: None,
+        skipped: Some(reason),
     }
 }
 
@@ -284,29 +402,52 @@ fn run_durable(
     })?;
     let (store, _) = DurableStore::open(dir, config, DurableOptions::default())?;
     let mut group = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
-    let mut headlines = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
+    let mut waiting = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
     let mut stories: Vec<Ingested> = Vec::new();
-    loop {
-        let story = batch.next_story()?;
-        let done = story.is_none();
-        if let Some(story) = story {
-            let prepared = PreparedStory::new(story);
-            headlines.push(prepared.headline.clone());
-            group.push(prepared);
+    let mut order = VersionOrder::default();
+    let commit = |group: &mut Vec<PreparedStory>,
+                  waiting: &mut Vec<(Option<String>, Option<String>)>,
+                  stories: &mut Vec<Ingested>|
+     -> Result<(), CliError> {
+        if group.is_empty() {
+            return Ok(());
         }
-        if group.len() == OFFLINE_COMMIT_GROUP || (done && !group.is_empty()) {
-            let reports = store.ingest_blocking(std::mem::take(&mut group), SystemTime::now())?;
-            stories.extend(reports.into_iter().zip(headlines.drain(..)).map(
-                |(report, headline)| {
-                    let changes = report.changes.filter(|_| with_changes);
-                    Ingested::new(&report.story_id, headline, changes)
-                },
-            ));
-        }
-        if done {
-            break;
+        let reports = store.ingest_blocking(std::mem::take(group), SystemTime::now())?;
+        stories.extend(reports.into_iter().zip(waiting.drain(..)).map(
+            |(report, (headline, uri))| {
+                let changes = report.changes.filter(|_| with_changes);
+                Ingested::new(&report.story_id, headline, changes, uri)
+            },
+        ));
+        Ok(())
+    };
+    while let Some(item) = batch.next_item()? {
+        match order.step(item) {
+            Step::Ingest(story, uri) => {
+                let prepared = PreparedStory::new(story);
+                waiting.push((prepared.headline.clone(), uri));
+                group.push(prepared);
+                if group.len() == OFFLINE_COMMIT_GROUP {
+                    commit(&mut group, &mut waiting, &mut stories)?;
+                }
+            }
+            Step::Delete { id, uri } => {
+                // In input order: what came before is stored first.
+                commit(&mut group, &mut waiting, &mut stories)?;
+                let deleted = match store.delete_blocking(&id, SystemTime::now()) {
+                    Ok(()) => true,
+                    Err(StoreError::StoryNotFound(_)) => false,
+                    Err(other) => return Err(other.into()),
+                };
+                stories.push(Ingested::Note(deleted_line(id, uri, deleted)));
+            }
+            Step::Stale { id, uri, reason } => {
+                commit(&mut group, &mut waiting, &mut stories)?;
+                stories.push(Ingested::Note(stale_line(id, uri, reason)));
+            }
         }
     }
+    commit(&mut group, &mut waiting, &mut stories)?;
     write_where_they_are(batch, stories, |id| Ok(store.placement_blocking(id)?))
 }
 
@@ -315,7 +456,21 @@ fn run_offline(mut batch: Batch, config: IndexConfig, with_changes: bool) -> Res
     let mut stories: Vec<Ingested> = Vec::new();
     // Each story's latest text, to say what a later version changes.
     let mut texts: HashMap<String, (String, String)> = HashMap::new();
-    while let Some(story) = batch.next_story()? {
+    let mut order = VersionOrder::default();
+    while let Some(item) = batch.next_item()? {
+        let (story, uri) = match order.step(item) {
+            Step::Ingest(story, uri) => (story, uri),
+            Step::Delete { id, uri } => {
+                texts.remove(&id);
+                let deleted = index.remove(&id, SystemTime::now()).is_some();
+                stories.push(Ingested::Note(deleted_line(id, uri, deleted)));
+                continue;
+            }
+            Step::Stale { id, uri, reason } => {
+                stories.push(Ingested::Note(stale_line(id, uri, reason)));
+                continue;
+            }
+        };
         let prepared = PreparedStory::new(story);
         let headline = prepared.headline.clone();
         let (story, report) = prepared.ingest_into(&mut index, SystemTime::now());
@@ -338,7 +493,7 @@ fn run_offline(mut batch: Batch, config: IndexConfig, with_changes: bool) -> Res
         } else {
             None
         };
-        stories.push(Ingested::new(&report.story_id, headline, changes));
+        stories.push(Ingested::new(&report.story_id, headline, changes, uri));
     }
     drop(texts);
     write_where_they_are(batch, stories, |id| Ok(index.story_placement(id)))
@@ -359,14 +514,24 @@ fn write_where_they_are(
 ) -> Result<(), CliError> {
     let headlines: HashMap<Box<str>, Box<str>> = stories
         .iter()
-        .filter_map(|s| Some((s.id.clone(), s.headline.clone()?)))
+        .filter_map(|s| match s {
+            Ingested::Story { id, headline, .. } => Some((id.clone(), headline.clone()?)),
+            Ingested::Note(_) => None,
+        })
         .collect();
-    for Ingested {
-        id,
-        headline,
-        changes,
-    } in stories
-    {
+    for ingested in stories {
+        let (id, headline, changes, uri) = match ingested {
+            Ingested::Story {
+                id,
+                headline,
+                changes,
+                uri,
+            } => (id, headline, changes, uri),
+            Ingested::Note(line) => {
+                batch.write(&line)?;
+                continue;
+            }
+        };
         // Every ingested story is in the index at the end of a run.
         let Some(placement) = placement_of(&id)? else {
             continue;
@@ -392,7 +557,10 @@ fn write_where_they_are(
             agency: placement.agency.map(|a| a.as_str().to_owned()),
             headline: headline.as_deref().map(str::to_owned),
             changes: changes.map(Into::into),
-        };
+            uri: None,
+            associations: None,
+        }
+        .with_ninjs(uri.map(String::from));
         write_line(&mut batch, line)?;
     }
     batch.finish()
@@ -435,28 +603,61 @@ async fn run_remote(
         .map_err(|status| remote(status.message().to_owned()))?
         .into_inner();
 
-    // Line numbers of the stories sent and not yet answered.
-    let mut pending: VecDeque<usize> = VecDeque::new();
+    // Line numbers (and ninjs uris) of the stories sent and not yet
+    // answered.
+    let mut pending: VecDeque<(usize, Option<String>)> = VecDeque::new();
+    let mut order = VersionOrder::default();
+    // An item that waits until every story sent before it is answered (a
+    // removal or a skipped version, written in input order).
+    let mut held: Option<Step> = None;
     let mut input_done = false;
     loop {
-        if !input_done && pending.len() < IN_FLIGHT {
-            match batch.next_story()? {
-                Some(story) => {
-                    pending.push_back(batch.line());
-                    let request = proto::IngestStoriesRequest {
-                        story: Some(story_message(story)),
-                    };
-                    requests
-                        .send(request)
-                        .await
-                        .map_err(|_| remote("the server closed the stream".into()))?;
+        if held.is_none() && !input_done && pending.len() < IN_FLIGHT {
+            match batch.next_item()? {
+                Some(item) => {
+                    match order.step(item) {
+                        Step::Ingest(story, uri) => {
+                            pending.push_back((batch.line(), uri));
+                            let request = proto::IngestStoriesRequest {
+                                story: Some(story_message(story)),
+                            };
+                            requests
+                                .send(request)
+                                .await
+                                .map_err(|_| remote("the server closed the stream".into()))?;
+                        }
+                        other => held = Some(other),
+                    }
                     continue;
                 }
                 None => input_done = true,
             }
         }
-        let Some(line) = pending.pop_front() else {
-            break;
+        let Some((line, uri)) = pending.pop_front() else {
+            match held.take() {
+                Some(Step::Delete { id, uri }) => {
+                    let deleted = match client
+                        .delete_story(proto::DeleteStoryRequest {
+                            name: format!("stories/{id}"),
+                        })
+                        .await
+                    {
+                        Ok(_) => true,
+                        Err(status) if status.code() == tonic::Code::NotFound => false,
+                        Err(status) => return Err(remote(status.message().to_owned())),
+                    };
+                    batch.write(&deleted_line(id, uri, deleted))?;
+                }
+                Some(Step::Stale { id, uri, reason }) => {
+                    batch.write(&stale_line(id, uri, reason))?;
+                }
+                Some(Step::Ingest(..)) => {
+                    return Err(remote("internal: an ingest was held back".into()));
+                }
+                None if input_done => break,
+                None => {}
+            }
+            continue;
         };
         let response = responses
             .message()
@@ -465,11 +666,11 @@ async fn run_remote(
             .ok_or_else(|| remote("the stream ended early".into()))?;
         match response.result {
             Some(ingest_stories_response::Result::Ingested(ingested)) => {
-                let mut line = remote_line(response.story_id, ingested);
+                let mut answer = remote_line(response.story_id, ingested).with_ninjs(uri);
                 if !with_changes {
-                    line.changes = None;
+                    answer.changes = None;
                 }
-                write_line(&mut batch, line)?;
+                write_line(&mut batch, answer)?;
             }
             Some(ingest_stories_response::Result::Error(status)) => {
                 batch.refused(line, format!("refused by the server: {}", status.message))?;
@@ -505,5 +706,7 @@ fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {
         headline: None,
         canonical_headline: None,
         changes: response.changes.map(Into::into),
+        uri: None,
+        associations: None,
     }
 }

@@ -169,6 +169,13 @@ pub struct BatchArgs {
     /// itself and the run goes on. The server's default limit.
     #[arg(long, env = "COPYDESK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
+    /// What each input line is: a copydesk story object, or an IPTC ninjs
+    /// document (`uri` → id, `versionCreated` → published_at, `headline(s)`,
+    /// `body_text`/`body_html`/`bodies`; a `version` older than one already
+    /// read is skipped, `pubStatus: canceled` removes the story; see
+    /// README, ninjs).
+    #[arg(long, value_enum, default_value_t = batch::InputFormat::Jsonl)]
+    format: batch::InputFormat,
 }
 
 /// Flags of `copydesk summarize`.

@@ -69,8 +69,13 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
     while let Some(Item {
         story,
         budget: own_budget,
+        ninjs,
     }) = batch.next_item()?
     {
+        // A canceled ninjs item has nothing to summarize.
+        if ninjs.is_some_and(|n| n.canceled) {
+            continue;
+        }
         let story = match &mut index {
             Some(index) if !learned_ahead => {
                 PreparedStory::new(story)
@@ -96,7 +101,7 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
                 .sentences
                 .iter()
                 .map(|s| SentenceLine {
-                    text: &story.body[s.start..s.end],
+                    text: &s.text,
                     index: s.index,
                     start: s.start,
                     end: s.end,

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::summarize::{Weights, score_sentences};
+use crate::text::markup::PlainText;
 use crate::text::words::for_each_word;
 use crate::text::{SentenceSpan, furniture, normalize, split_sentences};
 
@@ -268,13 +269,38 @@ fn headline_key(title: &str) -> String {
     words.join(" ")
 }
 
-/// What `new` (headline and body) changes against `old`.
+/// What `new` (headline and body) changes against `old`. HTML bodies are
+/// compared by the text a reader sees (see [`crate::text::markup`]); each
+/// passage's offsets point into its submitted body, its text is that text.
 pub fn compare_versions(
     old_title: &str,
     old_body: &str,
     new_title: &str,
     new_body: &str,
 ) -> Changes {
+    let (old_plain, new_plain) = (PlainText::of(old_body), PlainText::of(new_body));
+    let mut changes = compare_texts(old_title, old_plain.text(), new_title, new_plain.text());
+    let into_old = |p: &mut Passage| p.range = old_plain.source_range(p.range.clone());
+    let into_new = |p: &mut Passage| p.range = new_plain.source_range(p.range.clone());
+    if old_plain.is_markup() {
+        changes.removed.iter_mut().for_each(into_old);
+        changes
+            .changed
+            .iter_mut()
+            .for_each(|c| into_old(&mut c.old));
+    }
+    if new_plain.is_markup() {
+        changes.added.iter_mut().for_each(into_new);
+        changes.update_summary.iter_mut().for_each(into_new);
+        changes
+            .changed
+            .iter_mut()
+            .for_each(|c| into_new(&mut c.new));
+    }
+    changes
+}
+
+fn compare_texts(old_title: &str, old_body: &str, new_title: &str, new_body: &str) -> Changes {
     let old = story_sentences(old_body);
     let new = story_sentences(new_body);
     let common = common_in_order(&old, &new);

@@ -172,13 +172,13 @@ pub fn summarize_request(
     }
 }
 
-/// The SummarizeResponse for `summary` of `body`.
-pub fn summary_response(body: &str, summary: &Summary) -> proto::SummarizeResponse {
+/// The SummarizeResponse for `summary`.
+pub fn summary_response(summary: &Summary) -> proto::SummarizeResponse {
     let sentences: Vec<proto::SummarySentence> = summary
         .sentences
         .iter()
         .map(|s| proto::SummarySentence {
-            text: body[s.start..s.end].to_owned(),
+            text: s.text.clone(),
             index: s.index as u32,
             start: s.start as u64,
             end: s.end as u64,
@@ -192,7 +192,7 @@ pub fn summary_response(body: &str, summary: &Summary) -> proto::SummarizeRespon
         })
         .collect();
     proto::SummarizeResponse {
-        summary: summary.joined(body),
+        summary: summary.joined(),
         sentences,
         story_sentences: summary.story_sentences as u32,
         summary_words: summary.words as u32,
@@ -431,7 +431,7 @@ pub fn stored_story(stored: StoredStory) -> proto::Story {
     proto::Story {
         cluster: cluster_resource(cluster),
         ingest_time: Some(ingested_at.into()),
-        agency: agency_name(crate::text::agency::detect(&story.body)),
+        agency: agency_name(crate::text::agency::detect(&story.text())),
         ..story_message(story)
     }
 }
@@ -454,7 +454,7 @@ pub fn cluster(detail: ClusterDetail, summary: Option<proto::SummarizeResponse>)
     } = detail;
     let with_body = summary.is_some();
     let canonical_headline =
-        crate::text::headline::story_headline(&canonical.story.title, &canonical.story.body)
+        crate::text::headline::story_headline(&canonical.story.title, &canonical.story.text())
             .unwrap_or_default()
             .to_owned();
     let mut canonical = stored_story(canonical);

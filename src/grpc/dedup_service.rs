@@ -372,7 +372,7 @@ impl DedupService for DedupApi {
                     summarize_learned(&story.title, &story.body, Budget::default(), &|line| {
                         learned.contains(&line)
                     });
-                convert::summary_response(&story.body, &summary)
+                convert::summary_response(&summary)
             })
             .await?;
             Ok(Response::new(convert::cluster(detail, Some(summary))))

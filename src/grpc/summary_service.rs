@@ -32,7 +32,7 @@ impl SummaryService for SummaryApi {
             tracing::Span::current().record("body_bytes", story.body.len());
             let response = tokio::task::spawn_blocking(move || {
                 let summary = summarize(&story.title, &story.body, budget);
-                convert::summary_response(&story.body, &summary)
+                convert::summary_response(&summary)
             })
             .await?;
             Ok(Response::new(response))

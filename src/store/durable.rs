@@ -324,6 +324,14 @@ impl DurableStore {
         ingest_locked(&self.state, batch, now)
     }
 
+    /// Removes a story synchronously (the offline CLI's path for a canceled
+    /// item).
+    pub fn delete_blocking(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        state.usable()?;
+        state.delete(id.to_owned(), now)
+    }
+
     /// Where a story is now, synchronously (the offline CLI's last step);
     /// `None` for an id that is not stored.
     pub fn placement_blocking(&self, id: &str) -> Result<Option<StoryPlacement>, StoreError> {
@@ -718,7 +726,7 @@ fn fingerprint_all(records: &[StoryRecord]) -> Vec<(StoryMeta, Fingerprint, Plac
         let story = &record.story;
         (
             story.meta(record.ingested_at),
-            Fingerprint::of(&story.title, &story.body),
+            Fingerprint::of(&story.title, &story.text()),
             record.placement.clone(),
         )
     };
@@ -1053,13 +1061,28 @@ impl State {
             .map(|r| r.map(|r| r.story.title).unwrap_or_default())
             .collect();
         let learned_furniture =
-            furniture::learned_lines(&canonical.story.body, self.index.learned_furniture());
+            furniture::learned_lines(&canonical.story.text(), self.index.learned_furniture());
         Ok(ClusterDetail {
             view,
             canonical,
             titles,
             learned_furniture,
             timeline,
+        })
+    }
+
+    /// Removes a story, its history with it.
+    fn delete(&mut self, id: String, now: SystemTime) -> Result<(), StoreError> {
+        self.writable()?;
+        let indexed = self.index.remove(&id, now).is_some();
+        // An evicted story kept readable is in the file only.
+        if !indexed && self.read_story(&id)?.is_none() {
+            return Err(StoreError::StoryNotFound(id));
+        }
+        self.commit(Writes {
+            stories: vec![(id.clone(), None)],
+            versions_dropped: vec![id],
+            ..Writes::default()
         })
     }
 
@@ -1213,20 +1236,7 @@ impl Store for DurableStore {
 
     async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.with_state(move |state| {
-            state.writable()?;
-            let indexed = state.index.remove(&id, now).is_some();
-            // An evicted story kept readable is in the file only.
-            if !indexed && state.read_story(&id)?.is_none() {
-                return Err(StoreError::StoryNotFound(id));
-            }
-            state.commit(Writes {
-                stories: vec![(id.clone(), None)],
-                versions_dropped: vec![id],
-                ..Writes::default()
-            })
-        })
-        .await
+        self.with_state(move |state| state.delete(id, now)).await
     }
 
     async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError> {

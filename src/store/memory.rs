@@ -80,7 +80,7 @@ impl State {
             })
             .collect();
         let learned_furniture =
-            furniture::learned_lines(&canonical.story.body, self.index.learned_furniture());
+            furniture::learned_lines(&canonical.story.text(), self.index.learned_furniture());
         let timeline = if with_timeline {
             versions::timeline(
                 view.members

@@ -69,7 +69,7 @@ impl VersionRecord {
             published_at: stored.story.published_at,
             ingested_at: stored.ingested_at,
             source: stored.story.source.clone(),
-            agency: crate::text::agency::detect(&stored.story.body),
+            agency: crate::text::agency::detect(&stored.story.text()),
             body_bytes: stored.story.body.len() as u64,
             cluster: stored.cluster,
             changes: None,

@@ -14,6 +14,7 @@ mod score;
 pub use budget::{Budget, BudgetError};
 pub use score::{MAX_GRAPH_SENTENCES, ScoreParts, Weights, score_sentences};
 
+use crate::text::markup::PlainText;
 use crate::text::{SentenceSpan, caption, dateline, furniture, headline, split_sentences};
 
 /// One chosen sentence.
@@ -25,6 +26,9 @@ pub struct SummarySentence {
     pub start: usize,
     /// Byte offset just past the sentence in the body.
     pub end: usize,
+    /// The sentence: `body[start..end]`, or for an HTML body the text a
+    /// reader sees there (tags left out, entities decoded).
+    pub text: String,
     /// The sentence's score (higher is better) and its parts.
     pub score: ScoreParts,
 }
@@ -41,14 +45,14 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The chosen sentences' texts, sliced from `body`.
-    pub fn texts<'s, 'b: 's>(&'s self, body: &'b str) -> impl Iterator<Item = &'b str> + 's {
-        self.sentences.iter().map(move |s| &body[s.start..s.end])
+    /// The chosen sentences' texts.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.sentences.iter().map(|s| s.text.as_str())
     }
 
     /// The summary as one text: the sentences joined by single spaces.
-    pub fn joined(&self, body: &str) -> String {
-        self.texts(body).collect::<Vec<_>>().join(" ")
+    pub fn joined(&self) -> String {
+        self.texts().collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -76,7 +80,27 @@ pub fn summarize_with(title: &str, body: &str, budget: Budget, weights: &Weights
     summarize_learned_with(title, body, budget, weights, &|_| false)
 }
 
+/// An HTML body is summarized by the text a reader sees (see
+/// [`crate::text::markup`]); the offsets point into the markup.
 fn summarize_learned_with(
+    title: &str,
+    body: &str,
+    budget: Budget,
+    weights: &Weights,
+    learned: &dyn Fn(u64) -> bool,
+) -> Summary {
+    let plain = PlainText::of(body);
+    let mut summary = summarize_text(title, plain.text(), budget, weights, learned);
+    if plain.is_markup() {
+        for sentence in &mut summary.sentences {
+            let source = plain.source_range(sentence.start..sentence.end);
+            (sentence.start, sentence.end) = (source.start, source.end);
+        }
+    }
+    summary
+}
+
+fn summarize_text(
     title: &str,
     body: &str,
     budget: Budget,
@@ -162,6 +186,7 @@ fn summarize_learned_with(
                 index: story[index],
                 start: spans[index].start,
                 end: spans[index].end,
+                text: body[spans[index].start..spans[index].end].to_owned(),
                 score: scored.parts[index],
             })
             .collect(),
@@ -203,7 +228,7 @@ mod tests {
              Ministers meet in Geneva. (AP Photo/John Roe)\n{STORY}"
         );
         let summary = summarize("", &body, Budget::default());
-        let texts: Vec<_> = summary.texts(&body).collect();
+        let texts: Vec<_> = summary.texts().collect();
         assert_eq!(
             texts,
             [
@@ -228,7 +253,7 @@ mod tests {
              {STORY} | AP photo\nmore_vert"
         );
         let summary = summarize("", &body, Budget::sentences(6).unwrap());
-        for text in summary.texts(&body) {
+        for text in summary.texts() {
             assert!(
                 !text.contains("AP photo")
                     && !text.contains("more_vert")
@@ -239,7 +264,7 @@ mod tests {
         let page = "more_vert\n\nPeople march through the harbour district on Sunday to protest the closure of the ferry pier. \
                     (Photo by Jane Doe / AFP) (Photo credit should read JANE DOE/AFP/Getty Images)";
         let summary = summarize("", page, Budget::default());
-        let texts: Vec<_> = summary.texts(page).collect();
+        let texts: Vec<_> = summary.texts().collect();
         assert_eq!(
             texts,
             [
@@ -260,7 +285,7 @@ mod tests {
              LAKESIDE (AP) \u{2014} {STORY}"
         );
         let summary = summarize("Ferry pier to close", &page, Budget::sentences(3).unwrap());
-        let texts: Vec<_> = summary.texts(&page).collect();
+        let texts: Vec<_> = summary.texts().collect();
         assert_eq!(texts.len(), 3);
         for text in &texts {
             assert!(
@@ -289,7 +314,7 @@ mod tests {
         let body =
             "Talks opened in Geneva on Monday. Talks opened in Geneva on Monday. Nothing else.";
         let summary = summarize("", body, Budget::sentences(2).unwrap());
-        let texts: Vec<_> = summary.texts(body).collect();
+        let texts: Vec<_> = summary.texts().collect();
         assert_eq!(
             texts,
             ["Talks opened in Geneva on Monday.", "Nothing else."]

@@ -21,6 +21,7 @@ pub mod caption;
 pub mod dateline;
 pub mod furniture;
 pub mod headline;
+pub mod markup;
 pub mod normalize;
 pub mod sentences;
 pub mod sparse;
