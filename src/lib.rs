@@ -11,7 +11,10 @@
 //! - [`grpc`]: the tonic service: validation, conversions, handlers, `serve()`.
 //! - [`metrics`]: the Prometheus registry (gRPC and copydesk series) and
 //!   the store wrapper that records into it.
-//! - [`http`]: the operations listener: liveness, readiness, Prometheus text.
+//! - [`http`]: the operations listener: liveness, readiness, Prometheus
+//!   text, and the editor's page.
+//! - [`page`]: the editor's page rendered as HTML (newest clusters, a
+//!   cluster's timeline), for the server and `dedup --report`.
 //! - [`ninjs`]: IPTC ninjs documents in (a story, its version, a cancel)
 //!   and copydesk's answer out as ninjs associations; an input format at
 //!   the edge, beside the CLI's JSON Lines.
@@ -41,6 +44,7 @@ pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod ninjs;
+pub mod page;
 pub mod store;
 pub mod story;
 pub mod summarize;

@@ -119,6 +119,7 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_heals_when_space_returns() {
         store: Arc::clone(&store),
         draining: Arc::new(AtomicBool::new(false)),
         metrics: Arc::new(copydesk::metrics::Metrics::new()),
+        auth: None,
     };
     tokio::spawn(serve_ops(ops, ops_state, std::future::pending()));
     let mut client = server.dedup().await;

@@ -412,6 +412,7 @@ async fn the_counters_move_by_exactly_what_was_called() {
             store,
             draining: Arc::new(AtomicBool::new(false)),
             metrics,
+            auth: None,
         },
         std::future::pending(),
     ));

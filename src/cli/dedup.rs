@@ -11,13 +11,14 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::batch::{Batch, Item};
 use super::{CliError, DedupArgs};
-use crate::dedup::changes::{Changes, Passage, VersionChanges, version_changes};
-use crate::dedup::{Evidence, Index, IndexConfig, IngestOutcome, StoryPlacement};
+use crate::dedup::changes::{Changes, Passage, VersionChanges};
+use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryPlacement};
 use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::story_message;
-use crate::store::{DurableOptions, DurableStore, StoreError};
+use crate::page;
+use crate::store::{DurableOptions, DurableStore, MemoryStore, Store, StoreError};
 use crate::story::{PreparedStory, Story};
 
 #[derive(Debug, Serialize)]
@@ -314,13 +315,14 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
         token,
         data_dir,
         no_changes,
+        report,
     } = args;
     let batch = Batch::open(&batch)?;
     let config = matching.index_config();
     let with_changes = !no_changes;
     match (server, data_dir) {
-        (None, None) => run_offline(batch, config, with_changes),
-        (None, Some(dir)) => run_durable(batch, config, &dir, with_changes),
+        (None, None) => run_offline(batch, config, with_changes, report.as_deref()),
+        (None, Some(dir)) => run_durable(batch, config, &dir, with_changes, report.as_deref()),
         (Some(server), _) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -395,6 +397,7 @@ fn run_durable(
     config: IndexConfig,
     dir: &Path,
     with_changes: bool,
+    report: Option<&Path>,
 ) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(|source| CliError::Io {
         path: dir.to_owned(),
@@ -448,21 +451,62 @@ fn run_durable(
         }
     }
     commit(&mut group, &mut waiting, &mut stories)?;
-    write_where_they_are(batch, stories, |id| Ok(store.placement_blocking(id)?))
+    write_where_they_are(batch, stories, |id| Ok(store.placement_blocking(id)?))?;
+    match report {
+        Some(path) => write_report(&store, path),
+        None => Ok(()),
+    }
 }
 
-fn run_offline(mut batch: Batch, config: IndexConfig, with_changes: bool) -> Result<(), CliError> {
-    let mut index = Index::new(config);
+/// The offline run's index: bare (only where each story goes), or with
+/// every text and version kept, for what each version changes and the
+/// report.
+enum Offline {
+    Bare(Box<Index>),
+    Kept(MemoryStore),
+}
+
+impl Offline {
+    fn ingest(&mut self, prepared: PreparedStory) -> IngestReport {
+        match self {
+            Offline::Bare(index) => prepared.ingest_into(index, SystemTime::now()).1,
+            Offline::Kept(store) => store.ingest_blocking(prepared, SystemTime::now()),
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        match self {
+            Offline::Bare(index) => index.remove(id, SystemTime::now()).is_some(),
+            Offline::Kept(store) => store.delete_blocking(id, SystemTime::now()),
+        }
+    }
+
+    fn placement(&self, id: &str) -> Option<StoryPlacement> {
+        match self {
+            Offline::Bare(index) => index.story_placement(id),
+            Offline::Kept(store) => store.placement_blocking(id),
+        }
+    }
+}
+
+fn run_offline(
+    mut batch: Batch,
+    config: IndexConfig,
+    with_changes: bool,
+    report: Option<&Path>,
+) -> Result<(), CliError> {
+    let mut offline = if with_changes || report.is_some() {
+        Offline::Kept(MemoryStore::new(config))
+    } else {
+        Offline::Bare(Box::new(Index::new(config)))
+    };
     let mut stories: Vec<Ingested> = Vec::new();
-    // Each story's latest text, to say what a later version changes.
-    let mut texts: HashMap<String, (String, String)> = HashMap::new();
     let mut order = VersionOrder::default();
     while let Some(item) = batch.next_item()? {
         let (story, uri) = match order.step(item) {
             Step::Ingest(story, uri) => (story, uri),
             Step::Delete { id, uri } => {
-                texts.remove(&id);
-                let deleted = index.remove(&id, SystemTime::now()).is_some();
+                let deleted = offline.remove(&id);
                 stories.push(Ingested::Note(deleted_line(id, uri, deleted)));
                 continue;
             }
@@ -473,30 +517,46 @@ fn run_offline(mut batch: Batch, config: IndexConfig, with_changes: bool) -> Res
         };
         let prepared = PreparedStory::new(story);
         let headline = prepared.headline.clone();
-        let (story, report) = prepared.ingest_into(&mut index, SystemTime::now());
-        let changes = if with_changes {
-            let followed = match (report.outcome, &report.duplicate_of) {
-                (IngestOutcome::Replaced, _) => Some(report.story_id.as_str()),
-                (IngestOutcome::Created, Some((of, _))) => Some(of.as_str()),
-                _ => None,
-            };
-            let changes = followed.and_then(|against| {
-                let (title, body) = texts.get(against)?;
-                Some(version_changes(
-                    against,
-                    (title, body),
-                    (&story.title, &story.body),
-                ))
-            });
-            texts.insert(story.id, (story.title, story.body));
-            changes
-        } else {
-            None
-        };
-        stories.push(Ingested::new(&report.story_id, headline, changes, uri));
+        let answer = offline.ingest(prepared);
+        let changes = answer.changes.filter(|_| with_changes);
+        stories.push(Ingested::new(&answer.story_id, headline, changes, uri));
     }
-    drop(texts);
-    write_where_they_are(batch, stories, |id| Ok(index.story_placement(id)))
+    write_where_they_are(batch, stories, |id| Ok(offline.placement(id)))?;
+    if let (Some(path), Offline::Kept(store)) = (report, &offline) {
+        write_report(store, path)?;
+    }
+    Ok(())
+}
+
+/// Writes the editor's views of every cluster in `store` to `path`, as
+/// one self-contained HTML file.
+fn write_report(store: &dyn Store, path: &Path) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            path: "tokio runtime".into(),
+            source,
+        })?;
+    let views = runtime.block_on(async {
+        let mut views = Vec::new();
+        let mut before = None;
+        loop {
+            let listed = store.list_clusters(before, 100).await?;
+            for cluster in &listed.clusters {
+                views.push(page::cluster_view(store, cluster.view.id).await?);
+            }
+            match listed.next_before {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        Ok::<_, StoreError>(views)
+    })?;
+    std::fs::write(path, page::report(&views)).map_err(|source| CliError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Writes the offline lines once the whole input is in, each with where

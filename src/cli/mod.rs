@@ -61,7 +61,7 @@ pub struct ServeArgs {
     listen: String,
     /// Address of the operations listener (plain HTTP: `/healthz`,
     /// `/readyz`, `/metrics`); off unless set.
-    #[arg(long, env = "COPYDESK_METRICS_LISTEN")]
+    #[arg(long, alias = "http-listen", env = "COPYDESK_METRICS_LISTEN")]
     metrics_listen: Option<String>,
     /// The gRPC listener's certificate chain (PEM); with `--tls-key`, the
     /// listener speaks TLS only. Read again on SIGHUP.
@@ -243,6 +243,11 @@ pub struct DedupArgs {
     /// text in memory until the run ends; this keeps only the index.
     #[arg(long)]
     no_changes: bool,
+    /// Also write the editor's views of the run (every cluster, newest
+    /// first, each with its timeline) to this file: one self-contained
+    /// HTML page. Offline or with `--data-dir`.
+    #[arg(long, conflicts_with = "server")]
+    report: Option<PathBuf>,
 }
 
 /// Errors of the command-line program.

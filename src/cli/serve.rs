@@ -67,6 +67,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
     };
     let metrics = Arc::new(Metrics::new());
+    let page_auth = auth.clone();
     let reloadable = Reloadable {
         tls: tls.clone(),
         auth: auth.clone(),
@@ -151,6 +152,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 store: Arc::clone(&store),
                 draining: Arc::clone(&draining),
                 metrics: Arc::clone(&metrics),
+                auth: page_auth,
             };
             tokio::spawn(serve_ops(listener, state, async move {
                 let _ = ops_stopped.await;

@@ -193,6 +193,11 @@ impl AuthConfig {
         *current = Arc::new(tokens);
     }
 
+    /// The scope of a presented token under the tokens in place now.
+    pub fn scope_of(&self, presented: &[u8]) -> Option<Scope> {
+        self.current().scope_of(presented)
+    }
+
     fn current(&self) -> Arc<AccessTokens> {
         Arc::clone(
             &self

@@ -13,7 +13,8 @@ use super::{
     ClusterDetail, ClusterPage, FollowedVersion, IndexStats, Store, StoreError, cluster_page,
 };
 use crate::dedup::{
-    ClusterId, ClusterView, Index, IndexConfig, IngestOutcome, IngestReport, Placement, furniture,
+    ClusterId, ClusterView, Index, IndexConfig, IngestOutcome, IngestReport, Placement,
+    StoryPlacement, furniture,
 };
 use crate::story::{PreparedStory, StoredStory};
 
@@ -43,6 +44,24 @@ impl MemoryStore {
         }
     }
 
+    /// Ingests a story synchronously (the offline CLI's path).
+    pub fn ingest_blocking(&self, prepared: PreparedStory, now: SystemTime) -> IngestReport {
+        lock(&self.state).ingest(prepared, now)
+    }
+
+    /// Where a story is now, synchronously (the offline CLI's last step).
+    pub fn placement_blocking(&self, id: &str) -> Option<StoryPlacement> {
+        lock(&self.state).index.story_placement(id)
+    }
+
+    /// Removes a story synchronously; `false` when it is not stored.
+    pub fn delete_blocking(&self, id: &str, now: SystemTime) -> bool {
+        let mut state = lock(&self.state);
+        state.stories.remove(id);
+        state.versions.remove(id);
+        state.index.remove(id, now).is_some()
+    }
+
     /// Runs `work` on the state on the blocking pool.
     async fn with_state<T: Send + 'static>(
         &self,
@@ -64,6 +83,38 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl State {
+    /// Ingests one story: the index decides, the text and the new
+    /// version are kept, with what the version changes.
+    fn ingest(&mut self, prepared: PreparedStory, now: SystemTime) -> IngestReport {
+        let previous = self
+            .stories
+            .get(&prepared.story.id)
+            .map(|stored| stored.story.clone());
+        let (story, mut report) = prepared.ingest_into(&mut self.index, now);
+        let followed = FollowedVersion::of(&report, previous.clone(), &story, |id| {
+            self.stories.get(id).map(|stored| stored.story.clone())
+        });
+        report.changes = followed.as_ref().map(FollowedVersion::compare);
+        if report.outcome == IngestOutcome::Unchanged {
+            return report;
+        }
+        let history = self.versions.entry(story.id.clone()).or_default();
+        if let (Some(superseded), Some(previous)) = (history.last_mut(), previous) {
+            superseded.superseded_body = Some(previous.body);
+        }
+        let number = history.last().map_or(1, |v| v.number + 1);
+        history.push(VersionRecord::ingested(number, &story, &report, now));
+        self.stories.insert(
+            story.id.clone(),
+            StoredStory {
+                story,
+                cluster: report.cluster,
+                ingested_at: now,
+            },
+        );
+        report
+    }
+
     /// A cluster's detail; its timeline too when `with_timeline`.
     fn detail(&self, view: ClusterView, with_timeline: bool) -> Result<ClusterDetail, StoreError> {
         let canonical = self.stories.get(&view.canonical).cloned().ok_or_else(|| {
@@ -114,39 +165,10 @@ impl Store for MemoryStore {
         prepared: PreparedStory,
         now: SystemTime,
     ) -> Result<IngestReport, StoreError> {
-        let state = Arc::clone(&self.state);
-        tokio::task::spawn_blocking(move || {
-            let mut state = lock(&state);
-            let previous = state
-                .stories
-                .get(&prepared.story.id)
-                .map(|stored| stored.story.clone());
-            let (story, mut report) = prepared.ingest_into(&mut state.index, now);
-            let followed = FollowedVersion::of(&report, previous.clone(), &story, |id| {
-                state.stories.get(id).map(|stored| stored.story.clone())
-            });
-            report.changes = followed.as_ref().map(FollowedVersion::compare);
-            if report.outcome == IngestOutcome::Unchanged {
-                return report;
-            }
-            let history = state.versions.entry(story.id.clone()).or_default();
-            if let (Some(superseded), Some(previous)) = (history.last_mut(), previous) {
-                superseded.superseded_body = Some(previous.body);
-            }
-            let number = history.last().map_or(1, |v| v.number + 1);
-            history.push(VersionRecord::ingested(number, &story, &report, now));
-            state.stories.insert(
-                story.id.clone(),
-                StoredStory {
-                    story,
-                    cluster: report.cluster,
-                    ingested_at: now,
-                },
-            );
-            report
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.ingest_blocking(prepared, now))
+            .await
+            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))
     }
 
     async fn evict_before(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chain;
+pub mod desk;
 pub mod pki;
 pub mod texts;
 
