@@ -18,7 +18,7 @@ use std::ops::Range;
 use crate::summarize::{Weights, score_sentences};
 use crate::text::markup::PlainText;
 use crate::text::words::for_each_word;
-use crate::text::{SentenceSpan, furniture, normalize, split_sentences};
+use crate::text::{SentenceSpan, caption, furniture, normalize, split_sentences};
 
 /// Two unmatched sentences are one sentence changed when this share of
 /// their words (Jaccard of the word sets) is common to both.
@@ -102,15 +102,19 @@ pub struct VersionChanges {
 }
 
 /// What `new` changes against the stored story `against` (its title and
-/// body as `old_title`, `old_body`).
+/// body as `old_title`, `old_body`). Lines whose
+/// [`furniture::line_hash`] `learned` says are furniture (what an index
+/// has learned recurs under unrelated stories: a subscription offer, a
+/// weather widget) are not story, so not changes.
 pub fn version_changes(
     against: &str,
     (old_title, old_body): (&str, &str),
     (new_title, new_body): (&str, &str),
+    learned: &dyn Fn(u64) -> bool,
 ) -> VersionChanges {
     VersionChanges {
         against: against.to_owned(),
-        changes: compare_versions(old_title, old_body, new_title, new_body),
+        changes: compare_learned(old_title, old_body, new_title, new_body, learned),
     }
 }
 
@@ -126,8 +130,8 @@ struct Sentence {
 
 /// The story sentences of `body`: furniture lines and sentences left out,
 /// a leading dateline cut from the first, empty ones dropped.
-fn story_sentences(body: &str) -> Vec<Sentence> {
-    let furniture_lines = furniture::furniture_lines(body, &|_| false);
+fn story_sentences(body: &str, learned: &dyn Fn(u64) -> bool) -> Vec<Sentence> {
+    let furniture_lines = furniture::furniture_lines(body, learned);
     let mut sentences = Vec::new();
     for span in split_sentences(body) {
         let text = &body[span.start..span.end];
@@ -278,8 +282,26 @@ pub fn compare_versions(
     new_title: &str,
     new_body: &str,
 ) -> Changes {
+    compare_learned(old_title, old_body, new_title, new_body, &|_| false)
+}
+
+/// [`compare_versions`] with learned furniture left out (see
+/// [`version_changes`]).
+fn compare_learned(
+    old_title: &str,
+    old_body: &str,
+    new_title: &str,
+    new_body: &str,
+    learned: &dyn Fn(u64) -> bool,
+) -> Changes {
     let (old_plain, new_plain) = (PlainText::of(old_body), PlainText::of(new_body));
-    let mut changes = compare_texts(old_title, old_plain.text(), new_title, new_plain.text());
+    let mut changes = compare_texts(
+        old_title,
+        old_plain.text(),
+        new_title,
+        new_plain.text(),
+        learned,
+    );
     let into_old = |p: &mut Passage| p.range = old_plain.source_range(p.range.clone());
     let into_new = |p: &mut Passage| p.range = new_plain.source_range(p.range.clone());
     if old_plain.is_markup() {
@@ -300,9 +322,15 @@ pub fn compare_versions(
     changes
 }
 
-fn compare_texts(old_title: &str, old_body: &str, new_title: &str, new_body: &str) -> Changes {
-    let old = story_sentences(old_body);
-    let new = story_sentences(new_body);
+fn compare_texts(
+    old_title: &str,
+    old_body: &str,
+    new_title: &str,
+    new_body: &str,
+    learned: &dyn Fn(u64) -> bool,
+) -> Changes {
+    let old = story_sentences(old_body, learned);
+    let new = story_sentences(new_body, learned);
     let common = common_in_order(&old, &new);
     let mut old_matched = vec![false; old.len()];
     let mut new_matched = vec![false; new.len()];
@@ -424,9 +452,6 @@ fn compare_texts(old_title: &str, old_body: &str, new_title: &str, new_body: &st
 /// words, centrality among them, position), at most
 /// [`UPDATE_SUMMARY_SENTENCES`], in story order.
 fn update_summary(title: &str, body: &str, added: &[Range<usize>]) -> Vec<Range<usize>> {
-    if added.len() <= UPDATE_SUMMARY_SENTENCES {
-        return added.to_vec();
-    }
     let spans: Vec<SentenceSpan> = added
         .iter()
         .map(|r| SentenceSpan {
@@ -434,7 +459,8 @@ fn update_summary(title: &str, body: &str, added: &[Range<usize>]) -> Vec<Range<
             end: r.end,
         })
         .collect();
-    let scored = score_sentences(title, body, &spans, &Weights::default());
+    let weights = Weights::default();
+    let scored = score_sentences(title, body, &spans, &weights);
     let mut order: Vec<usize> = (0..added.len()).collect();
     order.sort_by(|&a, &b| {
         scored.parts[b]
@@ -442,11 +468,24 @@ fn update_summary(title: &str, body: &str, added: &[Range<usize>]) -> Vec<Range<
             .total_cmp(&scored.parts[a].total)
             .then(a.cmp(&b))
     });
-    let mut best: Vec<Range<usize>> = order
-        .into_iter()
-        .take(UPDATE_SUMMARY_SENTENCES)
-        .map(|i| added[i].clone())
-        .collect();
+    // As the summarizer chooses: a photo caption (closed by place and
+    // date) is not what the update adds, and a sentence that repeats one
+    // already chosen (a caption set twice) says nothing new.
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut dense = Vec::new();
+    for candidate in order {
+        if chosen.len() == UPDATE_SUMMARY_SENTENCES {
+            break;
+        }
+        let range = &added[candidate];
+        if caption::closes_like_caption(&body[range.clone()])
+            || scored.max_similarity(candidate, &chosen, &mut dense) > weights.max_redundancy
+        {
+            continue;
+        }
+        chosen.push(candidate);
+    }
+    let mut best: Vec<Range<usize>> = chosen.into_iter().map(|i| added[i].clone()).collect();
     best.sort_by_key(|r| r.start);
     best
 }
@@ -504,6 +543,28 @@ mod tests {
         let changes = compare_versions("Bridge closes", FIRST, "UPDATE 1-Bridge closes", restyled);
         assert!(changes.is_empty(), "{changes:?}");
         assert!(!changes.trimmed);
+    }
+
+    #[test]
+    fn the_update_summary_skips_captions_repeats_and_learned_furniture() {
+        let news = "Shops on the east bank said trade had fallen by half since the closure.";
+        let caption = "A ferry leaves the harbour in Lakeside, Norway, Tuesday, Nov. 24, 2026.";
+        let offer = "Subscribe now for unlimited access.";
+        let new = format!("{FIRST}\n{caption}\n{news}\n{news}\n{offer}");
+        let learned = crate::text::furniture::line_hash(offer);
+        let changes = version_changes(
+            "first",
+            ("Bridge closes", FIRST),
+            ("Bridge closes", &new),
+            &|line| line == learned,
+        )
+        .changes;
+        let added = texts(&new, &changes.added);
+        assert!(
+            !added.contains(&offer),
+            "learned furniture is no change: {added:?}"
+        );
+        assert_eq!(texts(&new, &changes.update_summary), [news]);
     }
 
     #[test]

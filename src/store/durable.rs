@@ -848,7 +848,9 @@ impl State {
             let followed = FollowedVersion::of(&report, previous_text, &story, |id| {
                 self.stored_story(&writes, id)
             });
-            report.changes = followed.as_ref().map(FollowedVersion::compare);
+            report.changes = followed
+                .as_ref()
+                .map(|f| f.compare(self.index.learned_furniture()));
             if report.outcome != IngestOutcome::Unchanged {
                 let placement = self
                     .index

@@ -94,7 +94,9 @@ impl State {
         let followed = FollowedVersion::of(&report, previous.clone(), &story, |id| {
             self.stories.get(id).map(|stored| stored.story.clone())
         });
-        report.changes = followed.as_ref().map(FollowedVersion::compare);
+        report.changes = followed
+            .as_ref()
+            .map(|f| f.compare(self.index.learned_furniture()));
         if report.outcome == IngestOutcome::Unchanged {
             return report;
         }

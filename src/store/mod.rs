@@ -23,6 +23,7 @@ pub use memory::MemoryStore;
 pub use versions::{TimelineEntry, VersionRecord, timeline};
 
 use crate::dedup::changes::{VersionChanges, version_changes};
+use crate::dedup::furniture::LearnedFurniture;
 use crate::dedup::{ClusterId, ClusterView, Index, IngestOutcome, IngestReport, Placement};
 use crate::story::{PreparedStory, StoredStory, Story};
 
@@ -182,11 +183,12 @@ impl FollowedVersion {
     /// What the new version changes against the old. CPU work, done once
     /// per new version while the store is locked so that the changes are
     /// committed with the version.
-    fn compare(&self) -> VersionChanges {
+    fn compare(&self, learned: &LearnedFurniture) -> VersionChanges {
         version_changes(
             &self.against,
             (&self.old.title, &self.old.body),
             (&self.new.title, &self.new.body),
+            &|line| learned.is_furniture(line),
         )
     }
 }
