@@ -73,6 +73,25 @@ assert answer["cluster"].startswith("clusters/"), answer
 assert answer["canonicalStory"] == "stories/grpcurl-1", answer
 PY
 
+echo "interop: grpcurl a correction, then ListStoryVersions and the GetCluster timeline"
+corrected=${body/Brussels/Vienna}
+"$grpcurl" -plaintext -d "{\"story\": {\"id\": \"grpcurl-1\", \"body\": \"$corrected\"}}" \
+    "$address" copydesk.v1.DedupService/IngestStory >/dev/null
+versions=$("$grpcurl" -plaintext -d '{"name": "stories/grpcurl-1"}' \
+    "$address" copydesk.v1.DedupService/ListStoryVersions)
+timeline=$("$grpcurl" -plaintext -d "{\"name\": \"$("$python" -c 'import json,sys; print(json.loads(sys.argv[1])["cluster"])' "$ingest")\"}" \
+    "$address" copydesk.v1.DedupService/GetCluster)
+"$python" - "$versions" "$timeline" <<'PY' || fail "versions answer"
+import json, sys
+versions = json.loads(sys.argv[1])["versions"]
+assert [v["version"] for v in versions] == [1, 2], versions
+assert "Brussels" in versions[0]["body"], versions
+changed = versions[1]["changes"]["changed"][0]
+assert changed["wordsRemoved"] == ["brussels"] and changed["wordsAdded"] == ["vienna"], changed
+timeline = json.loads(sys.argv[2])["timeline"]
+assert len(timeline) == 2 and timeline[1]["current"], timeline
+PY
+
 echo "interop: grpcurl error details"
 if error=$("$grpcurl" -plaintext -d '{"story": {"body": ""}}' "$address" copydesk.v1.SummaryService/Summarize 2>&1); then
     fail "an empty body was accepted"

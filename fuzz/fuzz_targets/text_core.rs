@@ -4,6 +4,7 @@
 
 use copydesk::dedup::{Fingerprint, Relation, compare};
 use copydesk::summarize::{Budget, summarize};
+use copydesk::text::markup;
 use copydesk::text::normalize::normalize;
 use copydesk::text::sentences::split_sentences;
 use libfuzzer_sys::fuzz_target;
@@ -57,7 +58,28 @@ fuzz_target!(|text: &str| {
                 .all(|w| w[0].index < w[1].index)
         );
         for s in &summary.sentences {
-            assert_eq!((s.start, s.end), (spans[s.index].start, spans[s.index].end));
+            if markup::is_markup(text) {
+                // An HTML body's sentences are its text's: offsets span
+                // their markup in the body as sent.
+                assert!(s.start <= s.end && s.end <= text.len());
+                assert!(text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+            } else {
+                assert_eq!((s.start, s.end), (spans[s.index].start, spans[s.index].end));
+                assert_eq!(s.text, &text[s.start..s.end]);
+            }
         }
+    }
+
+    // Any range of an HTML body's text maps into the body, in order, on
+    // char boundaries.
+    let plain = markup::PlainText::of(text);
+    let view = plain.text();
+    let mut last_end = 0;
+    for span in split_sentences(view) {
+        let source = plain.source_range(span.start..span.end);
+        assert!(source.start <= source.end && source.end <= text.len());
+        assert!(text.is_char_boundary(source.start) && text.is_char_boundary(source.end));
+        assert!(source.start >= last_end.min(source.start));
+        last_end = source.end;
     }
 });

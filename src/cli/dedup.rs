@@ -11,12 +11,12 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::batch::{Batch, Item};
 use super::{CliError, DedupArgs};
-use crate::dedup::changes::{Changes, Passage, VersionChanges};
+use crate::dedup::changes::VersionChanges;
 use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryPlacement};
 use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
-use crate::grpc::story_message;
+use crate::grpc::{changes_message, story_message};
 use crate::page;
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store, StoreError};
 use crate::story::{PreparedStory, Story};
@@ -165,16 +165,6 @@ struct ChangesLine {
     update_summary: Vec<PassageLine>,
 }
 
-impl From<Passage> for PassageLine {
-    fn from(p: Passage) -> Self {
-        PassageLine {
-            text: p.text,
-            start: p.range.start,
-            end: p.range.end,
-        }
-    }
-}
-
 impl From<proto::Passage> for PassageLine {
     fn from(p: proto::Passage) -> Self {
         PassageLine {
@@ -191,34 +181,9 @@ fn passages<P: Into<PassageLine>>(list: Vec<P>) -> Vec<PassageLine> {
 
 impl From<VersionChanges> for ChangesLine {
     fn from(version: VersionChanges) -> Self {
-        let VersionChanges { against, changes } = version;
-        let Changes {
-            added,
-            removed,
-            changed,
-            top_changed,
-            trimmed,
-            cut,
-            update_summary,
-        } = changes;
-        ChangesLine {
-            against,
-            top_changed,
-            trimmed,
-            cut,
-            added: passages(added),
-            removed: passages(removed),
-            changed: changed
-                .into_iter()
-                .map(|c| ChangedLine {
-                    old: c.old.into(),
-                    new: c.new.into(),
-                    words_removed: c.words_removed,
-                    words_added: c.words_added,
-                })
-                .collect(),
-            update_summary: passages(update_summary),
-        }
+        // One mapping of the core's changes, the server's: the lines say
+        // the same offline and through `--server`.
+        changes_message(&version).into()
     }
 }
 

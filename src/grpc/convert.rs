@@ -347,7 +347,8 @@ fn passage(passage: &Passage) -> proto::Passage {
     }
 }
 
-fn changes(version: &VersionChanges) -> proto::Changes {
+/// The Changes message of what a version changes.
+pub fn changes(version: &VersionChanges) -> proto::Changes {
     let VersionChanges { against, changes } = version;
     let Changes {
         added,

@@ -20,7 +20,7 @@ mod summary_service;
 mod tls;
 
 pub use auth::{AccessTokens, AuthConfig, MIN_TOKEN_LEN, Scope, TokensError};
-pub use convert::story_message;
+pub use convert::{changes as changes_message, story_message};
 pub use error::ApiError;
 pub(crate) use server::AbortOnDrop;
 pub use server::{ServeError, ServerConfig, serve, serve_with_store};

@@ -56,10 +56,7 @@ impl MemoryStore {
 
     /// Removes a story synchronously; `false` when it is not stored.
     pub fn delete_blocking(&self, id: &str, now: SystemTime) -> bool {
-        let mut state = lock(&self.state);
-        state.stories.remove(id);
-        state.versions.remove(id);
-        state.index.remove(id, now).is_some()
+        lock(&self.state).delete(id, now)
     }
 
     /// Runs `work` on the state on the blocking pool.
@@ -83,6 +80,13 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl State {
+    /// Removes a story with its history; `false` when it is not stored.
+    fn delete(&mut self, id: &str, now: SystemTime) -> bool {
+        self.stories.remove(id);
+        self.versions.remove(id);
+        self.index.remove(id, now).is_some()
+    }
+
     /// Ingests one story: the index decides, the text and the new
     /// version are kept, with what the version changes.
     fn ingest(&mut self, prepared: PreparedStory, now: SystemTime) -> IngestReport {
@@ -219,12 +223,9 @@ impl Store for MemoryStore {
     async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
         let id = id.to_owned();
         self.with_state(move |state| {
-            state.stories.remove(&id);
-            state.versions.remove(&id);
             state
-                .index
-                .remove(&id, now)
-                .map(|_| ())
+                .delete(&id, now)
+                .then_some(())
                 .ok_or(StoreError::StoryNotFound(id))
         })
         .await?
