@@ -7,7 +7,9 @@
 //! - [`summarize`]: sentence scoring and selection within a budget.
 //! - [`dedup`]: fingerprints, MinHash/LSH, pairwise decisions, clusters.
 //! - [`story`]: the validated story the core works on.
-//! - [`store`]: stories and the index behind an async trait; in-memory backend.
+//! - [`store`]: stories and the index behind an async trait; a durable
+//!   (redb) backend and an in-memory one.
+//! - [`names`]: resource names, `stories/{id}` and `clusters/{number}`.
 //! - [`grpc`]: the tonic service: validation, conversions, handlers, `serve()`.
 //! - [`metrics`]: the Prometheus registry (gRPC and copydesk series) and
 //!   the store wrapper that records into it.
@@ -43,6 +45,7 @@ pub mod dedup;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
+pub mod names;
 pub mod ninjs;
 pub mod page;
 pub mod store;

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use crate::dedup::ClusterId;
 use crate::dedup::changes::{Changes, VersionChanges};
+use crate::names;
 use crate::store::{ClusterDetail, Store, StoreError, TimelineEntry};
 use crate::summarize::{Budget, summarize_learned};
 
@@ -237,8 +238,8 @@ fn changes_html(out: &mut String, version: &VersionChanges) {
     } = changes;
     let _ = write!(
         out,
-        "<div class=\"meta\">against <code>stories/{}</code>",
-        escape(against)
+        "<div class=\"meta\">against <code>{}</code>",
+        escape(&names::story(against))
     );
     for (flag, name) in [
         (*top_changed, "new top"),
@@ -319,9 +320,9 @@ fn cluster_body(out: &mut String, view: &ClusterView, links: Links) {
         .join(" · ");
         let _ = write!(
             out,
-            "<li class=\"version\"><div class=\"meta\">{when} · <code>stories/{id}</code> version {n}{current}{source}</div><div>{title}</div>",
+            "<li class=\"version\"><div class=\"meta\">{when} · <code>{name}</code> version {n}{current}{source}</div><div>{title}</div>",
             when = time(v.time()),
-            id = escape(&entry.story_id),
+            name = escape(&names::story(&entry.story_id)),
             n = v.number,
             current = if entry.current { "" } else { " (superseded)" },
             source = if source.is_empty() {
@@ -406,7 +407,7 @@ pub async fn cluster_view(store: &dyn Store, id: ClusterId) -> Result<ClusterVie
         let card = card_of(&detail);
         ClusterView {
             card,
-            canonical: format!("stories/{}", detail.view.canonical),
+            canonical: names::story(&detail.view.canonical),
             timeline: detail.timeline,
             related,
         }

@@ -17,9 +17,9 @@ use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::{changes_message, story_message};
-use crate::page;
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store, StoreError};
 use crate::story::{PreparedStory, Story};
+use crate::{names, page};
 
 #[derive(Debug, Serialize)]
 struct DedupLine {
@@ -567,7 +567,7 @@ fn write_where_they_are(
         };
         let line = DedupLine {
             id: id.to_string(),
-            cluster: format!("clusters/{}", placement.cluster),
+            cluster: names::cluster(placement.cluster),
             canonical_headline: headlines
                 .get(placement.canonical.as_str())
                 .map(|h| h.to_string()),
@@ -577,7 +577,7 @@ fn write_where_they_are(
             related: placement
                 .related
                 .iter()
-                .map(|c| format!("clusters/{c}"))
+                .map(|&c| names::cluster(c))
                 .collect(),
             agency: placement.agency.map(|a| a.as_str().to_owned()),
             headline: headline.as_deref().map(str::to_owned),
@@ -663,7 +663,7 @@ async fn run_remote(
                 Some(Step::Delete { id, uri }) => {
                     let deleted = match client
                         .delete_story(proto::DeleteStoryRequest {
-                            name: format!("stories/{id}"),
+                            name: names::story(&id),
                         })
                         .await
                     {
@@ -708,7 +708,7 @@ async fn run_remote(
 }
 
 fn strip_story(name: &str) -> String {
-    name.strip_prefix("stories/").unwrap_or(name).to_owned()
+    names::story_id_of(name).to_owned()
 }
 
 fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {

@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::proto;
 use crate::dedup::changes::{Changes, Passage, VersionChanges};
 use crate::dedup::{ClusterId, Evidence, IngestOutcome, IngestReport, Match, Placement, Relation};
+use crate::names;
 use crate::store::{ClusterDetail, VersionRecord};
 use crate::story::{StoredStory, Story, validate_story_id};
 use crate::summarize::{Budget, Summary};
@@ -201,34 +202,22 @@ pub fn summary_response(summary: &Summary) -> proto::SummarizeResponse {
 
 /// `stories/{id}` → id.
 pub fn story_name(name: &str, field: &str) -> Result<String, ApiError> {
-    let id = name
-        .strip_prefix("stories/")
-        .ok_or_else(|| ApiError::field(field, "must be of the form stories/{id}"))?;
-    validate_story_id(id).map_err(|e| ApiError::field(field, format!("story id {e}")))?;
-    Ok(id.to_owned())
+    names::parse_story(name)
+        .map(str::to_owned)
+        .map_err(|e| ApiError::field(field, e.to_string()))
 }
 
 /// `clusters/{id}` → id.
 pub fn cluster_name(name: &str, field: &str) -> Result<ClusterId, ApiError> {
-    // One resource, one name (AIP-122): the number as copydesk writes it,
-    // so `clusters/+1` and `clusters/01` are not other names of
-    // `clusters/1`.
-    name.strip_prefix("clusters/")
-        .and_then(|id| id.parse::<ClusterId>().ok().filter(|n| n.to_string() == id))
-        .ok_or_else(|| {
-            ApiError::field(
-                field,
-                "must be of the form clusters/{number}, the number without sign or leading zeros",
-            )
-        })
+    names::parse_cluster(name).map_err(|e| ApiError::field(field, e.to_string()))
 }
 
 pub fn story_resource(id: &str) -> String {
-    format!("stories/{id}")
+    names::story(id)
 }
 
 pub fn cluster_resource(id: ClusterId) -> String {
-    format!("clusters/{id}")
+    names::cluster(id)
 }
 
 /// Page size per AIP-158: 0 means the default, larger than the maximum is

@@ -3,6 +3,7 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
+use crate::names;
 use crate::store::StoreError;
 
 /// Everything a handler can fail with.
@@ -52,10 +53,10 @@ impl From<ApiError> for Status {
                 )
             }
             ApiError::Store(StoreError::StoryNotFound(id)) => {
-                Status::not_found(format!("stories/{id} not found"))
+                Status::not_found(format!("{} not found", names::story(&id)))
             }
             ApiError::Store(StoreError::ClusterNotFound(id)) => {
-                Status::not_found(format!("clusters/{id} not found"))
+                Status::not_found(format!("{} not found", names::cluster(id)))
             }
             ApiError::Store(StoreError::Full(detail)) => {
                 tracing::error!(cause = %detail, "data directory full: refusing writes");
