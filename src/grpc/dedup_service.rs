@@ -214,84 +214,17 @@ impl DedupService for DedupApi {
         request: Request<Streaming<proto::IngestStoriesRequest>>,
     ) -> Result<Response<Self::IngestStoriesStream>, Status> {
         let span = rpc_span("IngestStories", &request);
-        let mut requests = request.into_inner();
+        let requests = request.into_inner();
         // A bounded channel: when the client stops reading responses, this
         // task stops reading requests and HTTP/2 flow control pushes back.
         let (responses, receiver) = mpsc::channel(self.stream_buffer);
-        let api = self.clone();
-        let started = std::time::Instant::now();
-        tokio::spawn(
-            async move {
-                let mut sequence = 0u64;
-                let mut input_ended = false;
-                'stream: while !input_ended {
-                    // Wait for one item, then take those already waiting:
-                    // under load a group fills, alone an item goes at once.
-                    let Some(first) = requests.next().await else {
-                        break;
-                    };
-                    let mut group = vec![first];
-                    while group.len() < api.commit_group {
-                        match requests.next().now_or_never() {
-                            Some(Some(item)) => group.push(item),
-                            Some(None) => {
-                                input_ended = true;
-                                break;
-                            }
-                            None => break,
-                        }
-                    }
-                    let mut transport_error = None;
-                    let mut stories = Vec::with_capacity(group.len());
-                    for item in group {
-                        match item {
-                            Ok(proto::IngestStoriesRequest { story }) => stories.push(story),
-                            // The transport failed: answer what came before,
-                            // then end the stream with its status.
-                            Err(status) => {
-                                transport_error = Some(status);
-                                break;
-                            }
-                        }
-                    }
-                    let ids: Vec<String> = stories
-                        .iter()
-                        .map(|s| s.as_ref().map(|s| s.id.clone()).unwrap_or_default())
-                        .collect();
-                    let answers = api.ingest_group(stories).await;
-                    for (story_id, answer) in ids.into_iter().zip(answers) {
-                        let result = match answer {
-                            Ok(report) => ingest_stories_response::Result::Ingested(
-                                convert::ingest_response(&report),
-                            ),
-                            Err(status) => {
-                                ingest_stories_response::Result::Error(to_rpc_status(&status))
-                            }
-                        };
-                        let response = proto::IngestStoriesResponse {
-                            sequence,
-                            story_id,
-                            result: Some(result),
-                        };
-                        if responses.send(Ok(response)).await.is_err() {
-                            break 'stream;
-                        }
-                        sequence += 1;
-                    }
-                    if let Some(status) = transport_error {
-                        let _ = responses.send(Err(status)).await;
-                        break;
-                    }
-                }
-                tracing::Span::current().record("items", sequence);
-                tracing::info!(
-                    code = "OK",
-                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-                    "rpc"
-                );
-            }
-            .instrument(span),
-        );
+        let handler = StreamHandler {
+            api: self.clone(),
+            requests,
+            responses,
+            sequence: 0,
+        };
+        tokio::spawn(handler.run().instrument(span));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
@@ -403,5 +336,122 @@ impl DedupService for DedupApi {
             }))
         })
         .await
+    }
+}
+
+/// One IngestStories call: reads the client's stream in groups (one
+/// commit each), answers every item in order, and ends with the stream.
+struct StreamHandler {
+    api: DedupApi,
+    requests: Streaming<proto::IngestStoriesRequest>,
+    /// Bounded: when the client stops reading responses, the handler stops
+    /// reading requests and HTTP/2 flow control pushes back.
+    responses: mpsc::Sender<Result<proto::IngestStoriesResponse, Status>>,
+    /// The next response's position in the stream.
+    sequence: u64,
+}
+
+/// What reading one group found.
+struct Group {
+    stories: Vec<Option<proto::Story>>,
+    /// The transport failed after these items: answer them, then end the
+    /// stream with this status.
+    transport_error: Option<Status>,
+    /// The client closed its side.
+    input_ended: bool,
+}
+
+impl StreamHandler {
+    async fn run(mut self) {
+        let started = std::time::Instant::now();
+        loop {
+            let Some(group) = self.next_group().await else {
+                break;
+            };
+            let Group {
+                stories,
+                transport_error,
+                input_ended,
+            } = group;
+            if !self.answer(stories).await {
+                break;
+            }
+            if let Some(status) = transport_error {
+                let _ = self.responses.send(Err(status)).await;
+                break;
+            }
+            if input_ended {
+                break;
+            }
+        }
+        tracing::Span::current().record("items", self.sequence);
+        tracing::info!(
+            code = "OK",
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "rpc"
+        );
+    }
+
+    /// Waits for one item, then takes those already waiting, up to a
+    /// commit group: under load a group fills, alone an item goes at once.
+    /// `None` when the stream has ended.
+    async fn next_group(&mut self) -> Option<Group> {
+        let first = self.requests.next().await?;
+        let mut items = vec![first];
+        let mut input_ended = false;
+        while items.len() < self.api.commit_group {
+            match self.requests.next().now_or_never() {
+                Some(Some(item)) => items.push(item),
+                Some(None) => {
+                    input_ended = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        let mut stories = Vec::with_capacity(items.len());
+        let mut transport_error = None;
+        for item in items {
+            match item {
+                Ok(proto::IngestStoriesRequest { story }) => stories.push(story),
+                Err(status) => {
+                    transport_error = Some(status);
+                    break;
+                }
+            }
+        }
+        Some(Group {
+            stories,
+            transport_error,
+            input_ended,
+        })
+    }
+
+    /// Ingests a group in one commit and sends an answer for each item, in
+    /// order; `false` once the client has gone.
+    async fn answer(&mut self, stories: Vec<Option<proto::Story>>) -> bool {
+        let ids: Vec<String> = stories
+            .iter()
+            .map(|s| s.as_ref().map(|s| s.id.clone()).unwrap_or_default())
+            .collect();
+        let answers = self.api.ingest_group(stories).await;
+        for (story_id, answer) in ids.into_iter().zip(answers) {
+            let result = match answer {
+                Ok(report) => {
+                    ingest_stories_response::Result::Ingested(convert::ingest_response(&report))
+                }
+                Err(status) => ingest_stories_response::Result::Error(to_rpc_status(&status)),
+            };
+            let response = proto::IngestStoriesResponse {
+                sequence: self.sequence,
+                story_id,
+                result: Some(result),
+            };
+            if self.responses.send(Ok(response)).await.is_err() {
+                return false;
+            }
+            self.sequence += 1;
+        }
+        true
     }
 }

@@ -208,16 +208,21 @@ impl Store for MemoryStore {
     }
 
     async fn get_story(&self, id: &str) -> Result<StoredStory, StoreError> {
-        let state = lock(&self.state);
-        let mut stored = state
-            .stories
-            .get(id)
-            .cloned()
-            .ok_or_else(|| StoreError::StoryNotFound(id.to_owned()))?;
-        if let Some(cluster) = state.index.story_cluster(id) {
-            stored.cluster = cluster;
-        }
-        Ok(stored)
+        // The mutex only on the blocking pool: a long ingest holding it
+        // never stalls an executor thread.
+        let id = id.to_owned();
+        self.with_state(move |state| {
+            let mut stored = state
+                .stories
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| StoreError::StoryNotFound(id.clone()))?;
+            if let Some(cluster) = state.index.story_cluster(&id) {
+                stored.cluster = cluster;
+            }
+            Ok(stored)
+        })
+        .await?
     }
 
     async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
@@ -243,13 +248,16 @@ impl Store for MemoryStore {
     }
 
     async fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
-        let state = lock(&self.state);
-        state
-            .versions
-            .get(id)
-            .filter(|history| !history.is_empty())
-            .cloned()
-            .ok_or_else(|| StoreError::StoryNotFound(id.to_owned()))
+        let id = id.to_owned();
+        self.with_state(move |state| {
+            state
+                .versions
+                .get(&id)
+                .filter(|history| !history.is_empty())
+                .cloned()
+                .ok_or(StoreError::StoryNotFound(id))
+        })
+        .await?
     }
 
     async fn list_clusters(
