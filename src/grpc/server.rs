@@ -21,7 +21,7 @@ use super::summary_service::SummaryApi;
 use super::tls::{ServerTls, tls_incoming};
 use crate::dedup::IndexConfig;
 use crate::metrics::{MeteredStore, Metrics};
-use crate::store::{MemoryStore, Store, WriteState};
+use crate::store::{MemoryStore, Retention, Store, WriteState};
 
 /// Server settings; `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -129,13 +129,10 @@ pub async fn serve_with_store(
         ));
     }
     let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, Arc::clone(&config.metrics)));
-    if let Some(retention) = config.retention {
-        tokio::spawn(evict_periodically(
-            Arc::clone(&store),
-            retention,
-            config.eviction_interval,
-        ));
-    }
+    // Owned here: retention stops when serving ends.
+    let _retention = config
+        .retention
+        .map(|window| Retention::start(Arc::clone(&store), window, config.eviction_interval));
     let limits = Limits {
         max_body_bytes: config.max_body_bytes,
     };
@@ -299,38 +296,6 @@ async fn report_write_state(store: Arc<dyn Store>, health: HealthReporter) {
                             }
                         }
                     }
-                }
-            }
-        }
-    }
-}
-
-/// Stories evicted per lock hold: ingest interleaves between rounds.
-const EVICTION_ROUND: usize = 1_000;
-
-/// Evicts stories older than `retention` from the matching index every
-/// `interval`, a round of at most [`EVICTION_ROUND`] stories at a time.
-async fn evict_periodically(store: Arc<dyn Store>, retention: Duration, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
-    loop {
-        ticks.tick().await;
-        let now = std::time::SystemTime::now();
-        let Some(cutoff) = now.checked_sub(retention) else {
-            continue;
-        };
-        loop {
-            match store.evict_before(cutoff, now, EVICTION_ROUND).await {
-                Ok(evicted) => {
-                    if evicted > 0 {
-                        tracing::info!(evicted, "retention: evicted old stories");
-                    }
-                    if evicted < EVICTION_ROUND {
-                        break;
-                    }
-                }
-                Err(err) => {
-                    tracing::error!(cause = %err, "retention: eviction failed");
-                    break;
                 }
             }
         }

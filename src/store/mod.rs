@@ -9,6 +9,7 @@
 
 mod durable;
 mod memory;
+mod retention;
 mod versions;
 
 use std::time::SystemTime;
@@ -20,6 +21,7 @@ pub use durable::{
     check_store,
 };
 pub use memory::MemoryStore;
+pub use retention::Retention;
 pub use versions::{TimelineEntry, VersionRecord, timeline};
 
 use crate::dedup::changes::{VersionChanges, version_changes};
