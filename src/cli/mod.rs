@@ -16,7 +16,7 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::dedup::{CanonicalPolicy, IndexConfig};
-use crate::grpc::ServeError;
+use crate::grpc::{ServeError, defaults};
 
 /// copydesk: extractive summaries and near-duplicate folding for wire copy.
 #[derive(Debug, Parser)]
@@ -94,28 +94,28 @@ pub struct ServeArgs {
     #[arg(long, env = "COPYDESK_RETENTION", value_parser = humantime::parse_duration)]
     retention: Option<Duration>,
     /// How often retention looks for stories to evict.
-    #[arg(long, env = "COPYDESK_EVICTION_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
-    eviction_interval: Duration,
+    #[arg(long, env = "COPYDESK_EVICTION_INTERVAL", default_value_t = defaults::EVICTION_INTERVAL.into())]
+    eviction_interval: humantime::Duration,
     /// Keep evicted stories readable through GetStory (they leave their
     /// clusters either way); by default they are deleted.
     #[arg(long, env = "COPYDESK_KEEP_EVICTED", value_parser = BoolishValueParser::new())]
     keep_evicted: bool,
     /// Most IngestStories items that share one durable commit.
-    #[arg(long, env = "COPYDESK_COMMIT_GROUP", default_value_t = 64)]
+    #[arg(long, env = "COPYDESK_COMMIT_GROUP", default_value_t = defaults::COMMIT_GROUP)]
     commit_group: usize,
     /// Longest story body accepted, in bytes.
-    #[arg(long, env = "COPYDESK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "COPYDESK_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
     /// Requests served at once on one connection.
-    #[arg(long, env = "COPYDESK_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
+    #[arg(long, env = "COPYDESK_MAX_CONCURRENT_REQUESTS", default_value_t = defaults::MAX_CONCURRENT_REQUESTS)]
     max_concurrent_requests: usize,
     /// Responses an IngestStories stream may hold unread before it stops
     /// reading requests (backpressure).
-    #[arg(long, env = "COPYDESK_STREAM_BUFFER", default_value_t = 64)]
+    #[arg(long, env = "COPYDESK_STREAM_BUFFER", default_value_t = defaults::STREAM_BUFFER)]
     stream_buffer: usize,
     /// How long shutdown waits for in-flight calls, e.g. `10s`.
-    #[arg(long, env = "COPYDESK_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    drain_timeout: Duration,
+    #[arg(long, env = "COPYDESK_DRAIN_TIMEOUT", default_value_t = defaults::DRAIN_TIMEOUT.into())]
+    drain_timeout: humantime::Duration,
     #[command(flatten)]
     matching: MatchingArgs,
 }
@@ -167,7 +167,7 @@ pub struct BatchArgs {
     max_errors: usize,
     /// Longest story text processed, in bytes; a longer one is refused for
     /// itself and the run goes on. The server's default limit.
-    #[arg(long, env = "COPYDESK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "COPYDESK_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
     /// What each input line is: a copydesk story object, or an IPTC ninjs
     /// document (`uri` → id, `versionCreated` → published_at, `headline(s)`,
@@ -387,5 +387,42 @@ fn init_tracing(default_level: &str, format: LogFormat) {
                 .event_format(json_log::FlatJson)
                 .init();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::grpc::ServerConfig;
+
+    /// `copydesk serve` with no flags runs on [`ServerConfig::default`]:
+    /// one set of defaults, which `--help` shows.
+    #[test]
+    fn serve_flags_default_to_the_server_s_defaults() {
+        // Settings from the environment would hide the defaults.
+        if std::env::vars().any(|(name, _)| name.starts_with("COPYDESK_")) {
+            return;
+        }
+        let Ok(Cli {
+            command: Command::Serve(args),
+            ..
+        }) = Cli::try_parse_from(["copydesk", "serve"])
+        else {
+            panic!("`copydesk serve` parses");
+        };
+        let server = ServerConfig::default();
+        assert_eq!(args.max_body_bytes, server.max_body_bytes);
+        assert_eq!(args.max_concurrent_requests, server.max_concurrent_requests);
+        assert_eq!(args.stream_buffer, server.stream_buffer);
+        assert_eq!(args.commit_group, server.commit_group);
+        assert_eq!(Duration::from(args.drain_timeout), server.drain_timeout);
+        assert_eq!(
+            Duration::from(args.eviction_interval),
+            server.eviction_interval
+        );
+        assert_eq!(args.retention, server.retention);
+        assert_eq!(args.matching.index_config(), server.index);
     }
 }

@@ -23,7 +23,7 @@ pub use auth::{AccessTokens, AuthConfig, MIN_TOKEN_LEN, Scope, TokensError};
 pub use convert::{changes as changes_message, story_message};
 pub use error::ApiError;
 pub(crate) use server::AbortOnDrop;
-pub use server::{ServeError, ServerConfig, serve, serve_with_store};
+pub use server::{ServeError, ServerConfig, defaults, serve, serve_with_store};
 pub use tls::{ServerTls, TlsError, TlsFiles};
 
 /// The peer's address from a connection's info, plain or TLS.

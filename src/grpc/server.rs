@@ -56,17 +56,36 @@ pub struct ServerConfig {
     pub metrics: Arc<Metrics>,
 }
 
+/// The server's defaults: [`ServerConfig::default`] and the flags of
+/// `copydesk serve` (whose `--help` shows them) both take them from here.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Longest story body accepted, in bytes.
+    pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+    /// Requests served at once on one connection.
+    pub const MAX_CONCURRENT_REQUESTS: usize = 256;
+    /// Responses an IngestStories stream may hold unread.
+    pub const STREAM_BUFFER: usize = 64;
+    /// Most IngestStories items that share one durable commit.
+    pub const COMMIT_GROUP: usize = 64;
+    /// How long shutdown waits for in-flight calls.
+    pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How often retention looks for stories to evict.
+    pub const EVICTION_INTERVAL: Duration = Duration::from_secs(30);
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_body_bytes: 1024 * 1024,
-            max_concurrent_requests: 256,
-            stream_buffer: 64,
-            drain_timeout: Duration::from_secs(10),
+            max_body_bytes: defaults::MAX_BODY_BYTES,
+            max_concurrent_requests: defaults::MAX_CONCURRENT_REQUESTS,
+            stream_buffer: defaults::STREAM_BUFFER,
+            drain_timeout: defaults::DRAIN_TIMEOUT,
             index: IndexConfig::default(),
             retention: None,
-            eviction_interval: Duration::from_secs(30),
-            commit_group: 64,
+            eviction_interval: defaults::EVICTION_INTERVAL,
+            commit_group: defaults::COMMIT_GROUP,
             tls: None,
             auth: None,
             metrics: Arc::new(Metrics::new()),
