@@ -408,14 +408,12 @@ async fn a_version_published_days_later_is_a_second_day_story() {
     server.stop().await;
 
     // A desk that keeps versions together for a week sets the window.
-    let week = ServerConfig {
-        index: copydesk::dedup::IndexConfig {
-            follow_up_after: std::time::Duration::from_secs(7 * 24 * 3600),
-            ..Default::default()
-        },
-        ..ServerConfig::default()
-    };
-    let server = TestServer::start(week).await;
+    let week = copydesk::store::MemoryStore::new(copydesk::dedup::IndexConfig {
+        follow_up_after: std::time::Duration::from_secs(7 * 24 * 3600),
+        ..Default::default()
+    });
+    let server =
+        TestServer::start_with_store(ServerConfig::default(), std::sync::Arc::new(week)).await;
     let mut client = server.dedup().await;
     let first = ingest_story(&mut client, published("monday", &texts::geneva_full(), 0)).await;
     let later = ingest_story(

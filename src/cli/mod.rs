@@ -423,6 +423,6 @@ mod tests {
             server.eviction_interval
         );
         assert_eq!(args.retention, server.retention);
-        assert_eq!(args.matching.index_config(), server.index);
+        assert_eq!(args.matching.index_config(), IndexConfig::default());
     }
 }

@@ -78,7 +78,6 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_concurrent_requests,
         stream_buffer,
         drain_timeout: drain_timeout.into(),
-        index: index_config,
         retention,
         eviction_interval: eviction_interval.into(),
         commit_group,

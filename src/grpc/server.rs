@@ -34,10 +34,6 @@ pub struct ServerConfig {
     pub stream_buffer: usize,
     /// How long shutdown waits for in-flight calls.
     pub drain_timeout: Duration,
-    /// Matching settings (canonical policy, follow-up window) of the
-    /// in-memory index [`serve`] builds; `serve_with_store` takes a store
-    /// already built with its own.
-    pub index: IndexConfig,
     /// Stories older than this (publication, else ingest time) leave the
     /// matching index, in the background; `None` keeps them.
     pub retention: Option<Duration>,
@@ -82,7 +78,6 @@ impl Default for ServerConfig {
             max_concurrent_requests: defaults::MAX_CONCURRENT_REQUESTS,
             stream_buffer: defaults::STREAM_BUFFER,
             drain_timeout: defaults::DRAIN_TIMEOUT,
-            index: IndexConfig::default(),
             retention: None,
             eviction_interval: defaults::EVICTION_INTERVAL,
             commit_group: defaults::COMMIT_GROUP,
@@ -120,14 +115,16 @@ pub enum ServeError {
     Config(String),
 }
 
-/// Serves copydesk on `listener` with an in-memory store until `shutdown`
-/// completes, then drains in-flight calls for at most `drain_timeout`.
+/// Serves copydesk on `listener` with an in-memory store of the default
+/// matching settings until `shutdown` completes, then drains in-flight
+/// calls for at most `drain_timeout`. A store with other settings, or a
+/// durable one, goes to [`serve_with_store`].
 pub async fn serve(
     listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = MemoryStore::new(config.index);
+    let store = MemoryStore::new(IndexConfig::default());
     serve_with_store(listener, config, Arc::new(store), shutdown).await
 }
 
