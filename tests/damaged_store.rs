@@ -274,6 +274,10 @@ async fn a_damaged_earlier_version_is_data_loss_for_that_history_and_is_set_asid
         .expect("the cluster serves")
         .into_inner();
     assert_eq!(cluster.timeline.len(), 1, "the current version only");
+    // The damaged record does not stop the story's next version.
+    let third = "The harbour office said on Monday the timetable lists twenty-two sailings.";
+    let answer = common::ingest(&mut client, "ferry", "Ferry timetable", third).await;
+    assert!(answer.changes.is_some(), "{answer:?}");
     drop(client);
     server.stop().await;
 
@@ -286,4 +290,20 @@ async fn a_damaged_earlier_version_is_data_loss_for_that_history_and_is_set_asid
     );
     let report = copydesk::store::check_store(dir.path(), false).expect("check again");
     assert!(report.damaged.is_empty(), "{:?}", report.damaged);
+    // What is left of the history reads again: versions 2 and 3.
+    let store = Arc::new(open(dir.path()).expect("open"));
+    let server = TestServer::start_with_store(ServerConfig::default(), store).await;
+    let mut client = server.dedup().await;
+    let history = client
+        .list_story_versions(ListStoryVersionsRequest {
+            name: "stories/ferry".into(),
+        })
+        .await
+        .expect("the history serves once the damage is set aside")
+        .into_inner()
+        .versions;
+    let numbers: Vec<u32> = history.iter().map(|v| v.version).collect();
+    assert_eq!(numbers, [2, 3]);
+    drop(client);
+    server.stop().await;
 }

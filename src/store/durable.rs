@@ -857,8 +857,8 @@ impl State {
                     .placement_record(&story.id)
                     .ok_or_else(|| StoreError::Backend("ingested story not indexed".into()))?;
                 let last = self.last_version(&writes, &story.id, previous.as_ref())?;
-                let number = last.as_ref().map_or(1, |v| v.number + 1);
-                if let (Some(mut superseded), Some(previous)) = (last, previous) {
+                let number = last.as_ref().map_or(1, |(n, _)| n + 1);
+                if let (Some((_, Some(mut superseded))), Some(previous)) = (last, previous) {
                     superseded.superseded_body = Some(previous.story.body);
                     writes.versions.push((story.id.clone(), superseded));
                 }
@@ -881,19 +881,43 @@ impl State {
     /// The latest version of `id` stored (this batch's first, then the
     /// file's). A story stored before versions were kept has its one
     /// version made from its record (`previous`, when known).
+    ///
+    /// The answer is the latest number with its record; the record is
+    /// `None` when it is damaged (the new version is still numbered after
+    /// it, and the damaged record is left for `store check`): one damaged
+    /// record never stops a story's next version.
     fn last_version(
         &self,
         writes: &Writes,
         id: &str,
         previous: Option<&StoredStory>,
-    ) -> Result<Option<VersionRecord>, StoreError> {
+    ) -> Result<Option<(u32, Option<VersionRecord>)>, StoreError> {
         if let Some((_, version)) = writes.versions.iter().rev().find(|(v, _)| v == id) {
-            return Ok(Some(version.clone()));
+            return Ok(Some((version.number, Some(version.clone()))));
         }
-        if let Some(version) = self.read_versions(id)?.pop() {
-            return Ok(Some(version));
+        let txn = self.db()?.begin_read().map_err(backend("begin read"))?;
+        let table = txn.open_table(VERSIONS).map_err(backend("open versions"))?;
+        let latest = table
+            .range((id, 0)..=(id, u32::MAX))
+            .map_err(backend("read versions"))?
+            .next_back()
+            .transpose()
+            .map_err(backend("read version"))?;
+        if let Some((key, value)) = latest {
+            let (_, number) = key.value();
+            return match decode(
+                value.value(),
+                format_args!("version {number} of story {id:?}"),
+            ) {
+                Ok(version) => Ok(Some((number, Some(version)))),
+                Err(StoreError::Damaged(record)) => {
+                    tracing::warn!(%record, "damaged version: the next one is numbered after it");
+                    Ok(Some((number, None)))
+                }
+                Err(other) => Err(other),
+            };
         }
-        Ok(previous.map(VersionRecord::only))
+        Ok(previous.map(|p| (1, Some(VersionRecord::only(p)))))
     }
 
     /// Every stored version of `id`, oldest first.
