@@ -74,6 +74,12 @@ impl From<ApiError> for Status {
                 tracing::error!(cause = %detail, "store backend failed");
                 Status::internal("internal error")
             }
+            ApiError::Store(StoreError::Refusing(detail)) => {
+                tracing::error!(cause = %detail, "store refusing work until it heals");
+                Status::unavailable(
+                    "the store cannot serve just now after a failed write; try again shortly",
+                )
+            }
             ApiError::Store(err @ (StoreError::Open { .. } | StoreError::Schema { .. })) => {
                 tracing::error!(cause = %err, "store unavailable");
                 Status::unavailable("store unavailable")
@@ -117,6 +123,15 @@ mod tests {
         assert_eq!(rpc.details.len(), 1);
         let plain = to_rpc_status(&Status::not_found("stories/x not found"));
         assert_eq!(plain.code, Code::NotFound as i32);
+    }
+
+    #[test]
+    fn a_store_that_refuses_until_it_heals_is_unavailable() {
+        let status = Status::from(ApiError::Store(StoreError::Refusing(
+            "reopen: permission denied on /data".into(),
+        )));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("/data"));
     }
 
     #[test]

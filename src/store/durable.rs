@@ -790,7 +790,7 @@ impl State {
         let reason = self.failed.clone().unwrap_or_default();
         let still = |e: StoreError| match e {
             StoreError::Full(detail) => StoreError::Full(detail),
-            other => StoreError::Backend(format!(
+            other => StoreError::Refusing(format!(
                 "an earlier commit failed ({reason}) and the store could not be reopened: {other}"
             )),
         };
@@ -814,7 +814,7 @@ impl State {
     /// The open file.
     fn db(&self) -> Result<&Database, StoreError> {
         self.db.as_ref().ok_or_else(|| {
-            StoreError::Backend("the store file is closed after a failed commit".into())
+            StoreError::Refusing("the store file is closed after a failed commit".into())
         })
     }
 

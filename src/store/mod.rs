@@ -41,6 +41,12 @@ pub enum StoreError {
     /// The backend failed; the detail is for the logs, not for clients.
     #[error("store backend failed: {0}")]
     Backend(String),
+    /// An earlier commit failed and the store has not healed yet (its file
+    /// could not be reopened and read back): it refuses work, and tries
+    /// again on every call. Retrying later is right; the detail is for the
+    /// logs.
+    #[error("the store refuses work until it heals: {0}")]
+    Refusing(String),
     /// The data directory's file system is full: writes are refused until
     /// space is freed (reads go on). The detail is for the logs.
     #[error("the data directory is full: {0}")]
