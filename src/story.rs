@@ -68,7 +68,7 @@ pub fn validate_story_id(id: &str) -> Result<(), StoryIdError> {
 }
 
 /// A news story.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Story {
     /// The client's id (may be empty where no id is needed).
     pub id: String,

@@ -16,7 +16,7 @@ use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryPlacement};
 use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
-use crate::grpc::{changes_message, story_message};
+use crate::grpc::{evidence_of, story_message, version_changes_of};
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store, StoreError};
 use crate::story::{PreparedStory, Story};
 use crate::{names, page};
@@ -28,7 +28,7 @@ struct DedupLine {
     cluster: String,
     canonical: String,
     duplicate_of: Option<String>,
-    similarity: Option<SimilarityLine>,
+    similarity: Option<Evidence>,
     /// `clusters/{n}` of related clusters.
     related: Vec<String>,
     /// The news agency the copy names, if any.
@@ -44,7 +44,7 @@ struct DedupLine {
     /// What this version changes against the one it follows, when it
     /// follows one (and `--no-changes` is not given).
     #[serde(skip_serializing_if = "Option::is_none")]
-    changes: Option<ChangesLine>,
+    changes: Option<VersionChanges>,
     /// ninjs input: the document's `uri`.
     #[serde(skip_serializing_if = "Option::is_none")]
     uri: Option<String>,
@@ -133,141 +133,6 @@ impl VersionOrder {
             }
         }
         Step::Ingest(story, Some(ninjs.uri))
-    }
-}
-
-/// A sentence of one version, with its byte offsets into that body.
-#[derive(Debug, Serialize)]
-struct PassageLine {
-    text: String,
-    start: usize,
-    end: usize,
-}
-
-#[derive(Debug, Serialize)]
-struct ChangedLine {
-    old: PassageLine,
-    new: PassageLine,
-    words_removed: Vec<String>,
-    words_added: Vec<String>,
-}
-
-/// The `changes` of an answer, named as in the gRPC `Changes` message.
-#[derive(Debug, Serialize)]
-struct ChangesLine {
-    against: String,
-    top_changed: bool,
-    trimmed: bool,
-    cut: bool,
-    added: Vec<PassageLine>,
-    removed: Vec<PassageLine>,
-    changed: Vec<ChangedLine>,
-    update_summary: Vec<PassageLine>,
-}
-
-impl From<proto::Passage> for PassageLine {
-    fn from(p: proto::Passage) -> Self {
-        PassageLine {
-            text: p.text,
-            start: p.start as usize,
-            end: p.end as usize,
-        }
-    }
-}
-
-fn passages<P: Into<PassageLine>>(list: Vec<P>) -> Vec<PassageLine> {
-    list.into_iter().map(Into::into).collect()
-}
-
-impl From<VersionChanges> for ChangesLine {
-    fn from(version: VersionChanges) -> Self {
-        // One mapping of the core's changes, the server's: the lines say
-        // the same offline and through `--server`.
-        changes_message(&version).into()
-    }
-}
-
-impl From<proto::Changes> for ChangesLine {
-    fn from(c: proto::Changes) -> Self {
-        let proto::Changes {
-            against,
-            added,
-            removed,
-            changed,
-            top_changed,
-            trimmed,
-            cut,
-            update_summary,
-        } = c;
-        ChangesLine {
-            against: strip_story(&against),
-            top_changed,
-            trimmed,
-            cut,
-            added: passages(added),
-            removed: passages(removed),
-            changed: changed
-                .into_iter()
-                .map(|c| ChangedLine {
-                    // The server always sets both.
-                    old: c.old.unwrap_or_default().into(),
-                    new: c.new.unwrap_or_default().into(),
-                    words_removed: c.words_removed,
-                    words_added: c.words_added,
-                })
-                .collect(),
-            update_summary: passages(update_summary),
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct SimilarityLine {
-    jaccard: f64,
-    containment: f64,
-    lede_overlap: f64,
-    title_similarity: f64,
-    word_overlap: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    head_overlap: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hours_apart: Option<f64>,
-}
-
-impl From<Evidence> for SimilarityLine {
-    fn from(e: Evidence) -> Self {
-        SimilarityLine {
-            jaccard: e.jaccard,
-            containment: e.containment,
-            lede_overlap: e.lede_overlap,
-            title_similarity: e.title_similarity,
-            word_overlap: e.word_overlap,
-            head_overlap: e.head_overlap,
-            hours_apart: e.hours_apart,
-        }
-    }
-}
-
-impl From<proto::Similarity> for SimilarityLine {
-    fn from(s: proto::Similarity) -> Self {
-        let proto::Similarity {
-            jaccard,
-            containment,
-            lede_overlap,
-            title_similarity,
-            word_overlap,
-            hours_apart,
-            head_overlap,
-        } = s;
-        SimilarityLine {
-            jaccard,
-            containment,
-            lede_overlap,
-            title_similarity,
-            word_overlap,
-            head_overlap,
-            hours_apart,
-        }
     }
 }
 
@@ -562,7 +427,7 @@ fn write_where_they_are(
             continue;
         };
         let (duplicate_of, similarity) = match placement.duplicate_of {
-            Some((of, evidence)) => (Some(of), Some(evidence.into())),
+            Some((of, evidence)) => (Some(of), Some(evidence)),
             None => (None, None),
         };
         let line = DedupLine {
@@ -581,7 +446,7 @@ fn write_where_they_are(
                 .collect(),
             agency: placement.agency.map(|a| a.as_str().to_owned()),
             headline: headline.as_deref().map(str::to_owned),
-            changes: changes.map(Into::into),
+            changes,
             uri: None,
             associations: None,
         }
@@ -718,7 +583,7 @@ fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {
             .duplicate
             .then(|| strip_story(&response.duplicate_of)),
         similarity: if response.duplicate {
-            response.similarity.map(Into::into)
+            response.similarity.map(evidence_of)
         } else {
             None
         },
@@ -730,7 +595,7 @@ fn remote_line(id: String, response: proto::IngestStoryResponse) -> DedupLine {
         // GetCluster has the canonical headline.
         headline: None,
         canonical_headline: None,
-        changes: response.changes.map(Into::into),
+        changes: response.changes.map(version_changes_of),
         uri: None,
         associations: None,
     }

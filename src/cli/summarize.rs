@@ -8,30 +8,13 @@ use std::time::SystemTime;
 
 use crate::dedup::{Index, IndexConfig};
 use crate::story::PreparedStory;
-use crate::summarize::{Budget, summarize_learned};
+use crate::summarize::{Budget, SummarySentence, summarize_learned};
 
+/// One output line: the story's id and its summary's sentences.
 #[derive(Serialize)]
 struct SummaryLine<'a> {
     id: &'a str,
-    sentences: Vec<SentenceLine<'a>>,
-}
-
-#[derive(Serialize)]
-struct SentenceLine<'a> {
-    text: &'a str,
-    index: usize,
-    start: usize,
-    end: usize,
-    score: f64,
-    parts: PartsLine,
-}
-
-#[derive(Serialize)]
-struct PartsLine {
-    position: f64,
-    centrality: f64,
-    title: f64,
-    form: f64,
+    sentences: &'a [SummarySentence],
 }
 
 pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
@@ -97,23 +80,7 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
         );
         batch.write(&SummaryLine {
             id: &story.id,
-            sentences: summary
-                .sentences
-                .iter()
-                .map(|s| SentenceLine {
-                    text: &s.text,
-                    index: s.index,
-                    start: s.start,
-                    end: s.end,
-                    score: s.score.total,
-                    parts: PartsLine {
-                        position: s.score.position,
-                        centrality: s.score.centrality,
-                        title: s.score.title,
-                        form: s.score.form,
-                    },
-                })
-                .collect(),
+            sentences: &summary.sentences,
         })?;
     }
     batch.finish()

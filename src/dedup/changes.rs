@@ -29,12 +29,25 @@ const UPDATE_SUMMARY_SENTENCES: usize = 2;
 
 /// A sentence of one version: its bytes in that version's body, and its
 /// text.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Passage {
     /// Byte offsets into the body it comes from.
     pub range: Range<usize>,
     /// The sentence.
     pub text: String,
+}
+
+/// The JSON shape (the CLI's lines): `{"text", "start", "end"}`, as the
+/// gRPC `Passage` message names them.
+impl serde::Serialize for Passage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut passage = serializer.serialize_struct("Passage", 3)?;
+        passage.serialize_field("text", &self.text)?;
+        passage.serialize_field("start", &self.range.start)?;
+        passage.serialize_field("end", &self.range.end)?;
+        passage.end()
+    }
 }
 
 impl Passage {
@@ -47,7 +60,7 @@ impl Passage {
 }
 
 /// A sentence present in both versions with different words.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChangedSentence {
     /// It in the earlier body.
     pub old: Passage,
@@ -60,7 +73,7 @@ pub struct ChangedSentence {
 }
 
 /// What a version changes against the one it follows.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Changes {
     /// Sentences only the new version has (in the new body).
     pub added: Vec<Passage>,
@@ -91,14 +104,42 @@ impl Changes {
     }
 }
 
-/// What an ingested version changes against the version it follows.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What an ingested version changes against the version it follows. In
+/// JSON (the CLI's `changes`) the fields of `changes` follow `against`, in
+/// the order of the gRPC `Changes` message's flags and lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionChanges {
     /// The story id of the version it follows: the one it duplicates, or
     /// its own earlier text when an id is sent again with new text.
     pub against: String,
     /// What changed.
     pub changes: Changes,
+}
+
+impl serde::Serialize for VersionChanges {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let VersionChanges { against, changes } = self;
+        let Changes {
+            added,
+            removed,
+            changed,
+            top_changed,
+            trimmed,
+            cut,
+            update_summary,
+        } = changes;
+        let mut line = serializer.serialize_struct("Changes", 8)?;
+        line.serialize_field("against", against)?;
+        line.serialize_field("top_changed", top_changed)?;
+        line.serialize_field("trimmed", trimmed)?;
+        line.serialize_field("cut", cut)?;
+        line.serialize_field("added", added)?;
+        line.serialize_field("removed", removed)?;
+        line.serialize_field("changed", changed)?;
+        line.serialize_field("update_summary", update_summary)?;
+        line.end()
+    }
 }
 
 /// What `new` changes against the stored story `against` (its title and

@@ -10,9 +10,7 @@ use super::fingerprint::{Fingerprint, LEDE_WORDS};
 use super::sample::Sample;
 
 /// How two stories relate.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Relation {
     /// Versions of one report: a feed shows only one.
     Same,
@@ -22,8 +20,10 @@ pub enum Relation {
     Unrelated,
 }
 
-/// The figures behind a decision, each in [0, 1].
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+/// The figures behind a decision, each in [0, 1]. Serialized as the
+/// `similarity` of the CLI's JSON lines (the file keeps its own row: see
+/// `store::durable::records`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct Evidence {
     /// Jaccard similarity of the shingle sets.
     pub jaccard: f64,
@@ -44,10 +44,12 @@ pub struct Evidence {
     /// the other below its own top. Measured when the longer story has 600
     /// or more words and its head is in the samples; absent otherwise, and
     /// on figures recorded before it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub head_overlap: Option<f64>,
     /// Hours between the two stories' publication times, when both have
     /// one (ingest times say nothing about the news: a batch job ingests a
     /// week of copy in a minute).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hours_apart: Option<f64>,
 }
 

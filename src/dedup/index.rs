@@ -492,7 +492,7 @@ pub struct Index {
 }
 
 /// A cluster as a store keeps it: members by story id.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClusterRecord {
     /// The cluster's number.
     pub id: ClusterId,
@@ -509,7 +509,7 @@ pub struct ClusterRecord {
 }
 
 /// What the index decided about one story, as a store keeps it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlacementRecord {
     /// Ingest order; breaks ties in canonical election.
     pub sequence: u64,
@@ -533,7 +533,7 @@ pub struct ClusterChanges {
 
 /// The index's counters, kept by a store so a rebuilt index numbers new
 /// clusters as the old one would have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexCounters {
     /// The next new cluster's number.
     pub next_cluster: ClusterId,

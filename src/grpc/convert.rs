@@ -9,7 +9,7 @@ use tonic_types::FieldViolation;
 
 use super::error::ApiError;
 use super::proto;
-use crate::dedup::changes::{Changes, Passage, VersionChanges};
+use crate::dedup::changes::{ChangedSentence, Changes, Passage, VersionChanges};
 use crate::dedup::{ClusterId, Evidence, IngestOutcome, IngestReport, Match, Placement, Relation};
 use crate::names;
 use crate::store::{ClusterDetail, VersionRecord};
@@ -260,6 +260,29 @@ pub fn max_matches(n: u32) -> Result<usize, ApiError> {
     }
 }
 
+/// The figures of a `Similarity` message, as the core names them (the
+/// CLI's `--server` lines print them as it prints its own).
+pub fn evidence(similarity: proto::Similarity) -> Evidence {
+    let proto::Similarity {
+        jaccard,
+        containment,
+        lede_overlap,
+        title_similarity,
+        word_overlap,
+        hours_apart,
+        head_overlap,
+    } = similarity;
+    Evidence {
+        jaccard,
+        containment,
+        lede_overlap,
+        title_similarity,
+        word_overlap,
+        head_overlap,
+        hours_apart,
+    }
+}
+
 fn similarity(e: &Evidence) -> proto::Similarity {
     proto::Similarity {
         jaccard: e.jaccard,
@@ -365,6 +388,51 @@ pub fn changes(version: &VersionChanges) -> proto::Changes {
         trimmed: *trimmed,
         cut: *cut,
         update_summary: update_summary.iter().map(passage).collect(),
+    }
+}
+
+/// The core's changes a `Changes` message carries (the CLI reads a
+/// server's answers with it): `against` by story id.
+pub fn version_changes(message: proto::Changes) -> VersionChanges {
+    let proto::Changes {
+        against,
+        added,
+        removed,
+        changed,
+        top_changed,
+        trimmed,
+        cut,
+        update_summary,
+    } = message;
+    let passages = |list: Vec<proto::Passage>| list.into_iter().map(passage_of).collect();
+    VersionChanges {
+        against: names::story_id_of(&against).to_owned(),
+        changes: Changes {
+            added: passages(added),
+            removed: passages(removed),
+            changed: changed
+                .into_iter()
+                .map(|c| ChangedSentence {
+                    // A server always sets both.
+                    old: passage_of(c.old.unwrap_or_default()),
+                    new: passage_of(c.new.unwrap_or_default()),
+                    words_removed: c.words_removed,
+                    words_added: c.words_added,
+                })
+                .collect(),
+            top_changed,
+            trimmed,
+            cut,
+            update_summary: passages(update_summary),
+        },
+    }
+}
+
+fn passage_of(message: proto::Passage) -> Passage {
+    let proto::Passage { text, start, end } = message;
+    Passage {
+        range: start as usize..end as usize,
+        text,
     }
 }
 

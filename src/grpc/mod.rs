@@ -20,7 +20,10 @@ mod summary_service;
 mod tls;
 
 pub use auth::{AccessTokens, AuthConfig, MIN_TOKEN_LEN, Scope, TokensError};
-pub use convert::{changes as changes_message, story_message};
+pub use convert::{
+    changes as changes_message, evidence as evidence_of, story_message,
+    version_changes as version_changes_of,
+};
 pub use error::ApiError;
 pub(crate) use server::AbortOnDrop;
 pub use server::{ServeError, ServerConfig, defaults, serve, serve_with_store};

@@ -4,15 +4,13 @@
 
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-
 use crate::dedup::changes::VersionChanges;
 use crate::dedup::{ClusterId, IngestReport};
 use crate::story::{StoredStory, Story};
 use crate::text::agency::Agency;
 
 /// One version of a story, as a store keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VersionRecord {
     /// 1 for the first text stored under the id, then one more for each
     /// new text (a correction or an update sent under the same id).

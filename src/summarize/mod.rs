@@ -33,6 +33,29 @@ pub struct SummarySentence {
     pub score: ScoreParts,
 }
 
+/// The JSON shape (the CLI's lines): the sentence's place and text, its
+/// total as `score` and the parts it is made of as `parts`.
+impl serde::Serialize for SummarySentence {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let SummarySentence {
+            index,
+            start,
+            end,
+            text,
+            score,
+        } = self;
+        let mut line = serializer.serialize_struct("SummarySentence", 6)?;
+        line.serialize_field("text", text)?;
+        line.serialize_field("index", index)?;
+        line.serialize_field("start", start)?;
+        line.serialize_field("end", end)?;
+        line.serialize_field("score", &score.total)?;
+        line.serialize_field("parts", score)?;
+        line.end()
+    }
+}
+
 /// A summary of one story.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Summary {

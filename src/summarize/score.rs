@@ -76,7 +76,9 @@ pub const MAX_GRAPH_SENTENCES: usize = 200;
 
 /// The parts of one sentence's score:
 /// `total = (position + centrality_weight · centrality + title_weight · title) · form`.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// In JSON (a summary line's `parts`) the total is left out: it is the
+/// sentence's `score`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct ScoreParts {
     /// Position prior: 1 for the first sentence, decaying.
     pub position: f64,
@@ -87,6 +89,7 @@ pub struct ScoreParts {
     /// Form multiplier in (0, 1]: 1 unless a penalty applies.
     pub form: f64,
     /// The combined score.
+    #[serde(skip)]
     pub total: f64,
 }
 

@@ -13,9 +13,7 @@
 use super::furniture::{is_photo_caption_line, lines};
 
 /// A news agency.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Agency {
     /// The Associated Press.
     AssociatedPress,

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::records::{AliasesRow, OnDisk};
 use super::{
     ALIASES_KEY, CLUSTERS, COUNTERS_KEY, DATABASE_FILE, META, Records, STORIES, StoryRecord,
     VERSIONS, backend, encode, read_all, verified, visit_records,
@@ -273,23 +274,23 @@ fn find_damage(db: &Database) -> Result<(usize, Vec<Damage>), StoreError> {
         db,
         |id, bytes| {
             check(format!("stories/{id}"), bytes, |p| {
-                postcard::from_bytes::<StoryRecord>(p).map(drop)
+                postcard::from_bytes::<<StoryRecord as OnDisk>::Row>(p).map(drop)
             })
         },
         |id, bytes| {
             check(format!("clusters/{id}"), bytes, |p| {
-                postcard::from_bytes::<ClusterRecord>(p).map(drop)
+                postcard::from_bytes::<<ClusterRecord as OnDisk>::Row>(p).map(drop)
             })
         },
         |bytes| {
             check(format!("meta/{COUNTERS_KEY}"), bytes, |p| {
-                postcard::from_bytes::<IndexCounters>(p).map(drop)
+                postcard::from_bytes::<<IndexCounters as OnDisk>::Row>(p).map(drop)
             })
         },
     )?;
     if let Some(bytes) = super::read_meta(db, ALIASES_KEY)? {
         check(format!("meta/{ALIASES_KEY}"), &bytes, |p| {
-            postcard::from_bytes::<Vec<(u64, u64)>>(p).map(drop)
+            postcard::from_bytes::<<AliasesRow as OnDisk>::Row>(p).map(drop)
         })?;
     }
     // A story's history is not needed to rebuild the index; it is checked
@@ -301,7 +302,7 @@ fn find_damage(db: &Database) -> Result<(usize, Vec<Damage>), StoreError> {
         let (id, number) = key.value();
         let before = found.borrow().1.len();
         check(format!("versions/{id}/{number}"), value.value(), |p| {
-            postcard::from_bytes::<VersionRecord>(p).map(drop)
+            postcard::from_bytes::<<VersionRecord as OnDisk>::Row>(p).map(drop)
         })?;
         let (_, damage) = &mut *found.borrow_mut();
         if damage.len() > before

@@ -18,12 +18,14 @@ use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-
 use tokio::sync::watch;
 
 mod integrity;
+mod records;
+
+use records::OnDisk;
 
 pub use integrity::{CheckReport, check_store};
 
@@ -64,7 +66,7 @@ const COUNTERS_KEY: &str = "counters";
 const ALIASES_KEY: &str = "cluster_aliases";
 
 /// One story as stored, keyed by its id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 struct StoryRecord {
     story: Story,
     ingested_at: SystemTime,
@@ -185,8 +187,8 @@ const CHECKSUM_BYTES: usize = 8;
 
 /// A value as stored: its postcard encoding behind an xxh3 checksum of it,
 /// so that a damaged record is found when it is read, never served.
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    let payload = encode_plain(value)?;
+fn encode<T: OnDisk>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let payload = encode_plain(&value.to_row())?;
     let mut bytes = Vec::with_capacity(CHECKSUM_BYTES + payload.len());
     bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
     bytes.extend_from_slice(&payload);
@@ -200,13 +202,11 @@ fn encode_plain<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 /// Decodes a stored value after checking its checksum; `what` names it in
 /// the error.
-fn decode<T: DeserializeOwned>(
-    bytes: &[u8],
-    what: impl std::fmt::Display,
-) -> Result<T, StoreError> {
+fn decode<T: OnDisk>(bytes: &[u8], what: impl std::fmt::Display) -> Result<T, StoreError> {
     let payload =
         verified(bytes).map_err(|problem| StoreError::Damaged(format!("{what} {problem}")))?;
     postcard::from_bytes(payload)
+        .map(T::from_row)
         .map_err(|e| StoreError::Damaged(format!("{what} does not decode: {e}")))
 }
 
@@ -420,15 +420,15 @@ mod v2 {
     use redb::{ReadableTable, WriteTransaction};
     use serde::{Deserialize, Serialize};
 
+    use super::records::{StoryRecordRow, StoryRow};
     use super::{STORIES, StoreError, backend, decode_plain, encode_plain};
     use crate::dedup::{ClusterId, Evidence};
-    use crate::story::Story;
 
     pub(super) const VERSION: u32 = 2;
 
     #[derive(Serialize, Deserialize)]
     pub(super) struct StoryRecord {
-        pub story: Story,
+        pub story: StoryRow,
         pub ingested_at: SystemTime,
         pub placement: PlacementRecord,
         pub evicted: bool,
@@ -458,7 +458,7 @@ mod v2 {
             let (id, value) = row.map_err(backend("read story"))?;
             let record: StoryRecord =
                 decode_plain(value.value(), format_args!("story {:?}", id.value()))?;
-            published.insert(id.value().to_owned(), record.story.published_at);
+            published.insert(id.value().to_owned(), record.story.published_at());
         }
         let ids: Vec<String> = published.keys().cloned().collect();
         for id in ids {
@@ -477,21 +477,21 @@ mod v2 {
                     hours_apart: None,
                 }
                 .with_publication_times(
-                    old.story.published_at,
+                    old.story.published_at(),
                     published.get(&other).copied().flatten(),
                 );
                 (other, evidence)
             });
-            let record = super::StoryRecord {
-                story: old.story,
-                ingested_at: old.ingested_at,
-                placement: crate::dedup::PlacementRecord {
+            let record = StoryRecordRow::new(
+                old.story,
+                old.ingested_at,
+                &crate::dedup::PlacementRecord {
                     sequence: old.placement.sequence,
                     cluster: old.placement.cluster,
                     duplicate_of,
                 },
-                evicted: old.evicted,
-            };
+                old.evicted,
+            );
             stories
                 .insert(id.as_str(), encode_plain(&record)?.as_slice())
                 .map_err(backend("upgrade story"))?;
@@ -1367,7 +1367,7 @@ mod tests {
                 table
                     .insert(
                         cluster.id,
-                        encode_plain(&cluster).expect("encode").as_slice(),
+                        encode_plain(&cluster.to_row()).expect("encode").as_slice(),
                     )
                     .expect("insert");
             }
@@ -1375,7 +1375,7 @@ mod tests {
             if let Some(counters) = counters {
                 meta.insert(
                     COUNTERS_KEY,
-                    encode_plain(&counters).expect("encode").as_slice(),
+                    encode_plain(&counters.to_row()).expect("encode").as_slice(),
                 )
                 .expect("counters");
             }
@@ -1400,9 +1400,9 @@ mod tests {
                     },
                     ingested_at: record.ingested_at,
                     evicted: record.evicted,
-                    story: record.story,
+                    story: (&record.story).into(),
                 };
-                let key = old.story.id.clone();
+                let key = record.story.id.clone();
                 stories
                     .insert(key.as_str(), encode_plain(&old).expect("encode").as_slice())
                     .expect("insert");
