@@ -223,7 +223,7 @@ fn without_dateline(text: &str) -> &str {
     if !crate::text::dateline::opens_with_dateline(text) {
         return text;
     }
-    let stripped = super::fingerprint::strip_dateline(text);
+    let stripped = crate::text::dateline::strip_tagged_dateline(text);
     if stripped.len() < text.len() {
         return stripped;
     }
@@ -308,7 +308,7 @@ fn words_missing(a: &[String], b: &[String]) -> Vec<String> {
 /// The headline's words, without a wire slug (`UPDATE 2-`).
 fn headline_key(title: &str) -> String {
     let mut words = Vec::new();
-    for_each_word(&normalize(super::fingerprint::strip_slug(title)), |w| {
+    for_each_word(&normalize(crate::text::headline::strip_slug(title)), |w| {
         words.push(w.to_owned());
     });
     words.join(" ")

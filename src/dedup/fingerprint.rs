@@ -18,8 +18,9 @@ use super::minhash::{Signature, signature};
 use super::sample::{self, Sample};
 use super::vocabulary;
 use crate::text::agency::{self, Agency};
+use crate::text::dateline::strip_tagged_dateline;
 use crate::text::furniture;
-use crate::text::headline::HeadlineFrom;
+use crate::text::headline::{HeadlineFrom, strip_slug};
 use crate::text::normalize;
 use crate::text::stopwords::is_stopword;
 use crate::text::words::{for_each_fast_word_hashed, for_each_word_hashed, is_fast_text};
@@ -359,7 +360,7 @@ fn shingle_seed() -> u64 {
 fn strip_furniture<'a>(body: &'a str, learned: &dyn Fn(u64) -> bool) -> Cow<'a, str> {
     let furniture = furniture::furniture_lines(body, learned);
     if furniture.is_empty() {
-        return Cow::Borrowed(strip_dateline(body));
+        return Cow::Borrowed(strip_tagged_dateline(body));
     }
     let mut kept = String::with_capacity(body.len() + 1);
     let mut next = furniture.iter().peekable();
@@ -371,85 +372,9 @@ fn strip_furniture<'a>(body: &'a str, learned: &dyn Fn(u64) -> bool) -> Cow<'a, 
         kept.push_str(&body[range]);
         kept.push('\n');
     }
-    let dateline = kept.len() - strip_dateline(&kept).len();
+    let dateline = kept.len() - strip_tagged_dateline(&kept).len();
     kept.drain(..dateline);
     Cow::Owned(kept)
-}
-
-/// The longest dateline whose tag is stripped: a city, a date and a tag.
-const MAX_DATELINE_BYTES: usize = 80;
-/// Words before the tag, at most (`NEW YORK, Jan. 10 (AP)`).
-const MAX_DATELINE_WORDS: usize = 6;
-/// The tag: one or two words of letters (`(AP)`, `(Reuters)`, `(KABC)`,
-/// `( cnn )` in tokenized copy), whichever outlet it names.
-const MAX_TAG_BYTES: usize = 16;
-/// A dateline word with a full stop in it is an abbreviation this short.
-const MAX_ABBREVIATION_BYTES: usize = 5;
-
-/// Drops `GENEVA (Reuters) -` or `WASHINGTON, Jan 10 (AP) —` from the start
-/// of the text: everything up to and including an outlet's tag in
-/// parentheses and the dash after it, when what comes before the tag is a
-/// short run of words with no sentence end in it. Which outlet it is does
-/// not matter here (see [`crate::text::agency`] for that): a dateline is
-/// not story text.
-pub(super) fn strip_dateline(text: &str) -> &str {
-    let window = &text[..text.floor_char_boundary(MAX_DATELINE_BYTES.min(text.len()))];
-    let Some(open) = window.find('(') else {
-        return text;
-    };
-    let prefix = &window[..open];
-    let dateline_words = prefix.split_whitespace().all(|word| {
-        // A full stop in a dateline abbreviates (`Jan.`, `ST.`, `D.C.`).
-        !word.contains(['!', '?', '"'])
-            && (!word.contains('.') || word.len() <= MAX_ABBREVIATION_BYTES)
-    });
-    if prefix.split_whitespace().count() > MAX_DATELINE_WORDS
-        || prefix.contains('\n')
-        || !dateline_words
-    {
-        return text;
-    }
-    let Some(close) = window[open..].find(')').map(|at| open + at) else {
-        return text;
-    };
-    let tag = window[open + 1..close].trim();
-    let tag_words = tag.split_whitespace().count();
-    if tag.is_empty()
-        || tag.len() > MAX_TAG_BYTES
-        || tag_words > 2
-        || !tag.chars().all(|c| c.is_alphabetic() || c == ' ')
-    {
-        return text;
-    }
-    text[close + 1..].trim_start_matches([' ', '-', '\u{2013}', '\u{2014}', ':'])
-}
-
-/// Slugs that wire services put before a headline.
-const SLUGS: &[&str] = &[
-    "update",
-    "refile",
-    "wrapup",
-    "corrected",
-    "exclusive",
-    "rpt",
-    "urgent",
-];
-
-/// Removes slugs such as `UPDATE 2-` or `REFILE-` from a headline.
-pub fn strip_slug(title: &str) -> &str {
-    let mut rest = title.trim_start();
-    loop {
-        let Some(dash) = rest.find('-') else {
-            return rest;
-        };
-        let head = rest[..dash].trim().to_lowercase();
-        let word = head.trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ');
-        if dash <= 14 && SLUGS.contains(&word) {
-            rest = rest[dash + 1..].trim_start();
-        } else {
-            return rest;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -478,30 +403,6 @@ mod tests {
     }
 
     #[test]
-    fn any_outlets_dateline_tag_is_stripped_but_not_a_sentence() {
-        assert_eq!(
-            strip_dateline("LOS ANGELES (KABC) -- A fire broke out."),
-            "A fire broke out."
-        );
-        assert_eq!(
-            strip_dateline("ST. LOUIS, Jan. 10 (AP) \u{2014} Voters went out."),
-            "Voters went out."
-        );
-        assert_eq!(
-            strip_dateline("washington ( cnn ) president obama spoke ."),
-            "president obama spoke ."
-        );
-        for sentence in [
-            "Officials said on Monday that the group (ISIS) had attacked.",
-            "It rained. Then (at last) the sun came out.",
-            "The city (pop. 4,000) voted.",
-            "Rain fell all day\n(Reuters) photo",
-        ] {
-            assert_eq!(strip_dateline(sentence), sentence);
-        }
-    }
-
-    #[test]
     fn furniture_lines_are_not_story() {
         let a = Fingerprint::of(
             "",
@@ -512,13 +413,6 @@ mod tests {
             "Talks opened in Geneva on Monday.\n\nRelated News\nClick here for more",
         );
         assert_eq!(a, b);
-    }
-
-    #[test]
-    fn slugs_leave_titles() {
-        assert_eq!(strip_slug("UPDATE 2-Talks end"), "Talks end");
-        assert_eq!(strip_slug("REFILE-UPDATE 1-Talks end"), "Talks end");
-        assert_eq!(strip_slug("Russia-US talks end"), "Russia-US talks end");
     }
 
     #[test]

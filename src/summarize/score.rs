@@ -8,6 +8,7 @@
 
 use std::sync::LazyLock;
 
+use crate::text::furniture;
 use crate::text::sentences::SentenceSpan;
 use crate::text::stopwords::{WordSet, is_stopword};
 use crate::text::words::for_each_word_hashed;
@@ -99,24 +100,7 @@ const LEADING_PRONOUNS: &[&str] = &[
     "them",
 ];
 
-/// Openings of lines that are furniture, not story.
-const FURNITURE_OPENINGS: &[&str] = &[
-    "by",
-    "reporting",
-    "editing",
-    "writing",
-    "additional",
-    "copyright",
-    "click",
-    "follow",
-    "related",
-    "read",
-    "subscribe",
-    "sign",
-];
-
 static PRONOUNS: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(LEADING_PRONOUNS));
-static FURNITURE: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(FURNITURE_OPENINGS));
 
 /// Dense ids for the distinct word hashes of one story: open addressing
 /// with linear probing, kept at most half full. Word hashes are already well
@@ -481,8 +465,9 @@ fn form_multiplier(
     if index > 0 && is_first_word(&PRONOUNS) {
         multiplier *= w.pronoun_penalty;
     }
-    // Bylines and credits: short lines that open with a furniture word.
-    if words <= 12 && is_first_word(&FURNITURE) {
+    // Bylines and credits: short sentences that open as one does (the
+    // credit stage of `text::furniture`, which dedup uses too).
+    if words <= 12 && furniture::is_credit(sentence) {
         multiplier *= w.furniture_penalty;
     }
     multiplier

@@ -186,6 +186,48 @@ pub fn dateline_within(sentence: &str) -> Option<usize> {
     (!sentence[..found].contains(['.', '!', '?'])).then_some(found)
 }
 
+/// The longest dateline [`strip_tagged_dateline`] strips: a city, a date
+/// and a tag.
+const MAX_DATELINE_BYTES: usize = 80;
+
+/// Drops `GENEVA (Reuters) -` or `WASHINGTON, Jan 10 (AP) —` from the start
+/// of the text: everything up to and including an outlet's tag in
+/// parentheses and the dash after it, when what comes before the tag is a
+/// short run of words with no sentence end in it. Which outlet it is does
+/// not matter here (see [`crate::text::agency`] for that): a dateline is
+/// not story text.
+pub fn strip_tagged_dateline(text: &str) -> &str {
+    let window = &text[..text.floor_char_boundary(MAX_DATELINE_BYTES.min(text.len()))];
+    let Some(open) = window.find('(') else {
+        return text;
+    };
+    let prefix = &window[..open];
+    let dateline_words = prefix.split_whitespace().all(|word| {
+        // A full stop in a dateline abbreviates (`Jan.`, `ST.`, `D.C.`).
+        !word.contains(['!', '?', '"'])
+            && (!word.contains('.') || word.len() <= MAX_ABBREVIATION_BYTES)
+    });
+    if prefix.split_whitespace().count() > MAX_PLACE_WORDS
+        || prefix.contains('\n')
+        || !dateline_words
+    {
+        return text;
+    }
+    let Some(close) = window[open..].find(')').map(|at| open + at) else {
+        return text;
+    };
+    let tag = window[open + 1..close].trim();
+    let tag_words = tag.split_whitespace().count();
+    if tag.is_empty()
+        || tag.len() > MAX_TAG_BYTES
+        || tag_words > 2
+        || !tag.chars().all(|c| c.is_alphabetic() || c == ' ')
+    {
+        return text;
+    }
+    text[close + 1..].trim_start_matches([' ', '-', '\u{2013}', '\u{2014}', ':'])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +324,29 @@ mod tests {
         let prose = "Talks ended in Geneva on Monday without a deal, officials said. ".repeat(20);
         let page = format!("{prose}\n\nGENEVA (AP) \u{2014} A related story.");
         assert_eq!(lead_start(&page), None);
+    }
+
+    #[test]
+    fn any_outlets_dateline_tag_is_stripped_but_not_a_sentence() {
+        assert_eq!(
+            strip_tagged_dateline("LOS ANGELES (KABC) -- A fire broke out."),
+            "A fire broke out."
+        );
+        assert_eq!(
+            strip_tagged_dateline("ST. LOUIS, Jan. 10 (AP) \u{2014} Voters went out."),
+            "Voters went out."
+        );
+        assert_eq!(
+            strip_tagged_dateline("washington ( cnn ) president obama spoke ."),
+            "president obama spoke ."
+        );
+        for sentence in [
+            "Officials said on Monday that the group (ISIS) had attacked.",
+            "It rained. Then (at last) the sun came out.",
+            "The city (pop. 4,000) voted.",
+            "Rain fell all day\n(Reuters) photo",
+        ] {
+            assert_eq!(strip_tagged_dateline(sentence), sentence);
+        }
     }
 }

@@ -3,12 +3,27 @@
 //! captions, widget labels, time stamps, script text, "Related" blocks).
 //!
 //! Both deduplication (which must not count furniture as shared text) and
-//! summaries (which must not pick it) ask this module, one line at a time.
-//! Each kind of furniture is one small test below, judged on the line's
-//! form, not on a list of any site's phrases: a line of prose ends like a
-//! sentence, has more than a handful of words and is not code. What a given
-//! site repeats under every story is learned by the index instead (see
-//! `dedup::furniture`), which passes those lines in as `learned`.
+//! summaries (which must not pick it) ask this module, one line at a time;
+//! it is the one definition of furniture in copydesk. Each kind is one
+//! stage, a small test judged on the line's form, not on a list of any
+//! site's phrases (a line of prose ends like a sentence, has more than a
+//! handful of words and is not code):
+//!
+//! | stage | test | kind |
+//! |---|---|---|
+//! | credit | [`is_credit`] | credits, links, copyright, bylines |
+//! | label | `is_label` | widget labels, time stamps, repeated headlines |
+//! | caption | [`super::caption`] | photo captions and credits |
+//! | script | `is_script` | code a scraper left in |
+//! | aside, teaser | [`is_furniture_sentence`] | bracketed promotions, "… more" |
+//! | dateline | [`super::dateline`] | `GENEVA (Reuters) -` and the page head above it |
+//! | slug | [`super::headline::strip_slug`] | `UPDATE 2-` before a headline |
+//! | learned | `learned` argument | what the index saw under many clusters |
+//!
+//! What a given site repeats under every story is learned by the index
+//! (`dedup::furniture`), which plugs in here as the `learned` test of
+//! [`furniture_lines`]: every caller (fingerprints, summaries, version
+//! changes, headlines) takes the same stages in the same order.
 //!
 //! Compute only: no I/O, no gRPC types.
 
@@ -90,6 +105,14 @@ pub fn is_furniture_line(line: &str) -> bool {
         || is_photo_caption(line, words)
         || is_dated_caption(line, words)
         || is_script(line)
+}
+
+/// The credit stage, for a line or a sentence: it opens as a credit, a
+/// link or a copyright notice does, or it is a byline. Dedup drops such
+/// lines ([`is_furniture_line`]); summaries mark down such sentences.
+pub fn is_credit(text: &str) -> bool {
+    let text = text.trim();
+    is_boilerplate(text) || is_byline(text, words_up_to(text, STAMP_MAX_WORDS))
 }
 
 /// Credits, links and copyright lines.

@@ -192,6 +192,34 @@ fn found_below(words: &[u64], body: &str, from: usize, furniture: &[Range<usize>
     found * 2 > words.len()
 }
 
+/// Slugs that wire services put before a headline.
+const SLUGS: &[&str] = &[
+    "update",
+    "refile",
+    "wrapup",
+    "corrected",
+    "exclusive",
+    "rpt",
+    "urgent",
+];
+
+/// Removes slugs such as `UPDATE 2-` or `REFILE-` from a headline.
+pub fn strip_slug(title: &str) -> &str {
+    let mut rest = title.trim_start();
+    loop {
+        let Some(dash) = rest.find('-') else {
+            return rest;
+        };
+        let head = rest[..dash].trim().to_lowercase();
+        let word = head.trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ');
+        if dash <= 14 && SLUGS.contains(&word) {
+            rest = rest[dash + 1..].trim_start();
+        } else {
+            return rest;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +299,12 @@ mod tests {
         let found: Vec<&str> = found.iter().map(|r| &body[r.clone()]).collect();
         assert_eq!(found, ["Council votes to close the ferry pier"]);
         assert!(repeated_headline_lines("Pier", body).is_empty());
+    }
+
+    #[test]
+    fn slugs_leave_titles() {
+        assert_eq!(strip_slug("UPDATE 2-Talks end"), "Talks end");
+        assert_eq!(strip_slug("REFILE-UPDATE 1-Talks end"), "Talks end");
+        assert_eq!(strip_slug("Russia-US talks end"), "Russia-US talks end");
     }
 }

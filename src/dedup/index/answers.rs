@@ -96,7 +96,7 @@ pub struct IngestReport {
     pub changes: Option<VersionChanges>,
 }
 
-/// Where a stored story is now (see [`Index::story_placement`]).
+/// Where a stored story is now (see [`super::Index::story_placement`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoryPlacement {
     /// Its cluster.

@@ -59,7 +59,7 @@ pub struct IndexConfig {
     /// Canonical story policy.
     pub canonical: CanonicalPolicy,
     /// Stories published further apart than this are follow-ups unless
-    /// their text is a re-run (see [`Evidence::relation_within`]).
+    /// their text is a re-run (see [`crate::dedup::Evidence::relation_within`]).
     pub follow_up_after: Duration,
 }
 
