@@ -413,7 +413,7 @@ pub async fn cluster_view(store: &dyn Store, id: ClusterId) -> Result<ClusterVie
         }
     })
     .await
-    .map_err(|e| StoreError::Backend(format!("page task failed: {e}")))?;
+    .map_err(StoreError::Task)?;
     Ok(view)
 }
 
@@ -436,7 +436,7 @@ pub async fn cluster_cards(
         };
         let card = tokio::task::spawn_blocking(move || card_of(&detail))
             .await
-            .map_err(|e| StoreError::Backend(format!("page task failed: {e}")))?;
+            .map_err(StoreError::Task)?;
         cards.push(card);
     }
     Ok((cards, page.next_before))

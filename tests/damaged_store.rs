@@ -14,13 +14,13 @@ use common::{TestServer, texts};
 use copydesk::dedup::IndexConfig;
 use copydesk::grpc::ServerConfig;
 use copydesk::grpc::proto::{GetClusterRequest, GetStoryRequest, ListStoryVersionsRequest};
-use copydesk::store::{DATABASE_FILE, DurableOptions, DurableStore, StoreError};
+use copydesk::store::{DATABASE_FILE, DurableOptions, DurableStore, OpenError, StoreError};
 use tonic::Code;
 
 /// A phrase only the damaged story holds, to find its bytes in the file.
 const MARKER: &str = "The quartermaster counted forty-one crates of signal flares.";
 
-fn open(dir: &Path) -> Result<DurableStore, StoreError> {
+fn open(dir: &Path) -> Result<DurableStore, OpenError> {
     DurableStore::open(dir, IndexConfig::default(), DurableOptions::default()).map(|(s, _)| s)
 }
 

@@ -15,7 +15,7 @@ use copydesk::grpc::proto::{
     self, DeleteStoryRequest, GetClusterRequest, GetStoryRequest, IngestStoriesRequest,
     IngestStoryRequest, ListClustersRequest, ingest_stories_response,
 };
-use copydesk::store::{DATABASE_FILE, DurableOptions, DurableStore, StoreError};
+use copydesk::store::{DATABASE_FILE, DurableOptions, DurableStore, OpenError};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -216,8 +216,24 @@ fn a_corrupt_store_is_a_clear_error() {
         DurableOptions::default(),
     )
     .expect_err("garbage must not open");
-    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(matches!(err, OpenError::NotAStore { .. }), "{err:?}");
     assert!(err.to_string().contains(DATABASE_FILE), "{err}");
+}
+
+#[test]
+fn a_store_another_process_holds_is_locked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open = || {
+        DurableStore::open(
+            dir.path(),
+            IndexConfig::default(),
+            DurableOptions::default(),
+        )
+    };
+    let (_first, _) = open().expect("first open");
+    let err = open().expect_err("the file is held");
+    assert!(matches!(err, OpenError::Locked { .. }), "{err:?}");
+    assert!(err.to_string().contains("another process"), "{err}");
 }
 
 #[test]
@@ -242,7 +258,7 @@ fn another_schema_version_is_refused() {
     )
     .expect_err("a future schema must be refused");
     assert!(
-        matches!(err, StoreError::Schema { found: 999, .. }),
+        matches!(err, OpenError::Schema { found: 999, .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("schema version 999"), "{err}");

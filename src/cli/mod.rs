@@ -305,6 +305,9 @@ pub enum CliError {
     /// The durable store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The durable store cannot be opened.
+    #[error(transparent)]
+    Open(#[from] crate::store::OpenError),
     /// `store check` found damaged records and left them.
     #[error("{0} damaged record(s)")]
     Damaged(usize),
@@ -341,7 +344,13 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("copydesk: {err}");
+            // A store's error says what the engine said in its sources.
+            let message = match &err {
+                CliError::Store(e) => crate::store::chain(e),
+                CliError::Open(e) => crate::store::chain(e),
+                other => other.to_string(),
+            };
+            eprintln!("copydesk: {message}");
             exit_code(&err)
         }
     }

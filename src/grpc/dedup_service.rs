@@ -123,11 +123,13 @@ impl DedupApi {
         let prepared = prepare(story).await?;
         let (answer, answered) = oneshot::channel();
         if self.unary.send((prepared, answer)).await.is_err() {
-            return Err(StoreError::Backend("the unary committer has stopped".into()).into());
+            return Err(ApiError::Worker("the unary committer has stopped".into()));
         }
         match answered.await {
             Ok(result) => Ok(result?),
-            Err(_) => Err(StoreError::Backend("the unary committer dropped a call".into()).into()),
+            Err(_) => Err(ApiError::Worker(
+                "the unary committer dropped a call".into(),
+            )),
         }
     }
 }
@@ -159,14 +161,14 @@ async fn commit_unary(
                 }
             }
             Err(err) => match retry {
-                Some(stories) if !matches!(err, StoreError::Full(_)) => {
+                Some(stories) if !matches!(err, StoreError::Full { .. }) => {
                     for (story, answer) in stories.into_iter().zip(answers) {
                         let _ = answer.send(store.ingest(story, SystemTime::now()).await);
                     }
                 }
                 _ => {
                     for answer in answers {
-                        let _ = answer.send(Err(err.clone()));
+                        let _ = answer.send(Err(err.for_another_caller()));
                     }
                 }
             },

@@ -4,7 +4,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::names;
-use crate::store::StoreError;
+use crate::store::{StoreError, chain};
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +58,8 @@ impl From<ApiError> for Status {
             ApiError::Store(StoreError::ClusterNotFound(id)) => {
                 Status::not_found(format!("{} not found", names::cluster(id)))
             }
-            ApiError::Store(StoreError::Full(detail)) => {
-                tracing::error!(cause = %detail, "data directory full: refusing writes");
+            ApiError::Store(err @ StoreError::Full { .. }) => {
+                tracing::error!(cause = %chain(&err), "data directory full: refusing writes");
                 Status::resource_exhausted(
                     "the data directory is full: writes are refused until space is freed",
                 )
@@ -70,19 +70,25 @@ impl From<ApiError> for Status {
                     "{record}: the stored copy is damaged; send it again, or see `copydesk store check`"
                 ))
             }
-            ApiError::Store(StoreError::Backend(detail)) => {
-                tracing::error!(cause = %detail, "store backend failed");
-                Status::internal("internal error")
+            // The engine failed (an I/O error): nothing of the call was
+            // stored, and the store heals by reopening its file, so the
+            // client should retry.
+            ApiError::Store(err @ StoreError::Engine { .. }) => {
+                tracing::error!(cause = %chain(&err), "store engine failed");
+                Status::unavailable("the store failed; try again shortly")
             }
-            ApiError::Store(StoreError::Refusing(detail)) => {
-                tracing::error!(cause = %detail, "store refusing work until it heals");
+            ApiError::Store(err @ StoreError::Refusing { .. }) => {
+                tracing::error!(cause = %chain(&err), "store refusing work until it heals");
                 Status::unavailable(
                     "the store cannot serve just now after a failed write; try again shortly",
                 )
             }
-            ApiError::Store(err @ (StoreError::Open { .. } | StoreError::Schema { .. })) => {
-                tracing::error!(cause = %err, "store unavailable");
-                Status::unavailable("store unavailable")
+            // Bugs, or a file changed by hand: retrying will not help.
+            ApiError::Store(
+                err @ (StoreError::Inconsistent(_) | StoreError::Restore(_) | StoreError::Task(_)),
+            ) => {
+                tracing::error!(cause = %chain(&err), "store failed");
+                Status::internal("internal error")
             }
             ApiError::Worker(detail) => {
                 tracing::error!(cause = %detail, "worker task failed");
@@ -127,17 +133,22 @@ mod tests {
 
     #[test]
     fn a_store_that_refuses_until_it_heals_is_unavailable() {
-        let status = Status::from(ApiError::Store(StoreError::Refusing(
-            "reopen: permission denied on /data".into(),
+        let status = Status::from(ApiError::Store(StoreError::refusing(
+            "reopen: permission denied on /data",
         )));
         assert_eq!(status.code(), Code::Unavailable);
         assert!(!status.message().contains("/data"));
     }
 
     #[test]
-    fn backend_detail_stays_in_the_log() {
-        let status = Status::from(ApiError::Store(StoreError::Backend("disk on fire".into())));
-        assert_eq!(status.code(), Code::Internal);
+    fn engine_detail_stays_in_the_log_and_the_client_retries() {
+        let failed = StoreError::engine("commit", std::io::Error::other("disk on fire"));
+        let status = Status::from(ApiError::Store(failed));
+        assert_eq!(status.code(), Code::Unavailable);
         assert!(!status.message().contains("disk"));
+        let bug = StoreError::Inconsistent("canonical story \"a\" has no text".into());
+        let status = Status::from(ApiError::Store(bug));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("canonical"));
     }
 }

@@ -273,7 +273,8 @@ impl Drop for AbortOnDrop {
 const WRITE_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Keeps the dedup service's health in step with whether the store takes
-/// writes: NOT_SERVING while it refuses them (a full data directory), so a
+/// writes: NOT_SERVING while it refuses them (a full data directory, or a
+/// store healing after a failed commit), so a
 /// load balancer sends ingests elsewhere, and SERVING again once it takes
 /// them, which it checks for every [`WRITE_RECHECK_INTERVAL`] without a
 /// client having to try a write.

@@ -67,7 +67,7 @@ impl MemoryStore {
         let state = Arc::clone(&self.state);
         tokio::task::spawn_blocking(move || work(&mut lock(&state)))
             .await
-            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))
+            .map_err(StoreError::Task)
     }
 }
 
@@ -124,7 +124,7 @@ impl State {
     /// A cluster's detail; its timeline too when `with_timeline`.
     fn detail(&self, view: ClusterView, with_timeline: bool) -> Result<ClusterDetail, StoreError> {
         let canonical = self.stories.get(&view.canonical).cloned().ok_or_else(|| {
-            StoreError::Backend(format!("canonical story {:?} has no text", view.canonical))
+            StoreError::Inconsistent(format!("canonical story {:?} has no text", view.canonical))
         })?;
         let titles = view
             .members
@@ -174,7 +174,7 @@ impl Store for MemoryStore {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.ingest_blocking(prepared, now))
             .await
-            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))
+            .map_err(StoreError::Task)
     }
 
     async fn evict_before(

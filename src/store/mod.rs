@@ -8,6 +8,7 @@
 //! memory.
 
 mod durable;
+mod error;
 mod memory;
 mod retention;
 mod versions;
@@ -20,6 +21,7 @@ pub use durable::{
     CheckReport, DATABASE_FILE, DurableOptions, DurableStore, OpenReport, SCHEMA_VERSION,
     check_store,
 };
+pub use error::{EngineError, OpenError, StoreError, chain};
 pub use memory::MemoryStore;
 pub use retention::Retention;
 pub use versions::{TimelineEntry, VersionRecord, timeline};
@@ -28,48 +30,6 @@ use crate::dedup::changes::{VersionChanges, version_changes};
 use crate::dedup::furniture::LearnedFurniture;
 use crate::dedup::{ClusterId, ClusterView, Index, IngestOutcome, IngestReport, Placement};
 use crate::story::{PreparedStory, StoredStory, Story};
-
-/// Errors of the store layer.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    /// No story with this id is stored.
-    #[error("story {0:?} not found")]
-    StoryNotFound(String),
-    /// No cluster with this id exists.
-    #[error("cluster {0} not found")]
-    ClusterNotFound(ClusterId),
-    /// The backend failed; the detail is for the logs, not for clients.
-    #[error("store backend failed: {0}")]
-    Backend(String),
-    /// An earlier commit failed and the store has not healed yet (its file
-    /// could not be reopened and read back): it refuses work, and tries
-    /// again on every call. Retrying later is right; the detail is for the
-    /// logs.
-    #[error("the store refuses work until it heals: {0}")]
-    Refusing(String),
-    /// The data directory's file system is full: writes are refused until
-    /// space is freed (reads go on). The detail is for the logs.
-    #[error("the data directory is full: {0}")]
-    Full(String),
-    /// A stored record fails its checksum or does not decode: damaged on
-    /// disk. Names the record; the rest of the store keeps serving (see
-    /// `copydesk store check`).
-    #[error("{0}")]
-    Damaged(String),
-    /// The data directory's store cannot be opened (corrupt, unreadable,
-    /// locked by another process, or inconsistent).
-    #[error("cannot open the store {path}: {reason}")]
-    Open {
-        path: std::path::PathBuf,
-        reason: String,
-    },
-    /// The store was written with another schema version.
-    #[error(
-        "the store was written with schema version {found}; this copydesk reads version {expected} \
-         (use the copydesk release that wrote it, or start from an empty data directory)"
-    )]
-    Schema { found: u32, expected: u32 },
-}
 
 /// Whether a store takes writes now.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -53,7 +53,7 @@ async fn evict_periodically(store: Arc<dyn Store>, window: Duration, interval: D
                     }
                 }
                 Err(err) => {
-                    tracing::error!(cause = %err, "retention: eviction failed");
+                    tracing::error!(cause = %super::chain(&err), "retention: eviction failed");
                     break;
                 }
             }

@@ -17,8 +17,8 @@ use super::{
     VERSIONS, backend, encode, read_all, verified, visit_records,
 };
 use crate::dedup::{ClusterRecord, IndexCounters};
-use crate::store::StoreError;
 use crate::store::VersionRecord;
+use crate::store::{OpenError, StoreError};
 
 /// The first bytes of every redb file (its format's magic number).
 const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
@@ -34,6 +34,24 @@ pub(super) enum OpenFailure {
     NotAStore(String),
     /// redb could not open it.
     Redb(redb::DatabaseError),
+}
+
+impl OpenFailure {
+    /// The open error for the file at `path`: another process holding it
+    /// is [`OpenError::Locked`].
+    pub(super) fn into_open_error(self, path: &Path) -> OpenError {
+        let path = path.to_owned();
+        match self {
+            OpenFailure::NotAStore(reason) => OpenError::NotAStore { path, reason },
+            OpenFailure::Redb(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                OpenError::Locked { path }
+            }
+            OpenFailure::Redb(e) => OpenError::Engine {
+                path,
+                source: Box::new(e),
+            },
+        }
+    }
 }
 
 impl std::fmt::Display for OpenFailure {
@@ -85,9 +103,9 @@ pub(super) fn open_database(path: &Path) -> Result<Database, OpenFailure> {
 
 /// Runs `work`, catching a panic (redb panics on some damaged files) as
 /// `Err(Err(message))`; `work`'s own error is `Err(Ok(error))`.
-pub(super) fn without_panic<T>(
-    work: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, Result<StoreError, String>> {
+pub(super) fn without_panic<T, E>(
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, Result<E, String>> {
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(Ok(err)),
@@ -212,24 +230,24 @@ struct Damage {
 /// table (their bytes kept for whoever wants to look) and writes the
 /// clusters and counters mended around them, in one transaction: the
 /// store then opens with nothing damaged in it.
-pub fn check_store(dir: &Path, set_aside: bool) -> Result<CheckReport, StoreError> {
+pub fn check_store(dir: &Path, set_aside: bool) -> Result<CheckReport, OpenError> {
     let path = dir.join(DATABASE_FILE);
-    let open_error = |reason: String| StoreError::Open {
-        path: path.clone(),
-        reason,
-    };
     if !path.exists() {
-        return Err(open_error("there is no store file here".into()));
+        return Err(OpenError::Missing { path });
     }
+    let read = |source: StoreError| OpenError::Read {
+        path: path.clone(),
+        source,
+    };
     without_panic(|| {
-        let db = open_database(&path).map_err(|e| open_error(e.to_string()))?;
-        let (records, damage) = find_damage(&db)?;
+        let db = open_database(&path).map_err(|e| e.into_open_error(&path))?;
+        let (records, damage) = find_damage(&db).map_err(read)?;
         let damaged = damage
             .iter()
             .map(|d| format!("{}: {}", d.name, d.problem))
             .collect();
         if set_aside && !damage.is_empty() {
-            move_aside(&db, &damage)?;
+            move_aside(&db, &damage).map_err(read)?;
         }
         Ok(CheckReport {
             records,
@@ -239,10 +257,10 @@ pub fn check_store(dir: &Path, set_aside: bool) -> Result<CheckReport, StoreErro
     })
     .map_err(|panic| match panic {
         Ok(err) => err,
-        Err(message) => open_error(format!(
-            "the file is damaged beyond its records: reading it failed ({message}); \
-             restore it from a backup"
-        )),
+        Err(detail) => OpenError::Damaged {
+            path: path.clone(),
+            detail,
+        },
     })
 }
 

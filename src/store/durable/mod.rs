@@ -31,8 +31,8 @@ pub use integrity::{CheckReport, check_store};
 
 use super::versions::{self, VersionRecord};
 use super::{
-    ClusterDetail, ClusterPage, FollowedVersion, IndexStats, Store, StoreError, WriteState,
-    cluster_page,
+    ClusterDetail, ClusterPage, FollowedVersion, IndexStats, OpenError, Store, StoreError,
+    WriteState, chain, cluster_page,
 };
 use crate::dedup::furniture;
 use crate::dedup::{
@@ -142,6 +142,11 @@ pub struct DurableStore {
 /// Why writes are refused while the data directory is full.
 const DISK_FULL: &str = "the data directory is full: writes resume once space is freed";
 
+/// Why the store refuses work after a commit failed and its file could not
+/// be reopened yet (health reports it NOT_SERVING until it heals).
+const HEALING: &str =
+    "a commit failed and the store file could not be reopened yet: it tries again";
+
 /// Bytes the space check writes (and removes): room for a commit of a few
 /// stories. A disk with less free is still full for copydesk.
 const SPACE_CHECK_BYTES: usize = 256 * 1024;
@@ -160,14 +165,19 @@ fn has_room(dir: &Path) -> bool {
     written.is_ok()
 }
 
-/// Maps any redb error to a backend error naming what was being done.
+/// Maps any redb error to the store's error, naming what was being done:
+/// a full file system is [`StoreError::Full`], anything else
+/// [`StoreError::Engine`], with redb's error as the source.
 fn backend<E: Into<redb::Error>>(context: &'static str) -> impl Fn(E) -> StoreError {
     move |e| {
         let e = e.into();
         if is_disk_full(&e) {
-            StoreError::Full(format!("{context}: {e}"))
+            StoreError::Full {
+                context,
+                source: Some(Box::new(e)),
+            }
         } else {
-            StoreError::Backend(format!("{context}: {e}"))
+            StoreError::engine(context, e)
         }
     }
 }
@@ -197,7 +207,7 @@ fn encode<T: OnDisk>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 /// A value's postcard encoding alone, as schema versions 2 and 3 stored it.
 fn encode_plain<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(value).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+    postcard::to_allocvec(value).map_err(|e| StoreError::engine("encode a record", e))
 }
 
 /// Decodes a stored value after checking its checksum; `what` names it in
@@ -237,30 +247,27 @@ impl DurableStore {
         dir: &Path,
         config: IndexConfig,
         options: DurableOptions,
-    ) -> Result<(DurableStore, OpenReport), StoreError> {
+    ) -> Result<(DurableStore, OpenReport), OpenError> {
         let started = Instant::now();
         let path = dir.join(DATABASE_FILE);
-        let open_error = |reason: String| StoreError::Open {
-            path: path.clone(),
-            reason,
-        };
         // redb can panic on some damaged files: that is a damaged file
         // here, never a crash (see `integrity::without_panic`).
         let (db, index, damaged) = integrity::without_panic(|| {
-            let db = integrity::open_database(&path).map_err(|e| open_error(e.to_string()))?;
-            check_schema(&db).map_err(|e| match e {
-                StoreError::Backend(reason) => open_error(reason),
-                other => other,
-            })?;
+            let db = integrity::open_database(&path).map_err(|e| e.into_open_error(&path))?;
+            check_schema(&db, &path)?;
             let (index, damaged) =
-                rebuild_index(&db, config).map_err(|e| open_error(e.to_string()))?;
+                rebuild_index(&db, config).map_err(|source| OpenError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
             Ok((db, index, damaged))
         })
         .map_err(|panic| match panic {
             Ok(err) => err,
-            Err(message) => open_error(format!(
-                "the file is damaged: reading it failed ({message}); `copydesk store check` tells more"
-            )),
+            Err(detail) => OpenError::Damaged {
+                path: path.clone(),
+                detail,
+            },
         })?;
         for record in &damaged {
             tracing::error!(%record, "damaged record left out; `copydesk store check --set-aside` moves it aside");
@@ -312,7 +319,7 @@ impl DurableStore {
             work(&mut state)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+        .map_err(StoreError::Task)?
     }
 
     /// Ingests a batch synchronously (the offline CLI's path).
@@ -359,7 +366,17 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// Writes the schema version into a new file; refuses another version.
-fn check_schema(db: &Database) -> Result<(), StoreError> {
+fn check_schema(db: &Database, path: &Path) -> Result<(), OpenError> {
+    let read = |source: StoreError| OpenError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    check_schema_version(db).map_err(read)?
+}
+
+/// [`check_schema`]'s work: `Err` when the file cannot be read, `Ok(Err)`
+/// when it holds another schema version.
+fn check_schema_version(db: &Database) -> Result<Result<(), OpenError>, StoreError> {
     let txn = db.begin_write().map_err(backend("begin"))?;
     {
         let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
@@ -376,7 +393,7 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
                 let found = <[u8; 4]>::try_from(bytes.as_slice())
                     .map(u32::from_le_bytes)
                     .map_err(|_| {
-                        StoreError::Backend("schema version is not a 4-byte number".into())
+                        StoreError::Damaged("the schema version is not a 4-byte number".into())
                     })?;
                 if (v2::VERSION..SCHEMA_VERSION).contains(&found) {
                     drop(meta);
@@ -391,10 +408,10 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
                     meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())
                         .map_err(backend("write schema"))?;
                 } else if found != SCHEMA_VERSION {
-                    return Err(StoreError::Schema {
+                    return Ok(Err(OpenError::Schema {
                         found,
                         expected: SCHEMA_VERSION,
-                    });
+                    }));
                 }
             }
         }
@@ -405,7 +422,8 @@ fn check_schema(db: &Database) -> Result<(), StoreError> {
         .map_err(backend("create clusters"))?;
     txn.open_table(VERSIONS)
         .map_err(backend("create versions"))?;
-    txn.commit().map_err(backend("commit schema"))
+    txn.commit().map_err(backend("commit schema"))?;
+    Ok(Ok(()))
 }
 
 /// Schema version 2, read once to upgrade a file in place: its figures had
@@ -603,8 +621,8 @@ fn rebuild_index(db: &Database, config: IndexConfig) -> Result<(Index, Vec<Strin
     };
     let stories = fingerprint_all(&records);
     drop(records);
-    let mut index = Index::restore(config, stories, clusters, counters)
-        .map_err(|e| StoreError::Backend(format!("stored records are inconsistent: {e}")))?;
+    let mut index =
+        Index::restore(config, stories, clusters, counters).map_err(StoreError::Restore)?;
     index.restore_aliases(aliases);
     Ok((index, damaged))
 }
@@ -769,9 +787,10 @@ impl State {
         if has_room(dir) {
             Ok(())
         } else {
-            Err(StoreError::Full(
-                "no room for a commit (space check before writing)".into(),
-            ))
+            Err(StoreError::Full {
+                context: "space check before writing",
+                source: None,
+            })
         }
     }
 
@@ -789,16 +808,27 @@ impl State {
     fn recover(&mut self) -> Result<(), StoreError> {
         let reason = self.failed.clone().unwrap_or_default();
         let still = |e: StoreError| match e {
-            StoreError::Full(detail) => StoreError::Full(detail),
-            other => StoreError::Refusing(format!(
-                "an earlier commit failed ({reason}) and the store could not be reopened: {other}"
-            )),
+            full @ StoreError::Full { .. } => full,
+            other => StoreError::Refusing {
+                reason: format!(
+                    "an earlier commit failed ({reason}) and the store could not be reopened"
+                ),
+                source: Some(Box::new(other)),
+            },
         };
         if self.db.is_none() {
+            // Never a new empty file in place of the one that went away:
+            // that would serve an empty store as this one.
+            if !self.path.exists() {
+                return Err(still(StoreError::Damaged(format!(
+                    "the store file {} is gone: put it back, or restart on an empty data directory",
+                    self.path.display()
+                ))));
+            }
             let db = integrity::open_database(&self.path)
                 .map_err(|failure| match failure {
-                    integrity::OpenFailure::Redb(e) => backend("reopen")(e),
-                    other => StoreError::Backend(format!("reopen: {other}")),
+                    integrity::OpenFailure::Redb(e) => backend("reopen the file")(e),
+                    integrity::OpenFailure::NotAStore(reason) => StoreError::Damaged(reason),
                 })
                 .map_err(still)?;
             self.db = Some(db);
@@ -807,15 +837,22 @@ impl State {
         self.committed_counters = index.counters();
         self.index = index;
         self.failed = None;
+        self.writes.send_if_modified(|state| {
+            let was_healing = *state == WriteState::Refusing(HEALING.into());
+            if was_healing {
+                *state = WriteState::Accepting;
+            }
+            was_healing
+        });
         tracing::info!("the store serves again after a failed commit");
         Ok(())
     }
 
     /// The open file.
     fn db(&self) -> Result<&Database, StoreError> {
-        self.db.as_ref().ok_or_else(|| {
-            StoreError::Refusing("the store file is closed after a failed commit".into())
-        })
+        self.db
+            .as_ref()
+            .ok_or_else(|| StoreError::refusing("the store file is closed after a failed commit"))
     }
 
     /// Ingests and commits a batch: each new text is a new version of its
@@ -852,10 +889,9 @@ impl State {
                 .as_ref()
                 .map(|f| f.compare(self.index.learned_furniture()));
             if report.outcome != IngestOutcome::Unchanged {
-                let placement = self
-                    .index
-                    .placement_record(&story.id)
-                    .ok_or_else(|| StoreError::Backend("ingested story not indexed".into()))?;
+                let placement = self.index.placement_record(&story.id).ok_or_else(|| {
+                    StoreError::Inconsistent("an ingested story is not indexed".into())
+                })?;
                 let last = self.last_version(&writes, &story.id, previous.as_ref())?;
                 let number = last.as_ref().map_or(1, |(n, _)| n + 1);
                 if let (Some((_, Some(mut superseded))), Some(previous)) = (last, previous) {
@@ -995,7 +1031,7 @@ impl State {
                 was_refusing
             });
         }
-        if let Err(StoreError::Full(detail)) = &result {
+        if let Err(detail @ StoreError::Full { .. }) = &result {
             self.writes.send_if_modified(|state| {
                 let was_accepting = *state == WriteState::Accepting;
                 if was_accepting {
@@ -1011,11 +1047,15 @@ impl State {
             // would, so one failed write (a record that cannot be encoded,
             // a full disk) never wedges the store. Only when the file
             // cannot be read back is the store refused until a restart.
-            tracing::warn!(error = %err, "commit failed; reopening the file and rebuilding the index");
+            tracing::warn!(error = %chain(err), "commit failed; reopening the file and rebuilding the index");
             self.failed = Some(err.to_string());
             self.db = None;
             if let Err(recovery) = self.recover() {
-                tracing::warn!(error = %recovery, "the store will try again on the next request");
+                tracing::warn!(error = %chain(&recovery), "the store will try again on the next request");
+                if !matches!(recovery, StoreError::Full { .. }) {
+                    self.writes
+                        .send_replace(WriteState::Refusing(HEALING.into()));
+                }
             }
         }
         result
@@ -1050,7 +1090,10 @@ impl State {
             .next()
             .flatten()
             .ok_or_else(|| {
-                StoreError::Backend(format!("canonical story {:?} has no text", view.canonical))
+                StoreError::Inconsistent(format!(
+                    "canonical story {:?} has no text",
+                    view.canonical
+                ))
             })?
             .stored();
         let members: Vec<Option<StoryRecord>> = records.collect();
@@ -1207,7 +1250,7 @@ impl Store for DurableStore {
         let mut reports = self.ingest_batch(vec![story], now).await?;
         reports
             .pop()
-            .ok_or_else(|| StoreError::Backend("an ingest of one story reported none".into()))
+            .ok_or_else(|| StoreError::Inconsistent("an ingest of one story reported none".into()))
     }
 
     async fn ingest_batch(
@@ -1218,7 +1261,7 @@ impl Store for DurableStore {
         let state = Arc::clone(&self.state);
         tokio::task::spawn_blocking(move || ingest_locked(&state, batch, now))
             .await
-            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+            .map_err(StoreError::Task)?
     }
 
     async fn evict_before(
@@ -1306,8 +1349,17 @@ impl Store for DurableStore {
     }
 
     async fn recheck_writes(&self) -> WriteState {
-        if *self.writes.borrow() == WriteState::Accepting {
-            return WriteState::Accepting;
+        let healing = match &*self.writes.borrow() {
+            WriteState::Accepting => return WriteState::Accepting,
+            WriteState::Refusing(reason) => reason == HEALING,
+        };
+        if healing {
+            // Heals as the next request would: reopen, rebuild.
+            let healed = self.with_state(|_| Ok(())).await;
+            if let Err(err) = healed {
+                tracing::debug!(error = %chain(&err), "the store has not healed yet");
+            }
+            return self.writes.borrow().clone();
         }
         let dir = self.path.parent().unwrap_or(Path::new(".")).to_owned();
         let room = tokio::task::spawn_blocking(move || has_room(&dir))
@@ -1539,6 +1591,63 @@ mod tests {
         assert_eq!(reopened.stories, 2);
     }
 
+    /// A commit fails and the file cannot be reopened (here: something
+    /// else stands at its path): the store refuses work, says so in its
+    /// write state (health reports NOT_SERVING), and heals by itself once
+    /// the file is back, on the next check, with nothing lost.
+    #[tokio::test]
+    async fn a_store_that_cannot_reopen_refuses_until_it_heals() {
+        let (dir, store) = temp_store();
+        store
+            .ingest(story("full", FULL, 0), SystemTime::now())
+            .await
+            .expect("ingest");
+        let file = dir.path().join(DATABASE_FILE);
+        let aside = dir.path().join("aside.redb");
+        std::fs::rename(&file, &aside).expect("move the file aside");
+        let before_1970 = PreparedStory::new(Story {
+            id: "moon".into(),
+            body: "Armstrong walked on the Moon.".into(),
+            published_at: SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(86_400)),
+            ..Story::default()
+        });
+        let failed = store
+            .ingest(before_1970, SystemTime::now())
+            .await
+            .expect_err("the record cannot be written");
+        assert!(matches!(failed, StoreError::Engine { .. }), "{failed:?}");
+        assert_eq!(
+            *store.write_state().borrow(),
+            WriteState::Refusing(HEALING.into())
+        );
+        // Gone: no empty store is made in its place.
+        let refused = store.get_story("full").await.expect_err("refused");
+        assert!(
+            matches!(refused, StoreError::Refusing { .. }),
+            "{refused:?}"
+        );
+        assert!(chain(&refused).contains("is gone"), "{refused}");
+        assert!(!file.exists());
+        // Something else in its place is no store either.
+        std::fs::write(&file, b"not a store").expect("write a stranger");
+        let refused = store.get_story("full").await.expect_err("refused");
+        assert!(
+            chain(&refused).contains("not a copydesk store"),
+            "{refused}"
+        );
+        assert_eq!(
+            store.recheck_writes().await,
+            WriteState::Refusing(HEALING.into())
+        );
+
+        std::fs::rename(&aside, &file).expect("put the file back");
+        assert_eq!(store.recheck_writes().await, WriteState::Accepting);
+        assert_eq!(
+            store.get_story("full").await.expect("healed").story.body,
+            FULL
+        );
+    }
+
     #[test]
     fn a_version_2_file_is_upgraded_in_place_with_nothing_lost() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1589,7 +1698,7 @@ mod tests {
             "the figures survive the round trip"
         );
         // And the file is current now: opening again does no upgrade.
-        check_schema(&db).expect("current version");
+        check_schema(&db, dir.path()).expect("current version");
         drop(db);
 
         // A story stored before versions were kept has one, from its
