@@ -7,8 +7,8 @@
 //! - [`summarize`]: sentence scoring and selection within a budget.
 //! - [`dedup`]: fingerprints, MinHash/LSH, pairwise decisions, clusters.
 //! - [`story`]: the validated story the core works on.
-//! - [`store`]: stories and the index behind an async trait; a durable
-//!   (redb) backend and an in-memory one.
+//! - [`store`]: stories and the index behind an async trait: one engine,
+//!   with its records in a redb file (the default) or in memory.
 //! - [`names`]: resource names, `stories/{id}` and `clusters/{number}`.
 //! - [`grpc`]: the tonic service: validation, conversions, handlers, `serve()`.
 //! - [`metrics`]: the Prometheus registry (gRPC and copydesk series) and

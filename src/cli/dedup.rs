@@ -297,9 +297,9 @@ enum Offline {
 }
 
 impl Offline {
-    fn ingest(&mut self, prepared: PreparedStory) -> IngestReport {
+    fn ingest(&mut self, prepared: PreparedStory) -> Result<IngestReport, StoreError> {
         match self {
-            Offline::Bare(index) => prepared.ingest_into(index, SystemTime::now()).1,
+            Offline::Bare(index) => Ok(prepared.ingest_into(index, SystemTime::now()).1),
             Offline::Kept(store) => store.ingest_blocking(prepared, SystemTime::now()),
         }
     }
@@ -347,7 +347,7 @@ fn run_offline(
         };
         let prepared = PreparedStory::new(story);
         let headline = prepared.headline.clone();
-        let answer = offline.ingest(prepared);
+        let answer = offline.ingest(prepared)?;
         let changes = answer.changes.filter(|_| with_changes);
         stories.push(Ingested::new(&answer.story_id, headline, changes, uri));
     }

@@ -3,11 +3,13 @@
 //! No gRPC types. The trait's unit of work is a whole ingest ("find
 //! candidates → decide → assign → write"), so a backend can run it inside
 //! its own transaction; nothing here assumes the index lives in this process.
-//! [`DurableStore`] (the default) keeps stories and clusters in a redb file
-//! and the matching index in memory; [`MemoryStore`] keeps everything in
-//! memory.
+//! Both embedded backends run one engine (`engine.rs`): the matching
+//! index in memory, and the records (stories, versions) where the backend
+//! keeps them. [`DurableStore`] (the default) keeps them in a redb file,
+//! committed before a call returns; [`MemoryStore`] in maps.
 
 mod durable;
+mod engine;
 mod error;
 mod memory;
 mod retention;
@@ -26,10 +28,8 @@ pub use memory::MemoryStore;
 pub use retention::Retention;
 pub use versions::{TimelineEntry, VersionRecord, timeline};
 
-use crate::dedup::changes::{VersionChanges, version_changes};
-use crate::dedup::furniture::LearnedFurniture;
-use crate::dedup::{ClusterId, ClusterView, Index, IngestOutcome, IngestReport, Placement};
-use crate::story::{PreparedStory, StoredStory, Story};
+use crate::dedup::{ClusterId, ClusterView, Index, IngestReport, Placement};
+use crate::story::{PreparedStory, StoredStory};
 
 /// Whether a store takes writes now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,79 +86,6 @@ pub struct ClusterPage {
     pub clusters: Vec<ClusterDetail>,
     /// Pass as `before` for the next page; `None` on the last page.
     pub next_before: Option<ClusterId>,
-}
-
-/// One page of `index`'s clusters older than `before`, newest first, each
-/// completed by `detail`: the paging both backends share.
-fn cluster_page(
-    index: &Index,
-    before: Option<ClusterId>,
-    limit: usize,
-    detail: impl Fn(ClusterView) -> Result<ClusterDetail, StoreError>,
-) -> Result<ClusterPage, StoreError> {
-    // One more than asked tells whether another page exists.
-    let mut views = index.clusters_before(before, limit + 1);
-    let more = views.len() > limit;
-    views.truncate(limit);
-    let next_before = if more {
-        views.last().map(|v| v.id)
-    } else {
-        None
-    };
-    let clusters = views
-        .into_iter()
-        .map(detail)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ClusterPage {
-        clusters,
-        next_before,
-    })
-}
-
-/// The two texts an ingest's changes come from.
-#[derive(Debug)]
-struct FollowedVersion {
-    against: String,
-    old: Story,
-    new: Story,
-}
-
-impl FollowedVersion {
-    /// The version an ingested story follows: its own earlier text
-    /// (`previous`) when its id came with new text, else the story it
-    /// duplicates, which `stored` looks up. `None` when it follows none, or
-    /// that version cannot be read.
-    fn of(
-        report: &IngestReport,
-        previous: Option<Story>,
-        story: &Story,
-        stored: impl Fn(&str) -> Option<Story>,
-    ) -> Option<FollowedVersion> {
-        let (against, old) = match (report.outcome, previous, &report.duplicate_of) {
-            (IngestOutcome::Replaced, Some(previous), _) => (story.id.clone(), previous),
-            (IngestOutcome::Created, _, Some((duplicated, _))) => {
-                (duplicated.clone(), stored(duplicated)?)
-            }
-            _ => return None,
-        };
-        Some(FollowedVersion {
-            against,
-            old,
-            new: story.clone(),
-        })
-    }
-
-    /// What the new version changes against the old. CPU work, done once
-    /// per new version while the store is locked so that the changes are
-    /// committed with the version.
-    fn compare(&self, learned: &LearnedFurniture) -> VersionChanges {
-        version_changes(
-            &self.against,
-            (&self.old.title, &self.old.body),
-            (&self.new.title, &self.new.body),
-            &|line| learned.is_furniture(line),
-        )
-    }
 }
 
 /// Stories and the near-duplicate index.

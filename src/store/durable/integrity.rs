@@ -11,10 +11,11 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::rebuild::{Records, read_all, visit_records};
 use super::records::{AliasesRow, OnDisk};
 use super::{
-    ALIASES_KEY, CLUSTERS, COUNTERS_KEY, DATABASE_FILE, META, Records, STORIES, StoryRecord,
-    VERSIONS, backend, encode, read_all, verified, visit_records,
+    ALIASES_KEY, CLUSTERS, COUNTERS_KEY, DATABASE_FILE, META, STORIES, StoryRecord, VERSIONS,
+    backend, encode, verified,
 };
 use crate::dedup::{ClusterRecord, IndexCounters};
 use crate::store::VersionRecord;

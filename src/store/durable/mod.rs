@@ -17,27 +17,31 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+mod file_records;
 mod integrity;
+mod rebuild;
 mod records;
+mod v2;
+mod v3;
 
+use file_records::{FileRecords, Writes};
+use rebuild::{read_meta, rebuild_index};
 use records::OnDisk;
 
 pub use integrity::{CheckReport, check_store};
 
-use super::versions::{self, VersionRecord};
+use super::engine;
+use super::versions::VersionRecord;
 use super::{
-    ClusterDetail, ClusterPage, FollowedVersion, IndexStats, OpenError, Store, StoreError,
-    WriteState, chain, cluster_page,
+    ClusterDetail, ClusterPage, IndexStats, OpenError, Store, StoreError, WriteState, chain,
 };
-use crate::dedup::furniture;
 use crate::dedup::{
-    ClusterChanges, ClusterId, ClusterRecord, ClusterView, Fingerprint, Index, IndexConfig,
-    IndexCounters, IngestOutcome, IngestReport, Placement, PlacementRecord, StoryMeta,
+    ClusterId, Index, IndexConfig, IndexCounters, IngestReport, Placement, PlacementRecord,
     StoryPlacement,
 };
 use crate::story::{PreparedStory, StoredStory, Story};
@@ -122,7 +126,11 @@ struct State {
     /// The open file; `None` between a failed commit and the reopen that
     /// heals it (redb refuses every call after an I/O error in a commit
     /// until the file is opened again).
-    db: Option<Database>,
+    db: Option<Arc<Database>>,
+    /// The same file for reads that need no index (a story, its versions):
+    /// they take a read transaction of their own and never wait for this
+    /// state's lock or a commit's fsync.
+    shared: SharedFile,
     options: DurableOptions,
     /// Set when a commit failed and the store has not healed yet (the file
     /// reopened and the index rebuilt from it); every request tries again.
@@ -135,8 +143,32 @@ struct State {
 #[derive(Debug, Clone)]
 pub struct DurableStore {
     state: Arc<Mutex<State>>,
+    /// The open file, for reads that need no index.
+    shared: SharedFile,
     path: PathBuf,
     writes: Arc<watch::Sender<WriteState>>,
+}
+
+/// The open file, shared by the state (which replaces it when it heals)
+/// and by reads that take their own read transaction. The lock is held
+/// only to clone or swap the handle, never across a read or a commit.
+#[derive(Debug, Clone, Default)]
+struct SharedFile(Arc<Mutex<Option<Arc<Database>>>>);
+
+impl SharedFile {
+    fn set(&self, db: Option<Arc<Database>>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = db;
+    }
+
+    /// The open file; refused between a failed commit and the reopen that
+    /// heals it.
+    fn get(&self) -> Result<Arc<Database>, StoreError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::refusing("the store file is closed after a failed commit"))
+    }
 }
 
 /// Why writes are refused while the data directory is full.
@@ -279,7 +311,11 @@ impl DurableStore {
             damaged,
         };
         let writes = Arc::new(watch::Sender::new(WriteState::Accepting));
+        let db = Arc::new(db);
+        let shared = SharedFile::default();
+        shared.set(Some(Arc::clone(&db)));
         let store = DurableStore {
+            shared: shared.clone(),
             writes: Arc::clone(&writes),
             state: Arc::new(Mutex::new(State {
                 committed_counters: index.counters(),
@@ -287,7 +323,8 @@ impl DurableStore {
                 index,
                 config,
                 path: path.clone(),
-                db: Some(db),
+                db: Some(Arc::clone(&db)),
+                shared: shared.clone(),
                 options,
                 failed: None,
                 writes,
@@ -305,6 +342,25 @@ impl DurableStore {
     /// Write transactions committed since the store was opened.
     pub fn commits(&self) -> u64 {
         lock(&self.state).commits
+    }
+
+    /// Runs `read` on the open file in a read transaction of its own, on
+    /// the blocking pool, without the state's lock. While the file is
+    /// closed after a failed commit, heals first as every call does.
+    async fn read_committed<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = match self.shared.get() {
+            Ok(db) => db,
+            Err(_) => {
+                self.with_state(|_| Ok(())).await?;
+                self.shared.get()?
+            }
+        };
+        tokio::task::spawn_blocking(move || read(&db))
+            .await
+            .map_err(StoreError::Task)?
     }
 
     /// Runs `work` on the state on the blocking pool.
@@ -336,7 +392,7 @@ impl DurableStore {
     pub fn delete_blocking(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
         let mut state = lock(&self.state);
         state.usable()?;
-        state.delete(id.to_owned(), now)
+        state.delete(id, now)
     }
 
     /// Where a story is now, synchronously (the offline CLI's last step);
@@ -426,355 +482,6 @@ fn check_schema_version(db: &Database) -> Result<Result<(), OpenError>, StoreErr
     Ok(Ok(()))
 }
 
-/// Schema version 2, read once to upgrade a file in place: its figures had
-/// no head overlap (left absent) and no time between the stories. The
-/// upgrade fills the time in from the two stories' publication times where
-/// the earlier version is still stored, within the open's write
-/// transaction, so a crash leaves version 2 whole.
-mod v2 {
-    use std::collections::HashMap;
-    use std::time::SystemTime;
-
-    use redb::{ReadableTable, WriteTransaction};
-    use serde::{Deserialize, Serialize};
-
-    use super::records::{StoryRecordRow, StoryRow};
-    use super::{STORIES, StoreError, backend, decode_plain, encode_plain};
-    use crate::dedup::{ClusterId, Evidence};
-
-    pub(super) const VERSION: u32 = 2;
-
-    #[derive(Serialize, Deserialize)]
-    pub(super) struct StoryRecord {
-        pub story: StoryRow,
-        pub ingested_at: SystemTime,
-        pub placement: PlacementRecord,
-        pub evicted: bool,
-    }
-
-    #[derive(Serialize, Deserialize)]
-    pub(super) struct PlacementRecord {
-        pub sequence: u64,
-        pub cluster: ClusterId,
-        pub duplicate_of: Option<(String, Figures)>,
-    }
-
-    #[derive(Serialize, Deserialize)]
-    pub(super) struct Figures {
-        pub jaccard: f64,
-        pub containment: f64,
-        pub lede_overlap: f64,
-        pub title_similarity: f64,
-        pub word_overlap: f64,
-    }
-
-    /// Rewrites every story record in the version 3 layout.
-    pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
-        let mut stories = txn.open_table(STORIES).map_err(backend("open stories"))?;
-        let mut published: HashMap<String, Option<SystemTime>> = HashMap::new();
-        for row in stories.iter().map_err(backend("read stories"))? {
-            let (id, value) = row.map_err(backend("read story"))?;
-            let record: StoryRecord =
-                decode_plain(value.value(), format_args!("story {:?}", id.value()))?;
-            published.insert(id.value().to_owned(), record.story.published_at());
-        }
-        let ids: Vec<String> = published.keys().cloned().collect();
-        for id in ids {
-            let old: StoryRecord = match stories.get(id.as_str()).map_err(backend("read story"))? {
-                Some(value) => decode_plain(value.value(), format_args!("story {id:?}"))?,
-                None => continue,
-            };
-            let duplicate_of = old.placement.duplicate_of.map(|(other, f)| {
-                let evidence = Evidence {
-                    jaccard: f.jaccard,
-                    containment: f.containment,
-                    lede_overlap: f.lede_overlap,
-                    title_similarity: f.title_similarity,
-                    word_overlap: f.word_overlap,
-                    head_overlap: None,
-                    hours_apart: None,
-                }
-                .with_publication_times(
-                    old.story.published_at(),
-                    published.get(&other).copied().flatten(),
-                );
-                (other, evidence)
-            });
-            let record = StoryRecordRow::new(
-                old.story,
-                old.ingested_at,
-                &crate::dedup::PlacementRecord {
-                    sequence: old.placement.sequence,
-                    cluster: old.placement.cluster,
-                    duplicate_of,
-                },
-                old.evicted,
-            );
-            stories
-                .insert(id.as_str(), encode_plain(&record)?.as_slice())
-                .map_err(backend("upgrade story"))?;
-        }
-        Ok(())
-    }
-}
-
-/// Version 3: the values without checksums.
-mod v3 {
-    use redb::{ReadableTable, WriteTransaction};
-
-    use super::{CLUSTERS, COUNTERS_KEY, META, STORIES, StoreError, backend};
-
-    pub(super) const VERSION: u32 = 3;
-
-    /// Puts a checksum in front of every stored value. The values are not
-    /// decoded: one that is damaged already is found when it is read.
-    pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
-        rewrite_stories(txn)?;
-        rewrite_clusters(txn)?;
-        let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
-        let counters = meta
-            .get(COUNTERS_KEY)
-            .map_err(backend("read counters"))?
-            .map(|value| value.value().to_vec());
-        if let Some(plain) = counters {
-            meta.insert(COUNTERS_KEY, checksummed(&plain).as_slice())
-                .map_err(backend("upgrade counters"))?;
-        }
-        Ok(())
-    }
-
-    fn rewrite_stories(txn: &WriteTransaction) -> Result<(), StoreError> {
-        let mut table = txn.open_table(STORIES).map_err(backend("open stories"))?;
-        let rows: Vec<(String, Vec<u8>)> = table
-            .iter()
-            .map_err(backend("read stories"))?
-            .map(|row| {
-                row.map(|(key, value)| (key.value().to_owned(), value.value().to_vec()))
-                    .map_err(backend("read story"))
-            })
-            .collect::<Result<_, _>>()?;
-        for (key, plain) in rows {
-            table
-                .insert(key.as_str(), checksummed(&plain).as_slice())
-                .map_err(backend("upgrade story"))?;
-        }
-        Ok(())
-    }
-
-    fn rewrite_clusters(txn: &WriteTransaction) -> Result<(), StoreError> {
-        let mut table = txn.open_table(CLUSTERS).map_err(backend("open clusters"))?;
-        let rows: Vec<(u64, Vec<u8>)> = table
-            .iter()
-            .map_err(backend("read clusters"))?
-            .map(|row| {
-                row.map(|(key, value)| (key.value(), value.value().to_vec()))
-                    .map_err(backend("read cluster"))
-            })
-            .collect::<Result<_, _>>()?;
-        for (key, plain) in rows {
-            table
-                .insert(key, checksummed(&plain).as_slice())
-                .map_err(backend("upgrade cluster"))?;
-        }
-        Ok(())
-    }
-
-    fn checksummed(plain: &[u8]) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(super::CHECKSUM_BYTES + plain.len());
-        bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(plain).to_le_bytes());
-        bytes.extend_from_slice(plain);
-        bytes
-    }
-}
-
-/// What the file holds, as the index is rebuilt from it.
-struct Records {
-    /// Every live (not evicted) story that reads back whole.
-    stories: Vec<StoryRecord>,
-    /// Every cluster that reads back whole.
-    clusters: Vec<ClusterRecord>,
-    /// The counters, or `None` when they are damaged.
-    counters: Option<IndexCounters>,
-    /// Folded cluster ids (none when the record is damaged).
-    aliases: Vec<(ClusterId, ClusterId)>,
-    /// The damaged records, named ("story \"x\" fails its checksum").
-    damaged: Vec<String>,
-}
-
-/// The matching index of what the file holds: every live story
-/// fingerprinted again, clusters and counters as stored. Damaged records
-/// are left out (and named in the answer); the clusters that named them
-/// are mended around them (see [`integrity::mend`]).
-fn rebuild_index(db: &Database, config: IndexConfig) -> Result<(Index, Vec<String>), StoreError> {
-    let Records {
-        stories: records,
-        clusters,
-        counters,
-        aliases,
-        damaged,
-    } = read_all(db)?;
-    let (clusters, counters) = if damaged.is_empty() {
-        let counters = counters.unwrap_or_else(|| Index::new(IndexConfig::default()).counters());
-        (clusters, counters)
-    } else {
-        integrity::mend(&records, clusters, counters)
-    };
-    let stories = fingerprint_all(&records);
-    drop(records);
-    let mut index =
-        Index::restore(config, stories, clusters, counters).map_err(StoreError::Restore)?;
-    index.restore_aliases(aliases);
-    Ok((index, damaged))
-}
-
-/// Keeps what decodes; names what is damaged; fails on any other error.
-fn keep_or_name<T>(
-    decoded: Result<T, StoreError>,
-    damaged: &mut Vec<String>,
-) -> Result<Option<T>, StoreError> {
-    match decoded {
-        Ok(value) => Ok(Some(value)),
-        Err(StoreError::Damaged(record)) => {
-            damaged.push(record);
-            Ok(None)
-        }
-        Err(other) => Err(other),
-    }
-}
-
-/// Calls `story`, `cluster` and `counters` with the key and stored bytes of
-/// every story, every cluster and the counters (when there are any), in
-/// one read transaction.
-fn visit_records(
-    db: &Database,
-    mut story: impl FnMut(&str, &[u8]) -> Result<(), StoreError>,
-    mut cluster: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
-    counters: impl FnOnce(&[u8]) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let txn = db.begin_read().map_err(backend("begin read"))?;
-    for row in txn
-        .open_table(STORIES)
-        .map_err(backend("open stories"))?
-        .iter()
-        .map_err(backend("read stories"))?
-    {
-        let (id, value) = row.map_err(backend("read story"))?;
-        story(id.value(), value.value())?;
-    }
-    for row in txn
-        .open_table(CLUSTERS)
-        .map_err(backend("open clusters"))?
-        .iter()
-        .map_err(backend("read clusters"))?
-    {
-        let (id, value) = row.map_err(backend("read cluster"))?;
-        cluster(id.value(), value.value())?;
-    }
-    if let Some(value) = txn
-        .open_table(META)
-        .map_err(backend("open meta"))?
-        .get(COUNTERS_KEY)
-        .map_err(backend("read counters"))?
-    {
-        counters(value.value())?;
-    }
-    Ok(())
-}
-
-/// Every live (not evicted) story, every cluster, and the counters, with
-/// the records that are damaged named rather than read.
-fn read_all(db: &Database) -> Result<Records, StoreError> {
-    // Each of the three visitors names what is damaged.
-    let damaged = std::cell::RefCell::new(Vec::new());
-    let mut stories = Vec::new();
-    let mut clusters = Vec::new();
-    let mut counters = Some(Index::new(IndexConfig::default()).counters());
-    visit_records(
-        db,
-        |id, bytes| {
-            let record: Option<StoryRecord> = keep_or_name(
-                decode(bytes, format_args!("story {id:?}")),
-                &mut damaged.borrow_mut(),
-            )?;
-            stories.extend(record.filter(|r| !r.evicted));
-            Ok(())
-        },
-        |id, bytes| {
-            let cluster = keep_or_name(
-                decode(bytes, format_args!("cluster {id}")),
-                &mut damaged.borrow_mut(),
-            )?;
-            clusters.extend(cluster);
-            Ok(())
-        },
-        |bytes| {
-            counters = keep_or_name(decode(bytes, "the counters"), &mut damaged.borrow_mut())?;
-            Ok(())
-        },
-    )?;
-    let mut damaged = damaged.into_inner();
-    let aliases = match read_meta(db, ALIASES_KEY)? {
-        Some(bytes) => keep_or_name(decode(&bytes, "the cluster aliases"), &mut damaged)?,
-        None => None,
-    };
-    Ok(Records {
-        stories,
-        clusters,
-        counters,
-        aliases: aliases.unwrap_or_default(),
-        damaged,
-    })
-}
-
-/// The stored bytes of one `meta` record.
-fn read_meta(db: &Database, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    let txn = db.begin_read().map_err(backend("begin read"))?;
-    let meta = txn.open_table(META).map_err(backend("open meta"))?;
-    Ok(meta
-        .get(key)
-        .map_err(backend("read meta"))?
-        .map(|value| value.value().to_vec()))
-}
-
-/// Fingerprints stored stories on every core: the costly part of a rebuild.
-fn fingerprint_all(records: &[StoryRecord]) -> Vec<(StoryMeta, Fingerprint, PlacementRecord)> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = records.len().div_ceil(threads).max(1);
-    let fingerprint = |record: &StoryRecord| {
-        let story = &record.story;
-        (
-            story.meta(record.ingested_at),
-            Fingerprint::of(&story.title, &story.text()),
-            record.placement.clone(),
-        )
-    };
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(fingerprint).collect::<Vec<_>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
-/// One transaction's writes.
-#[derive(Default)]
-struct Writes {
-    /// Stories to put (`Some`) or remove (`None`).
-    stories: Vec<(String, Option<StoryRecord>)>,
-    /// Versions to put, by story id.
-    versions: Vec<(String, VersionRecord)>,
-    /// Stories whose versions all go.
-    versions_dropped: Vec<String>,
-    changes: ClusterChanges,
-}
-
 impl State {
     /// Refuses a write at once while the data directory is full, unless
     /// space has come back: a write that would fail costs a rebuild of the
@@ -831,7 +538,7 @@ impl State {
                     integrity::OpenFailure::NotAStore(reason) => StoreError::Damaged(reason),
                 })
                 .map_err(still)?;
-            self.db = Some(db);
+            self.set_file(Some(Arc::new(db)));
         }
         let (index, _damaged) = rebuild_index(self.db()?, self.config).map_err(still)?;
         self.committed_counters = index.counters();
@@ -849,10 +556,51 @@ impl State {
     }
 
     /// The open file.
-    fn db(&self) -> Result<&Database, StoreError> {
+    fn db(&self) -> Result<&Arc<Database>, StoreError> {
         self.db
             .as_ref()
             .ok_or_else(|| StoreError::refusing("the store file is closed after a failed commit"))
+    }
+
+    /// The open file, shared (reads take their own transactions on it).
+    fn file(&self) -> Result<Arc<Database>, StoreError> {
+        self.db().map(Arc::clone)
+    }
+
+    /// Opens or closes the file for this state and for the reads that go
+    /// around it.
+    fn set_file(&mut self, db: Option<Arc<Database>>) {
+        self.shared.set(db.clone());
+        self.db = db;
+    }
+
+    /// Runs one unit of work on the index and the file's records, then
+    /// commits what it wrote. Work that fails after the index moved (a
+    /// record that would not read) goes back to what the file holds, as a
+    /// failed commit does; a story not found changed nothing.
+    fn unit<T>(
+        &mut self,
+        work: impl FnOnce(&mut Index, &mut FileRecords<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.writable()?;
+        let db = self.file()?;
+        let mut records = FileRecords::new(&db, self.options.keep_evicted);
+        let done = work(&mut self.index, &mut records);
+        let writes = records.writes;
+        // The handle goes before a commit that may fail: healing reopens
+        // the file, which redb refuses while another handle is open.
+        drop(db);
+        match done {
+            Ok(answer) => {
+                self.commit(writes)?;
+                Ok(answer)
+            }
+            Err(err @ StoreError::StoryNotFound(_)) => Err(err),
+            Err(err) => {
+                self.roll_back(&err);
+                Err(err)
+            }
+        }
     }
 
     /// Ingests and commits a batch: each new text is a new version of its
@@ -862,154 +610,19 @@ impl State {
         batch: Vec<PreparedStory>,
         now: SystemTime,
     ) -> Result<Vec<IngestReport>, StoreError> {
-        self.writable()?;
-        let mut writes = Writes::default();
-        let mut reports = Vec::with_capacity(batch.len());
-        for prepared in batch {
-            // Read only for an id sent again with new text: a re-send of
-            // the same text changes nothing and reads nothing.
-            let id = &prepared.story.id;
-            let previous = self
-                .index
-                .story_meta(id)
-                .filter(|meta| meta.content_hash != prepared.story.content_hash())
-                .and_then(|meta| {
-                    Some(StoredStory {
-                        story: self.stored_story(&writes, id)?,
-                        cluster: self.index.story_cluster(id)?,
-                        ingested_at: meta.ingested_at,
-                    })
-                });
-            let (story, mut report) = prepared.ingest_into(&mut self.index, now);
-            let previous_text = previous.as_ref().map(|p| p.story.clone());
-            let followed = FollowedVersion::of(&report, previous_text, &story, |id| {
-                self.stored_story(&writes, id)
-            });
-            report.changes = followed
-                .as_ref()
-                .map(|f| f.compare(self.index.learned_furniture()));
-            if report.outcome != IngestOutcome::Unchanged {
-                let placement = self.index.placement_record(&story.id).ok_or_else(|| {
-                    StoreError::Inconsistent("an ingested story is not indexed".into())
-                })?;
-                let last = self.last_version(&writes, &story.id, previous.as_ref())?;
-                let number = last.as_ref().map_or(1, |(n, _)| n + 1);
-                if let (Some((_, Some(mut superseded))), Some(previous)) = (last, previous) {
-                    superseded.superseded_body = Some(previous.story.body);
-                    writes.versions.push((story.id.clone(), superseded));
-                }
-                let version = VersionRecord::ingested(number, &story, &report, now);
-                writes.versions.push((story.id.clone(), version));
-                let record = StoryRecord {
-                    story,
-                    ingested_at: now,
-                    placement,
-                    evicted: false,
-                };
-                writes.stories.push((record.story.id.clone(), Some(record)));
-            }
-            reports.push(report);
-        }
-        self.commit(writes)?;
-        Ok(reports)
-    }
-
-    /// The latest version of `id` stored (this batch's first, then the
-    /// file's). A story stored before versions were kept has its one
-    /// version made from its record (`previous`, when known).
-    ///
-    /// The answer is the latest number with its record; the record is
-    /// `None` when it is damaged (the new version is still numbered after
-    /// it, and the damaged record is left for `store check`): one damaged
-    /// record never stops a story's next version.
-    fn last_version(
-        &self,
-        writes: &Writes,
-        id: &str,
-        previous: Option<&StoredStory>,
-    ) -> Result<Option<(u32, Option<VersionRecord>)>, StoreError> {
-        if let Some((_, version)) = writes.versions.iter().rev().find(|(v, _)| v == id) {
-            return Ok(Some((version.number, Some(version.clone()))));
-        }
-        let txn = self.db()?.begin_read().map_err(backend("begin read"))?;
-        let table = txn.open_table(VERSIONS).map_err(backend("open versions"))?;
-        let latest = table
-            .range((id, 0)..=(id, u32::MAX))
-            .map_err(backend("read versions"))?
-            .next_back()
-            .transpose()
-            .map_err(backend("read version"))?;
-        if let Some((key, value)) = latest {
-            let (_, number) = key.value();
-            return match decode(
-                value.value(),
-                format_args!("version {number} of story {id:?}"),
-            ) {
-                Ok(version) => Ok(Some((number, Some(version)))),
-                Err(StoreError::Damaged(record)) => {
-                    tracing::warn!(%record, "damaged version: the next one is numbered after it");
-                    Ok(Some((number, None)))
-                }
-                Err(other) => Err(other),
-            };
-        }
-        Ok(previous.map(|p| (1, Some(VersionRecord::only(p)))))
-    }
-
-    /// Every stored version of `id`, oldest first.
-    fn read_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
-        let txn = self.db()?.begin_read().map_err(backend("begin read"))?;
-        let table = txn.open_table(VERSIONS).map_err(backend("open versions"))?;
-        table
-            .range((id, 0)..=(id, u32::MAX))
-            .map_err(backend("read versions"))?
-            .map(|row| {
-                let (key, value) = row.map_err(backend("read version"))?;
-                let (_, number) = key.value();
-                decode(
-                    value.value(),
-                    format_args!("version {number} of story {id:?}"),
-                )
-            })
-            .collect()
-    }
-
-    /// A stored story's versions, oldest first: those kept, else the one
-    /// its record holds (a story stored before versions were kept).
-    fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
-        let versions = self.read_versions(id)?;
-        if !versions.is_empty() {
-            return Ok(versions);
-        }
-        let record = self
-            .read_story(id)?
-            .ok_or_else(|| StoreError::StoryNotFound(id.to_owned()))?;
-        Ok(vec![VersionRecord::only(&record.stored())])
-    }
-
-    /// A stored story's text, as this batch left it (the version a story
-    /// follows may be earlier in the batch, not yet committed) or as the
-    /// file holds it. `None` when it is not there or does not read (a
-    /// damaged record: the answer then says nothing of changes).
-    fn stored_story(&self, writes: &Writes, id: &str) -> Option<Story> {
-        match writes
-            .stories
-            .iter()
-            .rev()
-            .find(|(written, _)| written == id)
-        {
-            Some((_, record)) => record.as_ref().map(|r| r.story.clone()),
-            None => self.read_story(id).ok().flatten().map(|r| r.story),
-        }
+        self.unit(|index, records| {
+            batch
+                .into_iter()
+                .map(|prepared| engine::ingest(index, records, prepared, now))
+                .collect()
+        })
     }
 
     /// Commits `writes` plus the index's cluster changes and counters.
     fn commit(&mut self, mut writes: Writes) -> Result<(), StoreError> {
         writes.changes = self.index.take_changes();
         let counters = self.index.counters();
-        if writes.stories.is_empty()
-            && writes.versions.is_empty()
-            && writes.versions_dropped.is_empty()
+        if writes.holds_no_records()
             && writes.changes.changed.is_empty()
             && writes.changes.aliases.is_none()
             && writes.changes.removed.is_empty()
@@ -1042,117 +655,32 @@ impl State {
             });
         }
         if let Err(err) = &result {
-            // The index already holds what the failed transaction would
-            // have written: go back to what the file holds, as a restart
-            // would, so one failed write (a record that cannot be encoded,
-            // a full disk) never wedges the store. Only when the file
-            // cannot be read back is the store refused until a restart.
-            tracing::warn!(error = %chain(err), "commit failed; reopening the file and rebuilding the index");
-            self.failed = Some(err.to_string());
-            self.db = None;
-            if let Err(recovery) = self.recover() {
-                tracing::warn!(error = %chain(&recovery), "the store will try again on the next request");
-                if !matches!(recovery, StoreError::Full { .. }) {
-                    self.writes
-                        .send_replace(WriteState::Refusing(HEALING.into()));
-                }
-            }
+            self.roll_back(err);
         }
         result
     }
 
-    /// The stored records of `ids`, in one read transaction.
-    fn read_stories(&self, ids: &[&str]) -> Result<Vec<Option<StoryRecord>>, StoreError> {
-        let txn = self.db()?.begin_read().map_err(backend("begin read"))?;
-        let table = txn.open_table(STORIES).map_err(backend("open stories"))?;
-        ids.iter()
-            .map(|&id| {
-                table
-                    .get(id)
-                    .map_err(backend("read story"))?
-                    .map(|value| decode(value.value(), format_args!("story {id:?}")))
-                    .transpose()
-            })
-            .collect()
-    }
-
-    fn read_story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError> {
-        Ok(self.read_stories(&[id])?.pop().flatten())
-    }
-
-    /// A cluster's detail; its timeline too when `with_timeline`.
-    fn detail(&self, view: ClusterView, with_timeline: bool) -> Result<ClusterDetail, StoreError> {
-        let ids: Vec<&str> = std::iter::once(view.canonical.as_str())
-            .chain(view.members.iter().map(|m| m.meta.id.as_str()))
-            .collect();
-        let mut records = self.read_stories(&ids)?.into_iter();
-        let canonical = records
-            .next()
-            .flatten()
-            .ok_or_else(|| {
-                StoreError::Inconsistent(format!(
-                    "canonical story {:?} has no text",
-                    view.canonical
-                ))
-            })?
-            .stored();
-        let members: Vec<Option<StoryRecord>> = records.collect();
-        let timeline = if with_timeline {
-            let mut histories = Vec::with_capacity(members.len());
-            for record in members.iter().flatten() {
-                let id = &record.story.id;
-                let mut kept = match self.read_versions(id) {
-                    Ok(kept) => kept,
-                    // A damaged history leaves the timeline the current
-                    // version; ListStoryVersions reports it as DATA_LOSS.
-                    Err(StoreError::Damaged(record)) => {
-                        tracing::warn!(%record, "damaged version left out of a timeline");
-                        Vec::new()
-                    }
-                    Err(other) => return Err(other),
-                };
-                if kept.is_empty() {
-                    kept.push(VersionRecord::only(&record.clone().stored()));
-                }
-                for version in &mut kept {
-                    // The timeline says what changed; the old texts are
-                    // for one story's own history.
-                    version.superseded_body = None;
-                }
-                histories.push((record.story.id.clone(), kept));
+    /// The index already holds what a failed unit of work would have
+    /// written: go back to what the file holds, as a restart would, so
+    /// one failed write (a record that cannot be encoded, a full disk)
+    /// never wedges the store. Only while the file cannot be read back is
+    /// the store refused (health NOT_SERVING), and it tries again.
+    fn roll_back(&mut self, err: &StoreError) {
+        tracing::warn!(error = %chain(err), "a write failed; reopening the file and rebuilding the index");
+        self.failed = Some(err.to_string());
+        self.set_file(None);
+        if let Err(recovery) = self.recover() {
+            tracing::warn!(error = %chain(&recovery), "the store will try again on the next request");
+            if !matches!(recovery, StoreError::Full { .. }) {
+                self.writes
+                    .send_replace(WriteState::Refusing(HEALING.into()));
             }
-            versions::timeline(histories)
-        } else {
-            Vec::new()
-        };
-        let titles = members
-            .into_iter()
-            .map(|r| r.map(|r| r.story.title).unwrap_or_default())
-            .collect();
-        let learned_furniture =
-            furniture::learned_lines(&canonical.story.text(), self.index.learned_furniture());
-        Ok(ClusterDetail {
-            view,
-            canonical,
-            titles,
-            learned_furniture,
-            timeline,
-        })
+        }
     }
 
     /// Removes a story, its history with it.
-    fn delete(&mut self, id: String, now: SystemTime) -> Result<(), StoreError> {
-        self.writable()?;
-        let indexed = self.index.remove(&id, now).is_some();
-        // An evicted story kept readable is in the file only.
-        if !indexed && self.read_story(&id)?.is_none() {
-            return Err(StoreError::StoryNotFound(id));
-        }
-        self.commit(Writes {
-            stories: vec![(id.clone(), None)],
-            versions_dropped: vec![id],
-            ..Writes::default()
-        })
+    fn delete(&mut self, id: &str, now: SystemTime) -> Result<(), StoreError> {
+        self.unit(|index, records| engine::delete(index, records, id, now))
     }
 
     /// Evicts up to `limit` stories older than `cutoff` from the index.
@@ -1166,28 +694,7 @@ impl State {
         if ids.is_empty() {
             return Ok(0);
         }
-        self.writable()?;
-        let kept = if self.options.keep_evicted {
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            self.read_stories(&ids)?
-        } else {
-            vec![None; ids.len()]
-        };
-        let mut writes = Writes::default();
-        for (id, kept) in ids.iter().zip(kept) {
-            self.index.remove(id, now);
-            let kept = kept.map(|mut record| {
-                record.evicted = true;
-                record
-            });
-            // An evicted story kept readable keeps its history too.
-            if kept.is_none() {
-                writes.versions_dropped.push(id.clone());
-            }
-            writes.stories.push((id.clone(), kept));
-        }
-        self.commit(writes)?;
-        Ok(ids.len())
+        self.unit(|index, records| engine::evict(index, records, &ids, now))
     }
 }
 
@@ -1275,53 +782,35 @@ impl Store for DurableStore {
     }
 
     async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
-        self.with_state(move |state| {
-            let exclude = (!prepared.story.id.is_empty()).then_some(prepared.story.id.as_str());
-            Ok(state.index.place(
-                &prepared.fingerprint_for(&state.index),
-                prepared.story.published_at,
-                exclude,
-            ))
-        })
-        .await
+        self.with_state(move |state| Ok(engine::find_duplicates(&state.index, &prepared)))
+            .await
     }
 
     async fn get_story(&self, id: &str) -> Result<StoredStory, StoreError> {
+        // Committed state, in a read transaction of its own: never behind
+        // an ingest's commit.
         let id = id.to_owned();
-        self.with_state(move |state| {
-            let mut stored = state
-                .read_story(&id)?
-                .map(StoryRecord::stored)
-                .ok_or_else(|| StoreError::StoryNotFound(id.clone()))?;
-            // A story folded in when two clusters merged keeps its first
-            // cluster in its own record; the index knows where it is now.
-            if let Some(cluster) = state.index.story_cluster(&id) {
-                stored.cluster = cluster;
-            }
-            Ok(stored)
-        })
-        .await
+        self.read_committed(move |db| file_records::committed_story(db, &id))
+            .await
     }
 
     async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.with_state(move |state| state.delete(id, now)).await
+        self.with_state(move |state| state.delete(&id, now)).await
     }
 
     async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError> {
         self.with_state(move |state| {
-            let view = state
-                .index
-                .cluster(id)
-                .ok_or(StoreError::ClusterNotFound(id))?;
-            state.detail(view, true)
+            let db = state.file()?;
+            engine::get_cluster(&state.index, &FileRecords::new(&db, false), id)
         })
         .await
     }
 
     async fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        // As a story: committed state, never behind a commit.
         let id = id.to_owned();
-        self.with_state(move |state| state.story_versions(&id))
+        self.read_committed(move |db| engine::story_versions(&FileRecords::new(db, false), &id))
             .await
     }
 
@@ -1331,9 +820,8 @@ impl Store for DurableStore {
         limit: usize,
     ) -> Result<ClusterPage, StoreError> {
         self.with_state(move |state| {
-            cluster_page(&state.index, before, limit, |view| {
-                state.detail(view, false)
-            })
+            let db = state.file()?;
+            engine::list_clusters(&state.index, &FileRecords::new(&db, false), before, limit)
         })
         .await
     }
@@ -1378,357 +866,4 @@ impl Store for DurableStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    const FULL: &str = "Russia and the United States ended security talks in Geneva on Monday without a breakthrough, officials said. \
-        Moscow has massed troops near Ukraine and demands that NATO rule out further expansion to the east. \
-        Washington and its allies have called the demands non-starters and threatened sanctions if Russia attacks. \
-        The Geneva meeting was the first of three rounds of talks this week, with NATO and OSCE meetings to follow.";
-
-    fn story(id: &str, body: &str, hour: u64) -> PreparedStory {
-        PreparedStory::new(Story {
-            id: id.into(),
-            body: body.into(),
-            published_at: Some(
-                SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000 + hour * 3600),
-            ),
-            ..Story::default()
-        })
-    }
-
-    /// Rewrites every story record of the file in `dir` in the version 2
-    /// layout and marks the file version 2, as an older copydesk left it.
-    fn downgrade_to_v2(dir: &Path) {
-        let db = Database::create(dir.join(DATABASE_FILE)).expect("open");
-        let Records {
-            stories: records,
-            clusters,
-            counters,
-            ..
-        } = read_all(&db).expect("read");
-        let txn = db.begin_write().expect("begin");
-        // Versions before 5 kept no history.
-        txn.delete_table(VERSIONS).expect("drop versions");
-        {
-            // Versions 2 and 3 kept values without checksums.
-            let mut table = txn.open_table(CLUSTERS).expect("clusters");
-            for cluster in clusters {
-                table
-                    .insert(
-                        cluster.id,
-                        encode_plain(&cluster.to_row()).expect("encode").as_slice(),
-                    )
-                    .expect("insert");
-            }
-            let mut meta = txn.open_table(META).expect("meta");
-            if let Some(counters) = counters {
-                meta.insert(
-                    COUNTERS_KEY,
-                    encode_plain(&counters.to_row()).expect("encode").as_slice(),
-                )
-                .expect("counters");
-            }
-        }
-        {
-            let mut stories = txn.open_table(STORIES).expect("stories");
-            for record in records {
-                let old = v2::StoryRecord {
-                    placement: v2::PlacementRecord {
-                        sequence: record.placement.sequence,
-                        cluster: record.placement.cluster,
-                        duplicate_of: record.placement.duplicate_of.map(|(id, e)| {
-                            let figures = v2::Figures {
-                                jaccard: e.jaccard,
-                                containment: e.containment,
-                                lede_overlap: e.lede_overlap,
-                                title_similarity: e.title_similarity,
-                                word_overlap: e.word_overlap,
-                            };
-                            (id, figures)
-                        }),
-                    },
-                    ingested_at: record.ingested_at,
-                    evicted: record.evicted,
-                    story: (&record.story).into(),
-                };
-                let key = record.story.id.clone();
-                stories
-                    .insert(key.as_str(), encode_plain(&old).expect("encode").as_slice())
-                    .expect("insert");
-            }
-            let mut meta = txn.open_table(META).expect("meta");
-            meta.insert(SCHEMA_KEY, v2::VERSION.to_le_bytes().as_slice())
-                .expect("schema");
-        }
-        txn.commit().expect("commit");
-    }
-
-    /// A new store in a temporary directory (kept while the first lives).
-    fn temp_store() -> (tempfile::TempDir, DurableStore) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (store, _) = DurableStore::open(
-            dir.path(),
-            IndexConfig::default(),
-            DurableOptions::default(),
-        )
-        .expect("open");
-        (dir, store)
-    }
-
-    #[tokio::test]
-    async fn a_story_sent_again_unchanged_writes_nothing() {
-        let (_dir, store) = temp_store();
-        let first = store
-            .ingest(story("full", FULL, 0), SystemTime::now())
-            .await
-            .expect("ingest");
-        let commits = store.commits();
-        assert_eq!(commits, 1);
-        let again = store
-            .ingest(story("full", FULL, 0), SystemTime::now())
-            .await
-            .expect("re-send");
-        assert_eq!(again.outcome, IngestOutcome::Unchanged);
-        assert_eq!(again.cluster, first.cluster);
-        assert_eq!(store.commits(), commits, "nothing changed, nothing written");
-        // A new version is written as before.
-        store
-            .ingest(story("full", &FULL[..200], 0), SystemTime::now())
-            .await
-            .expect("new text");
-        assert_eq!(store.commits(), commits + 1);
-    }
-
-    #[tokio::test]
-    async fn after_a_restart_a_page_of_photos_still_finds_its_story_by_headline() {
-        let headline = "Russia and the United States end Geneva talks without a breakthrough";
-        let titled = |id: &str, body: &str| {
-            PreparedStory::new(Story {
-                id: id.into(),
-                title: headline.into(),
-                body: body.into(),
-                ..Story::default()
-            })
-        };
-        let dir = tempfile::tempdir().expect("temp dir");
-        let open = || {
-            DurableStore::open(
-                dir.path(),
-                IndexConfig::default(),
-                DurableOptions::default(),
-            )
-            .expect("open")
-            .0
-        };
-        let store = open();
-        let talks = store
-            .ingest(titled("talks", FULL), SystemTime::now())
-            .await
-            .expect("ingest");
-        drop(store);
-        let store = open();
-        let photos = "Credit: The Associated Press\n\nDelegates leave the talks in Geneva, Switzerland, Monday, Jan. 10, 2022. (AP Photo/Jane Doe)";
-        let page = store
-            .ingest(titled("photos", photos), SystemTime::now())
-            .await
-            .expect("ingest");
-        assert_eq!(page.cluster, talks.cluster, "{:?}", page.matches);
-    }
-
-    #[tokio::test]
-    async fn a_failed_commit_rolls_the_index_back_and_the_store_keeps_serving() {
-        let (dir, store) = temp_store();
-        store
-            .ingest(story("full", FULL, 0), SystemTime::now())
-            .await
-            .expect("ingest");
-        // A time the record layout cannot hold (the gRPC edge refuses it;
-        // a library caller can still send it): this commit fails.
-        let before_1970 = PreparedStory::new(Story {
-            id: "moon".into(),
-            body: "Armstrong walked on the Moon.".into(),
-            published_at: SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(86_400)),
-            ..Story::default()
-        });
-        store
-            .ingest(before_1970, SystemTime::now())
-            .await
-            .expect_err("the record cannot be written");
-
-        // What the file holds is served; what failed is not there.
-        assert_eq!(
-            store
-                .get_story("full")
-                .await
-                .expect("still served")
-                .story
-                .body,
-            FULL
-        );
-        assert!(matches!(
-            store.get_story("moon").await,
-            Err(StoreError::StoryNotFound(_))
-        ));
-        let trimmed = &FULL[..FULL.find(" Washington").expect("sentence")];
-        let report = store
-            .ingest(story("trimmed", trimmed, 1), SystemTime::now())
-            .await
-            .expect("writes go on");
-        assert_eq!(
-            report.duplicate_of.map(|(id, _)| id).as_deref(),
-            Some("full")
-        );
-        drop(store);
-        let (_, reopened) = DurableStore::open(
-            dir.path(),
-            IndexConfig::default(),
-            DurableOptions::default(),
-        )
-        .expect("reopen");
-        assert_eq!(reopened.stories, 2);
-    }
-
-    /// A commit fails and the file cannot be reopened (here: something
-    /// else stands at its path): the store refuses work, says so in its
-    /// write state (health reports NOT_SERVING), and heals by itself once
-    /// the file is back, on the next check, with nothing lost.
-    #[tokio::test]
-    async fn a_store_that_cannot_reopen_refuses_until_it_heals() {
-        let (dir, store) = temp_store();
-        store
-            .ingest(story("full", FULL, 0), SystemTime::now())
-            .await
-            .expect("ingest");
-        let file = dir.path().join(DATABASE_FILE);
-        let aside = dir.path().join("aside.redb");
-        std::fs::rename(&file, &aside).expect("move the file aside");
-        let before_1970 = PreparedStory::new(Story {
-            id: "moon".into(),
-            body: "Armstrong walked on the Moon.".into(),
-            published_at: SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(86_400)),
-            ..Story::default()
-        });
-        let failed = store
-            .ingest(before_1970, SystemTime::now())
-            .await
-            .expect_err("the record cannot be written");
-        assert!(matches!(failed, StoreError::Engine { .. }), "{failed:?}");
-        assert_eq!(
-            *store.write_state().borrow(),
-            WriteState::Refusing(HEALING.into())
-        );
-        // Gone: no empty store is made in its place.
-        let refused = store.get_story("full").await.expect_err("refused");
-        assert!(
-            matches!(refused, StoreError::Refusing { .. }),
-            "{refused:?}"
-        );
-        assert!(chain(&refused).contains("is gone"), "{refused}");
-        assert!(!file.exists());
-        // Something else in its place is no store either.
-        std::fs::write(&file, b"not a store").expect("write a stranger");
-        let refused = store.get_story("full").await.expect_err("refused");
-        assert!(
-            chain(&refused).contains("not a copydesk store"),
-            "{refused}"
-        );
-        assert_eq!(
-            store.recheck_writes().await,
-            WriteState::Refusing(HEALING.into())
-        );
-
-        std::fs::rename(&aside, &file).expect("put the file back");
-        assert_eq!(store.recheck_writes().await, WriteState::Accepting);
-        assert_eq!(
-            store.get_story("full").await.expect("healed").story.body,
-            FULL
-        );
-    }
-
-    #[test]
-    fn a_version_2_file_is_upgraded_in_place_with_nothing_lost() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let trimmed = &FULL[..FULL.find(" Washington").expect("sentence")];
-        {
-            let (store, _) = DurableStore::open(
-                dir.path(),
-                IndexConfig::default(),
-                DurableOptions::default(),
-            )
-            .expect("open");
-            let reports = store
-                .ingest_blocking(
-                    vec![story("full", FULL, 0), story("trimmed", trimmed, 3)],
-                    SystemTime::now(),
-                )
-                .expect("ingest");
-            assert_eq!(reports[1].cluster, reports[0].cluster, "{reports:?}");
-        }
-        let before = {
-            let db = Database::create(dir.path().join(DATABASE_FILE)).expect("open");
-            read_all(&db).expect("read").stories
-        };
-        downgrade_to_v2(dir.path());
-
-        let (store, report) = DurableStore::open(
-            dir.path(),
-            IndexConfig::default(),
-            DurableOptions::default(),
-        )
-        .expect("a version 2 file opens");
-        assert_eq!((report.stories, report.clusters), (2, 1));
-        drop(store);
-        let db = Database::create(dir.path().join(DATABASE_FILE)).expect("open");
-        let after = read_all(&db).expect("read").stories;
-        assert_eq!(after.len(), before.len());
-        for (old, new) in before.iter().zip(&after) {
-            assert_eq!(old.story, new.story);
-            assert_eq!(old.placement.cluster, new.placement.cluster);
-            assert_eq!(old.placement.sequence, new.placement.sequence);
-        }
-        let (source, evidence) = after[1].placement.duplicate_of.clone().expect("folded");
-        assert_eq!(source, "full");
-        assert_eq!(evidence.hours_apart, Some(3.0));
-        assert_eq!(
-            Some((source, evidence)),
-            before[1].placement.duplicate_of.clone(),
-            "the figures survive the round trip"
-        );
-        // And the file is current now: opening again does no upgrade.
-        check_schema(&db, dir.path()).expect("current version");
-        drop(db);
-
-        // A story stored before versions were kept has one, from its
-        // record; a correction makes it two, the first text kept.
-        let (store, _) = DurableStore::open(
-            dir.path(),
-            IndexConfig::default(),
-            DurableOptions::default(),
-        )
-        .expect("open");
-        let state = lock(&store.state);
-        let only = state.story_versions("full").expect("versions");
-        assert_eq!(only.len(), 1);
-        assert_eq!(
-            (only[0].number, only[0].cluster),
-            (1, reports_cluster(&state))
-        );
-        drop(state);
-        let corrected = FULL.replace("Monday", "Tuesday");
-        store
-            .ingest_blocking(vec![story("full", &corrected, 4)], SystemTime::now())
-            .expect("correct");
-        let history = lock(&store.state).story_versions("full").expect("versions");
-        let numbers: Vec<u32> = history.iter().map(|v| v.number).collect();
-        assert_eq!(numbers, [1, 2]);
-        assert_eq!(history[0].superseded_body.as_deref(), Some(FULL));
-        assert!(history[1].changes.is_some());
-    }
-
-    fn reports_cluster(state: &State) -> ClusterId {
-        state.index.story_cluster("full").expect("indexed")
-    }
-}
+mod tests;
