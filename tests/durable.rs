@@ -223,15 +223,13 @@ fn a_corrupt_store_is_a_clear_error() {
 #[test]
 fn a_store_another_process_holds_is_locked() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let open = || {
-        DurableStore::open(
-            dir.path(),
-            IndexConfig::default(),
-            DurableOptions::default(),
-        )
-    };
-    let (_first, _) = open().expect("first open");
-    let err = open().expect_err("the file is held");
+    let _first = open(dir.path(), DurableOptions::default());
+    let again = DurableStore::open(
+        dir.path(),
+        IndexConfig::default(),
+        DurableOptions::default(),
+    );
+    let err = again.expect_err("the file is held");
     assert!(matches!(err, OpenError::Locked { .. }), "{err:?}");
     assert!(err.to_string().contains("another process"), "{err}");
 }

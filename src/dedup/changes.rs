@@ -119,25 +119,16 @@ pub struct VersionChanges {
 impl serde::Serialize for VersionChanges {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let VersionChanges { against, changes } = self;
-        let Changes {
-            added,
-            removed,
-            changed,
-            top_changed,
-            trimmed,
-            cut,
-            update_summary,
-        } = changes;
+        let c = &self.changes;
         let mut line = serializer.serialize_struct("Changes", 8)?;
-        line.serialize_field("against", against)?;
-        line.serialize_field("top_changed", top_changed)?;
-        line.serialize_field("trimmed", trimmed)?;
-        line.serialize_field("cut", cut)?;
-        line.serialize_field("added", added)?;
-        line.serialize_field("removed", removed)?;
-        line.serialize_field("changed", changed)?;
-        line.serialize_field("update_summary", update_summary)?;
+        line.serialize_field("against", &self.against)?;
+        line.serialize_field("top_changed", &c.top_changed)?;
+        line.serialize_field("trimmed", &c.trimmed)?;
+        line.serialize_field("cut", &c.cut)?;
+        line.serialize_field("added", &c.added)?;
+        line.serialize_field("removed", &c.removed)?;
+        line.serialize_field("changed", &c.changed)?;
+        line.serialize_field("update_summary", &c.update_summary)?;
         line.end()
     }
 }

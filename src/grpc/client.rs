@@ -8,6 +8,8 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
+use crate::store::chain;
+
 /// How to reach a server.
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
@@ -114,19 +116,6 @@ pub async fn connect(
     let channel = endpoint(server, options)?
         .connect()
         .await
-        .map_err(|e| ClientError::Transport(error_chain(&e)))?;
+        .map_err(|e| ClientError::Transport(chain(&e)))?;
     Ok((channel, token))
-}
-
-/// An error and its causes on one line: tonic's transport error alone
-/// says only "transport error".
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

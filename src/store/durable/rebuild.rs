@@ -2,7 +2,7 @@
 //! commit): every live story fingerprinted again on every core, clusters
 //! and counters as stored, damaged records named and left out.
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
     ALIASES_KEY, CLUSTERS, COUNTERS_KEY, META, STORIES, StoreError, StoryRecord, backend, decode,
@@ -81,24 +81,8 @@ pub(super) fn visit_records(
     counters: impl FnOnce(&[u8]) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let txn = db.begin_read().map_err(backend("begin read"))?;
-    for row in txn
-        .open_table(STORIES)
-        .map_err(backend("open stories"))?
-        .iter()
-        .map_err(backend("read stories"))?
-    {
-        let (id, value) = row.map_err(backend("read story"))?;
-        story(id.value(), value.value())?;
-    }
-    for row in txn
-        .open_table(CLUSTERS)
-        .map_err(backend("open clusters"))?
-        .iter()
-        .map_err(backend("read clusters"))?
-    {
-        let (id, value) = row.map_err(backend("read cluster"))?;
-        cluster(id.value(), value.value())?;
-    }
+    each_row(&txn, STORIES, &mut story)?;
+    each_row(&txn, CLUSTERS, &mut cluster)?;
     if let Some(value) = txn
         .open_table(META)
         .map_err(backend("open meta"))?
@@ -106,6 +90,22 @@ pub(super) fn visit_records(
         .map_err(backend("read counters"))?
     {
         counters(value.value())?;
+    }
+    Ok(())
+}
+
+/// Calls `visit` with the key and stored bytes of every row of one table.
+fn each_row<K: redb::Key + 'static>(
+    txn: &ReadTransaction,
+    definition: TableDefinition<K, &'static [u8]>,
+    mut visit: impl FnMut(K::SelfType<'_>, &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let table = txn
+        .open_table(definition)
+        .map_err(backend("open a table"))?;
+    for row in table.iter().map_err(backend("read a table"))? {
+        let (key, value) = row.map_err(backend("read a row"))?;
+        visit(key.value(), value.value())?;
     }
     Ok(())
 }

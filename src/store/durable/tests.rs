@@ -73,7 +73,7 @@ fn downgrade_to_v2(dir: &Path) {
                 },
                 ingested_at: record.ingested_at,
                 evicted: record.evicted,
-                story: (&record.story).into(),
+                story: record.story.to_row(),
             };
             let key = record.story.id.clone();
             stories

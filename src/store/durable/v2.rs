@@ -10,9 +10,10 @@ use std::time::SystemTime;
 use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::records::{StoryRecordRow, StoryRow};
+use super::records::{OnDisk, StoryRow};
 use super::{STORIES, StoreError, backend, decode_plain, encode_plain};
 use crate::dedup::{ClusterId, Evidence};
+use crate::story::Story;
 
 pub(super) const VERSION: u32 = 2;
 
@@ -48,7 +49,10 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
         let (id, value) = row.map_err(backend("read story"))?;
         let record: StoryRecord =
             decode_plain(value.value(), format_args!("story {:?}", id.value()))?;
-        published.insert(id.value().to_owned(), record.story.published_at());
+        published.insert(
+            id.value().to_owned(),
+            Story::from_row(record.story).published_at,
+        );
     }
     let ids: Vec<String> = published.keys().cloned().collect();
     for id in ids {
@@ -56,6 +60,7 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
             Some(value) => decode_plain(value.value(), format_args!("story {id:?}"))?,
             None => continue,
         };
+        let story = Story::from_row(old.story);
         let duplicate_of = old.placement.duplicate_of.map(|(other, f)| {
             let evidence = Evidence {
                 jaccard: f.jaccard,
@@ -66,24 +71,21 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
                 head_overlap: None,
                 hours_apart: None,
             }
-            .with_publication_times(
-                old.story.published_at(),
-                published.get(&other).copied().flatten(),
-            );
+            .with_publication_times(story.published_at, published.get(&other).copied().flatten());
             (other, evidence)
         });
-        let record = StoryRecordRow::new(
-            old.story,
-            old.ingested_at,
-            &crate::dedup::PlacementRecord {
+        let record = super::StoryRecord {
+            story,
+            ingested_at: old.ingested_at,
+            placement: crate::dedup::PlacementRecord {
                 sequence: old.placement.sequence,
                 cluster: old.placement.cluster,
                 duplicate_of,
             },
-            old.evicted,
-        );
+            evicted: old.evicted,
+        };
         stories
-            .insert(id.as_str(), encode_plain(&record)?.as_slice())
+            .insert(id.as_str(), encode_plain(&record.to_row())?.as_slice())
             .map_err(backend("upgrade story"))?;
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! Version 3: the values without checksums.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{CLUSTERS, COUNTERS_KEY, META, STORIES, StoreError, backend};
 
@@ -9,8 +9,8 @@ pub(super) const VERSION: u32 = 3;
 /// Puts a checksum in front of every stored value. The values are not
 /// decoded: one that is damaged already is found when it is read.
 pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
-    rewrite_stories(txn)?;
-    rewrite_clusters(txn)?;
+    rewrite(txn, STORIES)?;
+    rewrite(txn, CLUSTERS)?;
     let mut meta = txn.open_table(META).map_err(backend("open meta"))?;
     let counters = meta
         .get(COUNTERS_KEY)
@@ -23,38 +23,29 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn rewrite_stories(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let mut table = txn.open_table(STORIES).map_err(backend("open stories"))?;
-    let rows: Vec<(String, Vec<u8>)> = table
+/// Puts a checksum in front of every value of one table, keys as they are.
+fn rewrite<K: redb::Key + 'static>(
+    txn: &WriteTransaction,
+    definition: TableDefinition<K, &'static [u8]>,
+) -> Result<(), StoreError> {
+    let mut table = txn
+        .open_table(definition)
+        .map_err(backend("open a table"))?;
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = table
         .iter()
-        .map_err(backend("read stories"))?
+        .map_err(backend("read a table"))?
         .map(|row| {
-            row.map(|(key, value)| (key.value().to_owned(), value.value().to_vec()))
-                .map_err(backend("read story"))
+            row.map(|(key, value)| {
+                let key = K::as_bytes(&key.value()).as_ref().to_vec();
+                (key, value.value().to_vec())
+            })
+            .map_err(backend("read a row"))
         })
         .collect::<Result<_, _>>()?;
     for (key, plain) in rows {
         table
-            .insert(key.as_str(), checksummed(&plain).as_slice())
-            .map_err(backend("upgrade story"))?;
-    }
-    Ok(())
-}
-
-fn rewrite_clusters(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let mut table = txn.open_table(CLUSTERS).map_err(backend("open clusters"))?;
-    let rows: Vec<(u64, Vec<u8>)> = table
-        .iter()
-        .map_err(backend("read clusters"))?
-        .map(|row| {
-            row.map(|(key, value)| (key.value(), value.value().to_vec()))
-                .map_err(backend("read cluster"))
-        })
-        .collect::<Result<_, _>>()?;
-    for (key, plain) in rows {
-        table
-            .insert(key, checksummed(&plain).as_slice())
-            .map_err(backend("upgrade cluster"))?;
+            .insert(K::from_bytes(&key), checksummed(&plain).as_slice())
+            .map_err(backend("upgrade a row"))?;
     }
     Ok(())
 }
