@@ -9,6 +9,7 @@
 //! - [`story`]: the validated story the core works on.
 //! - [`store`]: stories and the index behind an async trait: one engine,
 //!   with its records in a redb file (the default) or in memory.
+//! - [`parallel`]: per-story work on every core, answers in input order.
 //! - [`names`]: resource names, `stories/{id}` and `clusters/{number}`.
 //! - [`grpc`]: the tonic service: validation, conversions, handlers, `serve()`.
 //! - [`metrics`]: the Prometheus registry (gRPC and copydesk series) and
@@ -22,7 +23,7 @@
 //!   the edge, beside the CLI's JSON Lines.
 //! - [`cli`]: the `copydesk` command: `serve`, offline `summarize` and `dedup`.
 //!
-//! The core (`text`, `summarize`, `dedup`, `story`, `store`) never imports
+//! The core (`text`, `summarize`, `dedup`, `story`, `store`, `parallel`) never imports
 //! tonic or prost; the server and the offline CLI call the same core.
 
 /// The version, as `copydesk --version` and the startup log give it.
@@ -48,6 +49,7 @@ pub mod metrics;
 pub mod names;
 pub mod ninjs;
 pub mod page;
+pub mod parallel;
 pub mod store;
 pub mod story;
 pub mod summarize;

@@ -709,3 +709,148 @@ async fn dedup_reads_ninjs_versions_and_cancellations() {
     }
     server.stop().await;
 }
+
+/// A batch larger than one round of work (1,024 stories): different
+/// stories of words drawn at random, every tenth a trimmed version of the
+/// one before, a line every third story carries (learned as furniture),
+/// and a malformed line. The work on each story goes across the threads.
+fn many_lines() -> Vec<String> {
+    const WORDS: [&str; 48] = [
+        "council",
+        "harbour",
+        "budget",
+        "ferry",
+        "strike",
+        "mayor",
+        "river",
+        "bridge",
+        "school",
+        "court",
+        "tariff",
+        "grain",
+        "storm",
+        "museum",
+        "airport",
+        "union",
+        "station",
+        "forest",
+        "hospital",
+        "railway",
+        "election",
+        "treaty",
+        "market",
+        "festival",
+        "drought",
+        "vaccine",
+        "pipeline",
+        "orchestra",
+        "stadium",
+        "glacier",
+        "refinery",
+        "library",
+        "canal",
+        "senate",
+        "border",
+        "harvest",
+        "satellite",
+        "tunnel",
+        "reservoir",
+        "garrison",
+        "cathedral",
+        "brewery",
+        "quarry",
+        "lighthouse",
+        "observatory",
+        "vineyard",
+        "shipyard",
+        "monastery",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut word = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        WORDS[(seed >> 33) as usize % WORDS.len()]
+    };
+    let mut previous = String::new();
+    (0..2_600)
+        .map(|i| {
+            if i == 1_500 {
+                return "{not json".to_owned();
+            }
+            let mut text = if i % 10 == 9 {
+                // A trimmed version of the story before.
+                previous[..previous.rfind(". ").map_or(previous.len(), |at| at + 1)].to_owned()
+            } else {
+                (0..4)
+                    .map(|s| {
+                        let words: Vec<&str> = (0..12).map(|_| word()).collect();
+                        format!("Story {i} part {s}: {}.", words.join(" "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            previous = text.clone();
+            if i % 3 == 0 {
+                text.push_str("\n\nGet the morning briefing in your inbox");
+            }
+            json!({"id": format!("story-{i}"), "title": format!("Item {i}"), "text": text})
+                .to_string()
+        })
+        .collect()
+}
+
+/// Runs `copydesk ARGS` on `input` (a path, or stdin when it is `None`
+/// and `stdin` is given), returning the exit code and the output file.
+fn run_batch(args: &[&str], input: &str, out: &Path, threads: &str) -> (Option<i32>, Vec<u8>) {
+    let run = copydesk(
+        &[
+            args,
+            &[
+                "-i",
+                input,
+                "-o",
+                out.to_str().unwrap(),
+                "--threads",
+                threads,
+            ],
+        ]
+        .concat(),
+    );
+    (run.status.code(), std::fs::read(out).expect("read output"))
+}
+
+#[test]
+fn every_core_writes_what_one_thread_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_input(dir.path(), &many_lines());
+    let out = |name: &str| dir.path().join(name);
+    for command in [
+        &["summarize"][..],
+        &["dedup"][..],
+        &["dedup", "--no-changes"][..],
+    ] {
+        let one = run_batch(command, &input, &out("one.jsonl"), "1");
+        let many = run_batch(command, &input, &out("many.jsonl"), "4");
+        assert_eq!(one.0, Some(65), "{command:?}: one malformed line");
+        assert!(
+            one.1.iter().filter(|&&b| b == b'\n').count() >= 2_599,
+            "{command:?}: a line per story"
+        );
+        assert!(one == many, "{command:?}: 4 threads wrote otherwise");
+    }
+    // Stdin is learned as read: each summary with what came before it.
+    let stdin = |threads: &str| {
+        let run = Command::new(env!("CARGO_BIN_EXE_copydesk"))
+            .args(["summarize", "--threads", threads])
+            .stdin(std::fs::File::open(&input).expect("open input"))
+            .output()
+            .expect("run copydesk");
+        (run.status.code(), run.stdout)
+    };
+    assert!(stdin("1") == stdin("3"), "stdin: 3 threads wrote otherwise");
+    // Under --strict, what comes before the malformed line is written
+    // first, as one story at a time would.
+    let strict = |threads| run_batch(&["summarize", "--strict"], &input, &out("s.jsonl"), threads);
+    let (one, many) = (strict("1"), strict("4"));
+    assert_eq!(one.1.iter().filter(|&&b| b == b'\n').count(), 1_500);
+    assert!(one == many, "--strict: 4 threads wrote otherwise");
+}

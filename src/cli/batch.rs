@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -84,6 +85,10 @@ pub struct Batch {
     max_errors: usize,
     max_body_bytes: usize,
     format: InputFormat,
+    /// Threads for the per-story work.
+    threads: NonZeroUsize,
+    /// What stopped a read of several lines, answered on the next read.
+    stopped: Option<CliError>,
     line: usize,
     /// Lines that held a story (well-formed or not).
     read: usize,
@@ -143,6 +148,10 @@ impl Batch {
             max_errors: args.max_errors,
             max_body_bytes: args.max_body_bytes,
             format: args.format,
+            threads: args
+                .threads
+                .unwrap_or_else(crate::parallel::available_threads),
+            stopped: None,
             read: 0,
             written: 0,
             duplicates: 0,
@@ -172,6 +181,34 @@ impl Batch {
             format: self.format,
             buffer: Vec::new(),
         }))
+    }
+
+    /// Threads for the per-story work (`--threads`, else every core).
+    pub fn threads(&self) -> NonZeroUsize {
+        self.threads
+    }
+
+    /// Up to `count` next well-formed lines, in order; empty at the end
+    /// of the input. A line that stops the run (`--strict`) is answered
+    /// after the lines before it, on the next call, so that their output
+    /// is written first, as one line at a time would.
+    pub fn next_items(&mut self, count: usize) -> Result<Vec<Item>, CliError> {
+        if let Some(stop) = self.stopped.take() {
+            return Err(stop);
+        }
+        let mut items = Vec::with_capacity(count);
+        while items.len() < count {
+            match self.next_item() {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => break,
+                Err(stop) if !items.is_empty() => {
+                    self.stopped = Some(stop);
+                    break;
+                }
+                Err(stop) => return Err(stop),
+            }
+        }
+        Ok(items)
     }
 
     /// The next well-formed line; `None` at the end of the input.
@@ -290,6 +327,18 @@ pub struct ReadAhead {
 }
 
 impl ReadAhead {
+    /// Up to `count` next stories; empty at the end of the input.
+    pub fn next_stories(&mut self, count: usize) -> Result<Vec<Story>, CliError> {
+        let mut stories = Vec::with_capacity(count);
+        while stories.len() < count {
+            match self.next_story()? {
+                Some(story) => stories.push(story),
+                None => break,
+            }
+        }
+        Ok(stories)
+    }
+
     /// The next well-formed story within the size limit; `None` at the end.
     pub fn next_story(&mut self) -> Result<Option<Story>, CliError> {
         loop {

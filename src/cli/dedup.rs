@@ -17,6 +17,7 @@ use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::{evidence_of, story_message, version_changes_of};
+use crate::parallel::map_in_order;
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store, StoreError};
 use crate::story::{PreparedStory, Story};
 use crate::{names, page};
@@ -85,10 +86,11 @@ struct NoteLine {
     skipped: Option<String>,
 }
 
-/// What the command does with one input item.
-enum Step {
+/// What the command does with one input item (`S`: its story as read,
+/// then prepared).
+enum Step<S = Story> {
     /// Ingest the story.
-    Ingest(Story, Option<String>),
+    Ingest(S, Option<String>),
     /// Remove the story (a canceled ninjs item).
     Delete { id: String, uri: String },
     /// Leave it out: a ninjs version older than one already ingested.
@@ -97,6 +99,36 @@ enum Step {
         uri: String,
         reason: String,
     },
+}
+
+/// Input items read, prepared across the threads, then ingested in order,
+/// per round.
+const ROUND: usize = 1024;
+
+impl Step {
+    /// The step with its story prepared (fingerprinted).
+    fn prepared(self) -> Step<PreparedStory> {
+        match self {
+            Step::Ingest(story, uri) => Step::Ingest(PreparedStory::new(story), uri),
+            Step::Delete { id, uri } => Step::Delete { id, uri },
+            Step::Stale { id, uri, reason } => Step::Stale { id, uri, reason },
+        }
+    }
+}
+
+/// The next round of the input as steps in input order, ninjs versions
+/// ordered, the stories prepared on every core (the work on one story that
+/// depends on no other); empty at the end of the input.
+fn next_steps(
+    batch: &mut Batch,
+    order: &mut VersionOrder,
+) -> Result<Vec<Step<PreparedStory>>, CliError> {
+    let steps: Vec<Step> = batch
+        .next_items(ROUND)?
+        .into_iter()
+        .map(|item| order.step(item))
+        .collect();
+    Ok(map_in_order(steps, batch.threads(), Step::prepared))
 }
 
 /// Orders ninjs versions: the highest `version` ingested per story.
@@ -254,29 +286,34 @@ fn run_durable(
         ));
         Ok(())
     };
-    while let Some(item) = batch.next_item()? {
-        match order.step(item) {
-            Step::Ingest(story, uri) => {
-                let prepared = PreparedStory::new(story);
-                waiting.push((prepared.headline.clone(), uri));
-                group.push(prepared);
-                if group.len() == OFFLINE_COMMIT_GROUP {
-                    commit(&mut group, &mut waiting, &mut stories)?;
+    loop {
+        let steps = next_steps(&mut batch, &mut order)?;
+        if steps.is_empty() {
+            break;
+        }
+        for step in steps {
+            match step {
+                Step::Ingest(prepared, uri) => {
+                    waiting.push((prepared.headline.clone(), uri));
+                    group.push(prepared);
+                    if group.len() == OFFLINE_COMMIT_GROUP {
+                        commit(&mut group, &mut waiting, &mut stories)?;
+                    }
                 }
-            }
-            Step::Delete { id, uri } => {
-                // In input order: what came before is stored first.
-                commit(&mut group, &mut waiting, &mut stories)?;
-                let deleted = match store.delete_blocking(&id, SystemTime::now()) {
-                    Ok(()) => true,
-                    Err(StoreError::StoryNotFound(_)) => false,
-                    Err(other) => return Err(other.into()),
-                };
-                stories.push(Ingested::Note(deleted_line(id, uri, deleted)));
-            }
-            Step::Stale { id, uri, reason } => {
-                commit(&mut group, &mut waiting, &mut stories)?;
-                stories.push(Ingested::Note(stale_line(id, uri, reason)));
+                Step::Delete { id, uri } => {
+                    // In input order: what came before is stored first.
+                    commit(&mut group, &mut waiting, &mut stories)?;
+                    let deleted = match store.delete_blocking(&id, SystemTime::now()) {
+                        Ok(()) => true,
+                        Err(StoreError::StoryNotFound(_)) => false,
+                        Err(other) => return Err(other.into()),
+                    };
+                    stories.push(Ingested::Note(deleted_line(id, uri, deleted)));
+                }
+                Step::Stale { id, uri, reason } => {
+                    commit(&mut group, &mut waiting, &mut stories)?;
+                    stories.push(Ingested::Note(stale_line(id, uri, reason)));
+                }
             }
         }
     }
@@ -332,24 +369,29 @@ fn run_offline(
     };
     let mut stories: Vec<Ingested> = Vec::new();
     let mut order = VersionOrder::default();
-    while let Some(item) = batch.next_item()? {
-        let (story, uri) = match order.step(item) {
-            Step::Ingest(story, uri) => (story, uri),
-            Step::Delete { id, uri } => {
-                let deleted = offline.remove(&id);
-                stories.push(Ingested::Note(deleted_line(id, uri, deleted)));
-                continue;
-            }
-            Step::Stale { id, uri, reason } => {
-                stories.push(Ingested::Note(stale_line(id, uri, reason)));
-                continue;
-            }
-        };
-        let prepared = PreparedStory::new(story);
-        let headline = prepared.headline.clone();
-        let answer = offline.ingest(prepared)?;
-        let changes = answer.changes.filter(|_| with_changes);
-        stories.push(Ingested::new(&answer.story_id, headline, changes, uri));
+    loop {
+        let steps = next_steps(&mut batch, &mut order)?;
+        if steps.is_empty() {
+            break;
+        }
+        for step in steps {
+            let (prepared, uri) = match step {
+                Step::Ingest(prepared, uri) => (prepared, uri),
+                Step::Delete { id, uri } => {
+                    let deleted = offline.remove(&id);
+                    stories.push(Ingested::Note(deleted_line(id, uri, deleted)));
+                    continue;
+                }
+                Step::Stale { id, uri, reason } => {
+                    stories.push(Ingested::Note(stale_line(id, uri, reason)));
+                    continue;
+                }
+            };
+            let headline = prepared.headline.clone();
+            let answer = offline.ingest(prepared)?;
+            let changes = answer.changes.filter(|_| with_changes);
+            stories.push(Ingested::new(&answer.story_id, headline, changes, uri));
+        }
     }
     write_where_they_are(batch, stories, |id| Ok(offline.placement(id)))?;
     if let (Some(path), Offline::Kept(store)) = (report, &offline) {

@@ -8,6 +8,7 @@ mod serve;
 mod store;
 mod summarize;
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -176,6 +177,11 @@ pub struct BatchArgs {
     /// README, ninjs).
     #[arg(long, value_enum, default_value_t = batch::InputFormat::Jsonl)]
     format: batch::InputFormat,
+    /// Threads for the work on each story (reading it, summarizing it,
+    /// fingerprinting it); every core by default. The output is the same
+    /// whatever the number, byte for byte.
+    #[arg(long, env = "COPYDESK_THREADS")]
+    threads: Option<NonZeroUsize>,
 }
 
 /// Flags of `copydesk summarize`.

@@ -2,13 +2,29 @@
 
 use serde::Serialize;
 
-use super::batch::{Batch, Item};
+use super::batch::Batch;
 use super::{CliError, SummarizeArgs};
 use std::time::SystemTime;
 
+use crate::dedup::furniture::learned_lines;
 use crate::dedup::{Index, IndexConfig};
-use crate::story::PreparedStory;
+use crate::parallel::map_in_order;
+use crate::story::{PreparedStory, Story};
 use crate::summarize::{Budget, SummarySentence, summarize_learned};
+
+/// Stories read, worked on across the threads, and written per round:
+/// enough to keep every core busy, few enough to hold in memory.
+const ROUND: usize = 1024;
+
+/// What a story's summary leaves out as learned furniture.
+enum Learned {
+    /// Nothing (`--learn-furniture false`).
+    Nothing,
+    /// What the index learned from the whole file.
+    Index,
+    /// These of its lines, learned once it was in (stdin).
+    Lines(Vec<u64>),
+}
 
 /// One output line: the story's id and its summary's sentences.
 #[derive(Serialize)]
@@ -34,6 +50,7 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
     .map_err(|e| CliError::Usage(format!("budget: {e}")))?;
 
     let mut batch = Batch::open(&batch)?;
+    let threads = batch.threads();
     // Furniture is learned as the server learns it: the batch goes through
     // a near-duplicate index, so the same line in twenty copies of one wire
     // story stays story while a line under three different stories is not.
@@ -42,46 +59,71 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
     let mut index = learn_furniture.then(|| Index::new(IndexConfig::default()));
     let learned_ahead = match (&mut index, batch.read_ahead()?) {
         (Some(index), Some(mut ahead)) => {
-            while let Some(story) = ahead.next_story()? {
-                PreparedStory::new(story).ingest_into(index, SystemTime::now());
+            loop {
+                let stories = ahead.next_stories(ROUND)?;
+                if stories.is_empty() {
+                    break;
+                }
+                // Fingerprints on every core; the index learns in order.
+                for prepared in map_in_order(stories, threads, PreparedStory::new) {
+                    prepared.ingest_into(index, SystemTime::now());
+                }
             }
             true
         }
         _ => false,
     };
-    while let Some(Item {
-        story,
-        budget: own_budget,
-        ninjs,
-    }) = batch.next_item()?
-    {
-        // A canceled ninjs item has nothing to summarize.
-        if ninjs.is_some_and(|n| n.canceled) {
-            continue;
+    loop {
+        let items = batch.next_items(ROUND)?;
+        if items.is_empty() {
+            break;
         }
-        let story = match &mut index {
-            Some(index) if !learned_ahead => {
-                PreparedStory::new(story)
-                    .ingest_into(index, SystemTime::now())
-                    .0
+        // A canceled ninjs item has nothing to summarize.
+        let stories: Vec<(Story, Budget)> = items
+            .into_iter()
+            .filter(|item| !item.ninjs.as_ref().is_some_and(|n| n.canceled))
+            .map(|item| (item.story, item.budget.unwrap_or(budget)))
+            .collect();
+        let work: Vec<(Story, Budget, Learned)> = match &mut index {
+            None => stories
+                .into_iter()
+                .map(|(story, budget)| (story, budget, Learned::Nothing))
+                .collect(),
+            Some(_) if learned_ahead => stories
+                .into_iter()
+                .map(|(story, budget)| (story, budget, Learned::Index))
+                .collect(),
+            // Learned as read: each story is summarized with what the
+            // index had learned once it was in, as if one at a time.
+            Some(index) => {
+                let (stories, budgets): (Vec<Story>, Vec<Budget>) = stories.into_iter().unzip();
+                map_in_order(stories, threads, PreparedStory::new)
+                    .into_iter()
+                    .zip(budgets)
+                    .map(|(prepared, budget)| {
+                        let story = prepared.ingest_into(index, SystemTime::now()).0;
+                        let lines = learned_lines(&story.text(), index.learned_furniture());
+                        (story, budget, Learned::Lines(lines))
+                    })
+                    .collect()
             }
-            _ => story,
         };
-        let learned = |line: u64| {
-            index
-                .as_ref()
-                .is_some_and(|index| index.learned_furniture().is_furniture(line))
-        };
-        let summary = summarize_learned(
-            &story.title,
-            &story.body,
-            own_budget.unwrap_or(budget),
-            &learned,
-        );
-        batch.write(&SummaryLine {
-            id: &story.id,
-            sentences: &summary.sentences,
-        })?;
+        let index = index.as_ref();
+        let summaries = map_in_order(work, threads, |(story, budget, learned)| {
+            let learned = |line: u64| match &learned {
+                Learned::Nothing => false,
+                Learned::Index => index.is_some_and(|i| i.learned_furniture().is_furniture(line)),
+                Learned::Lines(lines) => lines.contains(&line),
+            };
+            let summary = summarize_learned(&story.title, &story.body, budget, &learned);
+            (story.id, summary)
+        });
+        for (id, summary) in &summaries {
+            batch.write(&SummaryLine {
+                id,
+                sentences: &summary.sentences,
+            })?;
+        }
     }
     batch.finish()
 }

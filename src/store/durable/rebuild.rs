@@ -8,10 +8,8 @@ use super::{
     ALIASES_KEY, CLUSTERS, COUNTERS_KEY, META, STORIES, StoreError, StoryRecord, backend, decode,
     integrity,
 };
-use crate::dedup::{
-    ClusterId, ClusterRecord, Fingerprint, Index, IndexConfig, IndexCounters, PlacementRecord,
-    StoryMeta,
-};
+use crate::dedup::{ClusterId, ClusterRecord, Fingerprint, Index, IndexConfig, IndexCounters};
+use crate::parallel::{available_threads, map_in_order};
 
 /// What the file holds, as the index is rebuilt from it.
 pub(super) struct Records {
@@ -48,8 +46,17 @@ pub(super) fn rebuild_index(
     } else {
         integrity::mend(&records, clusters, counters)
     };
-    let stories = fingerprint_all(&records);
-    drop(records);
+    // Fingerprints on every core: the costly part of a rebuild.
+    let stories = map_in_order(records, available_threads(), |record| {
+        let StoryRecord {
+            story,
+            ingested_at,
+            placement,
+            evicted: _,
+        } = record;
+        let fingerprint = Fingerprint::of(&story.title, &story.text());
+        (story.meta(ingested_at), fingerprint, placement)
+    });
     let mut index =
         Index::restore(config, stories, clusters, counters).map_err(StoreError::Restore)?;
     index.restore_aliases(aliases);
@@ -163,31 +170,4 @@ pub(super) fn read_meta(db: &Database, key: &str) -> Result<Option<Vec<u8>>, Sto
         .get(key)
         .map_err(backend("read meta"))?
         .map(|value| value.value().to_vec()))
-}
-
-/// Fingerprints stored stories on every core: the costly part of a rebuild.
-fn fingerprint_all(records: &[StoryRecord]) -> Vec<(StoryMeta, Fingerprint, PlacementRecord)> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = records.len().div_ceil(threads).max(1);
-    let fingerprint = |record: &StoryRecord| {
-        let story = &record.story;
-        (
-            story.meta(record.ingested_at),
-            Fingerprint::of(&story.title, &story.text()),
-            record.placement.clone(),
-        )
-    };
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(fingerprint).collect::<Vec<_>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }
