@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::dedup::furniture;
+use crate::dedup::furniture::{self, LearnedFurniture};
 use crate::dedup::{ClusterId, Fingerprint, Index, IngestOutcome, IngestReport, StoryMeta};
 use crate::text::headline::HeadlineFrom;
 use crate::text::markup::PlainText;
@@ -138,6 +138,11 @@ pub struct PreparedStory {
     /// Its headline (see [`crate::text::headline::story_headline`]).
     pub headline: Option<String>,
     headline_from: HeadlineFrom,
+    /// The fingerprint without the lines of `lines` an index had learned
+    /// as furniture when the story was prepared, with those lines (see
+    /// [`PreparedStory::against`]); used at ingest when the index has
+    /// learned exactly those of its lines still.
+    relearned_ahead: Option<(Vec<u64>, Fingerprint)>,
 }
 
 impl PreparedStory {
@@ -157,7 +162,38 @@ impl PreparedStory {
             lines,
             headline,
             headline_from,
+            relearned_ahead: None,
         }
+    }
+
+    /// Fingerprints `story` as [`PreparedStory::new`] does, and also
+    /// without the lines `learned` counts as furniture now: the work
+    /// [`PreparedStory::ingest_into`] would otherwise do one story at a
+    /// time, done ahead where many stories are prepared at once. Only the
+    /// story's own short lines are ever asked about, so the fingerprint is
+    /// the one an ingest would make whenever the index has learned the
+    /// same of them by then, and it is checked that it has.
+    pub fn against(story: Story, learned: &LearnedFurniture) -> PreparedStory {
+        let mut prepared = PreparedStory::new(story);
+        let ahead: Vec<u64> = prepared
+            .lines
+            .iter()
+            .copied()
+            .filter(|&line| learned.is_furniture(line))
+            .collect();
+        if !ahead.is_empty() {
+            let fingerprint = prepared.fingerprint_without(&|line| ahead.contains(&line));
+            prepared.relearned_ahead = Some((ahead, fingerprint));
+        }
+        prepared
+    }
+
+    /// The fingerprint with `learned` lines left out.
+    fn fingerprint_without(&self, learned: &dyn Fn(u64) -> bool) -> Fingerprint {
+        let mut fingerprint =
+            Fingerprint::with_learned_furniture(&self.story.title, &self.story.text(), learned);
+        fingerprint.headline = self.headline_from;
+        fingerprint
     }
 
     /// The fingerprint with the furniture `index` has learned left out:
@@ -171,21 +207,28 @@ impl PreparedStory {
     /// story carries a line `index` has learned.
     fn relearned(&self, index: &Index) -> Option<Fingerprint> {
         let learned = index.learned_furniture();
-        learned.any(&self.lines).then(|| {
-            let mut fingerprint = Fingerprint::with_learned_furniture(
-                &self.story.title,
-                &self.story.text(),
-                &|line| learned.is_furniture(line),
-            );
-            fingerprint.headline = self.headline_from;
-            fingerprint
-        })
+        learned
+            .any(&self.lines)
+            .then(|| self.fingerprint_without(&|line| learned.is_furniture(line)))
     }
 
     /// Ingests the story into `index` at `now`, leaving out learned
     /// furniture and counting its short lines under the cluster it joined.
-    pub fn ingest_into(self, index: &mut Index, now: SystemTime) -> (Story, IngestReport) {
-        let fingerprint = self.relearned(index).unwrap_or(self.fingerprint);
+    pub fn ingest_into(mut self, index: &mut Index, now: SystemTime) -> (Story, IngestReport) {
+        let learned = index.learned_furniture();
+        let fingerprint = match self.relearned_ahead.take() {
+            // Made ahead with the lines the index has learned of this
+            // story's now: the same fingerprint, already made.
+            Some((ahead, fingerprint))
+                if self
+                    .lines
+                    .iter()
+                    .all(|&line| learned.is_furniture(line) == ahead.contains(&line)) =>
+            {
+                fingerprint
+            }
+            _ => self.relearned(index).unwrap_or(self.fingerprint),
+        };
         let report = index.ingest(self.story.meta_headed(now, self.headline_from), fingerprint);
         if report.outcome != IngestOutcome::Unchanged {
             index.learn_furniture(report.cluster, &self.lines);
@@ -208,6 +251,66 @@ pub struct StoredStory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dedup::IndexConfig;
+
+    const OFFER: &str = "Get the morning briefing in your inbox";
+
+    fn story(id: &str, topic: &str, with_offer: bool) -> Story {
+        let mut body = format!(
+            "The {topic} committee met on Monday and approved a plan for the {topic} after a long \
+             debate. Officials said the {topic} plan would cost less than feared."
+        );
+        if with_offer {
+            body = format!("{body}\n\n{OFFER}");
+        }
+        Story {
+            id: id.into(),
+            body,
+            ..Story::default()
+        }
+    }
+
+    /// An index that learns the offer as furniture once `teach` stories
+    /// on different topics carried it.
+    fn index_taught(teach: usize) -> Index {
+        let mut index = Index::new(IndexConfig::default());
+        let topics = ["harbour", "railway", "museum", "glacier", "vineyard"];
+        for (i, topic) in topics.iter().take(teach).enumerate() {
+            PreparedStory::new(story(&format!("t{i}"), topic, true))
+                .ingest_into(&mut index, SystemTime::UNIX_EPOCH);
+        }
+        index
+    }
+
+    /// Prepared ahead against what an index had learned, or when it was
+    /// ingested: the same fingerprint and the same answer, whether the
+    /// index learned more in between or not.
+    #[test]
+    fn prepared_ahead_ingests_as_prepared_at_ingest() {
+        for (taught_ahead, taught_at_ingest) in [(0, 0), (0, 4), (4, 4), (2, 5)] {
+            let ahead = index_taught(taught_ahead);
+            let offer = crate::text::furniture::line_hash(OFFER);
+            assert_eq!(ahead.learned_furniture().is_furniture(offer), taught_ahead >= 3);
+            let prepared =
+                PreparedStory::against(story("s", "ferry", true), ahead.learned_furniture());
+            let (mut one, mut other) = (
+                index_taught(taught_at_ingest),
+                index_taught(taught_at_ingest),
+            );
+            let plain = PreparedStory::new(story("s", "ferry", true));
+            assert_eq!(
+                prepared.fingerprint_for(&one),
+                plain.fingerprint_for(&other),
+                "{taught_ahead} then {taught_at_ingest}"
+            );
+            let at = SystemTime::UNIX_EPOCH;
+            assert_eq!(
+                prepared.ingest_into(&mut one, at).1,
+                plain.ingest_into(&mut other, at).1,
+                "{taught_ahead} then {taught_at_ingest}"
+            );
+        }
+    }
 
     #[test]
     fn ids_are_checked() {

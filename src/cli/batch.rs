@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::{BatchArgs, CliError};
+use crate::parallel::map_in_order;
 use crate::story::{Story, validate_story_id};
 use crate::summarize::Budget;
 
@@ -189,26 +190,75 @@ impl Batch {
     }
 
     /// Up to `count` next well-formed lines, in order; empty at the end
-    /// of the input. A line that stops the run (`--strict`) is answered
-    /// after the lines before it, on the next call, so that their output
-    /// is written first, as one line at a time would.
+    /// of the input. The lines are read in order and parsed across the
+    /// threads. A line that stops the run (`--strict`) is answered after
+    /// the lines before it, on the next call, so that their output is
+    /// written first, as one line at a time would.
     pub fn next_items(&mut self, count: usize) -> Result<Vec<Item>, CliError> {
         if let Some(stop) = self.stopped.take() {
             return Err(stop);
         }
-        let mut items = Vec::with_capacity(count);
-        while items.len() < count {
-            match self.next_item() {
-                Ok(Some(item)) => items.push(item),
-                Ok(None) => break,
-                Err(stop) if !items.is_empty() => {
-                    self.stopped = Some(stop);
+        loop {
+            let mut lines = Vec::with_capacity(count);
+            let mut at_end = false;
+            while lines.len() < count {
+                let read = read_line(&mut self.reader, &mut self.buffer, &self.input_path)?;
+                if read == 0 {
+                    at_end = true;
                     break;
                 }
-                Err(stop) => return Err(stop),
+                self.line += 1;
+                self.progress.inc(read as u64);
+                if self.buffer.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                self.read += 1;
+                lines.push((self.line, std::mem::take(&mut self.buffer)));
+            }
+            let format = self.format;
+            let parsed = map_in_order(lines, self.threads, |(line, bytes)| {
+                (line, parse(&bytes, format))
+            });
+            let mut items = Vec::with_capacity(parsed.len());
+            for (line, parsed) in parsed {
+                if let Err(stop) = self.check(line, parsed, &mut items) {
+                    if items.is_empty() {
+                        return Err(stop);
+                    }
+                    self.stopped = Some(stop);
+                    return Ok(items);
+                }
+            }
+            // A round of nothing but bad lines is not the end.
+            if !items.is_empty() || at_end {
+                return Ok(items);
             }
         }
-        Ok(items)
+    }
+
+    /// Keeps a parsed line's item, or reports why not (or fails under
+    /// `--strict`).
+    fn check(
+        &mut self,
+        line: usize,
+        parsed: Result<Item, String>,
+        items: &mut Vec<Item>,
+    ) -> Result<(), CliError> {
+        match parsed {
+            Ok(item) if item.story.body.len() > self.max_body_bytes => {
+                let reason = format!(
+                    "text is {} bytes, more than --max-body-bytes {}",
+                    item.story.body.len(),
+                    self.max_body_bytes
+                );
+                self.refused(line, reason)
+            }
+            Ok(item) => {
+                items.push(item);
+                Ok(())
+            }
+            Err(reason) => self.malformed(line, reason),
+        }
     }
 
     /// The next well-formed line; `None` at the end of the input.
@@ -224,21 +274,14 @@ impl Batch {
                 continue;
             }
             self.read += 1;
-            match parse(&self.buffer, self.format) {
-                Ok(item) if item.story.body.len() > self.max_body_bytes => {
-                    let reason = format!(
-                        "text is {} bytes, more than --max-body-bytes {}",
-                        item.story.body.len(),
-                        self.max_body_bytes
-                    );
-                    self.refused(self.line, reason)?;
-                }
-                Ok(item) => return Ok(Some(item)),
-                Err(reason) => self.malformed(self.line, reason)?,
+            let mut items = Vec::with_capacity(1);
+            let parsed = parse(&self.buffer, self.format);
+            self.check(self.line, parsed, &mut items)?;
+            if let Some(item) = items.pop() {
+                return Ok(Some(item));
             }
         }
     }
-
     /// Reports bad line `line`, or fails under `--strict`.
     pub fn malformed(&mut self, line: usize, reason: String) -> Result<(), CliError> {
         if self.strict {

@@ -12,6 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::batch::{Batch, Item};
 use super::{CliError, DedupArgs};
 use crate::dedup::changes::VersionChanges;
+use crate::dedup::furniture::LearnedFurniture;
 use crate::dedup::{Evidence, Index, IndexConfig, IngestReport, StoryPlacement};
 use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
@@ -106,10 +107,11 @@ enum Step<S = Story> {
 const ROUND: usize = 1024;
 
 impl Step {
-    /// The step with its story prepared (fingerprinted).
-    fn prepared(self) -> Step<PreparedStory> {
+    /// The step with its story prepared (fingerprinted, also without the
+    /// furniture learned so far).
+    fn prepared(self, learned: &LearnedFurniture) -> Step<PreparedStory> {
         match self {
-            Step::Ingest(story, uri) => Step::Ingest(PreparedStory::new(story), uri),
+            Step::Ingest(story, uri) => Step::Ingest(PreparedStory::against(story, learned), uri),
             Step::Delete { id, uri } => Step::Delete { id, uri },
             Step::Stale { id, uri, reason } => Step::Stale { id, uri, reason },
         }
@@ -118,17 +120,21 @@ impl Step {
 
 /// The next round of the input as steps in input order, ninjs versions
 /// ordered, the stories prepared on every core (the work on one story that
-/// depends on no other); empty at the end of the input.
+/// depends on no other) against the furniture the index has `learned` when
+/// the round starts; empty at the end of the input.
 fn next_steps(
     batch: &mut Batch,
     order: &mut VersionOrder,
+    learned: &LearnedFurniture,
 ) -> Result<Vec<Step<PreparedStory>>, CliError> {
     let steps: Vec<Step> = batch
         .next_items(ROUND)?
         .into_iter()
         .map(|item| order.step(item))
         .collect();
-    Ok(map_in_order(steps, batch.threads(), Step::prepared))
+    Ok(map_in_order(steps, batch.threads(), |step| {
+        step.prepared(learned)
+    }))
 }
 
 /// Orders ninjs versions: the highest `version` ingested per story.
@@ -287,7 +293,8 @@ fn run_durable(
         Ok(())
     };
     loop {
-        let steps = next_steps(&mut batch, &mut order)?;
+        let steps =
+            store.with_learned_furniture(|learned| next_steps(&mut batch, &mut order, learned))?;
         if steps.is_empty() {
             break;
         }
@@ -334,6 +341,20 @@ enum Offline {
 }
 
 impl Offline {
+    /// The next round, prepared against the furniture learned so far.
+    fn next_steps(
+        &self,
+        batch: &mut Batch,
+        order: &mut VersionOrder,
+    ) -> Result<Vec<Step<PreparedStory>>, CliError> {
+        match self {
+            Offline::Bare(index) => next_steps(batch, order, index.learned_furniture()),
+            Offline::Kept(store) => {
+                store.with_learned_furniture(|learned| next_steps(batch, order, learned))
+            }
+        }
+    }
+
     fn ingest(&mut self, prepared: PreparedStory) -> Result<IngestReport, StoreError> {
         match self {
             Offline::Bare(index) => Ok(prepared.ingest_into(index, SystemTime::now()).1),
@@ -370,7 +391,7 @@ fn run_offline(
     let mut stories: Vec<Ingested> = Vec::new();
     let mut order = VersionOrder::default();
     loop {
-        let steps = next_steps(&mut batch, &mut order)?;
+        let steps = offline.next_steps(&mut batch, &mut order)?;
         if steps.is_empty() {
             break;
         }

@@ -65,7 +65,10 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
                     break;
                 }
                 // Fingerprints on every core; the index learns in order.
-                for prepared in map_in_order(stories, threads, PreparedStory::new) {
+                let learned = index.learned_furniture();
+                let prepared =
+                    map_in_order(stories, threads, |s| PreparedStory::against(s, learned));
+                for prepared in prepared {
                     prepared.ingest_into(index, SystemTime::now());
                 }
             }
@@ -97,7 +100,8 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
             // index had learned once it was in, as if one at a time.
             Some(index) => {
                 let (stories, budgets): (Vec<Story>, Vec<Budget>) = stories.into_iter().unzip();
-                map_in_order(stories, threads, PreparedStory::new)
+                let learned = index.learned_furniture();
+                map_in_order(stories, threads, |s| PreparedStory::against(s, learned))
                     .into_iter()
                     .zip(budgets)
                     .map(|(prepared, budget)| {

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use super::engine::{self, Records};
 use super::versions::VersionRecord;
 use super::{ClusterDetail, ClusterPage, IndexStats, Store, StoreError};
+use crate::dedup::furniture::LearnedFurniture;
 use crate::dedup::{
     ClusterId, Index, IndexConfig, IngestReport, Placement, PlacementRecord, StoryPlacement,
 };
@@ -110,6 +111,12 @@ impl MemoryStore {
         let mut state = lock(&self.state);
         let State { index, records } = &mut *state;
         engine::ingest(index, records, prepared, now)
+    }
+
+    /// Runs `work` with the furniture the index has learned (the offline
+    /// CLI prepares a round of stories against it), holding the lock.
+    pub fn with_learned_furniture<T>(&self, work: impl FnOnce(&LearnedFurniture) -> T) -> T {
+        work(lock(&self.state).index.learned_furniture())
     }
 
     /// Where a story is now, synchronously (the offline CLI's last step).

@@ -40,6 +40,7 @@ use super::versions::VersionRecord;
 use super::{
     ClusterDetail, ClusterPage, IndexStats, OpenError, Store, StoreError, WriteState, chain,
 };
+use crate::dedup::furniture::LearnedFurniture;
 use crate::dedup::{
     ClusterId, Index, IndexConfig, IndexCounters, IngestReport, Placement, PlacementRecord,
     StoryPlacement,
@@ -342,6 +343,12 @@ impl DurableStore {
     /// Write transactions committed since the store was opened.
     pub fn commits(&self) -> u64 {
         lock(&self.state).commits
+    }
+
+    /// Runs `work` with the furniture the index has learned (the offline
+    /// CLI prepares a round of stories against it), holding the lock.
+    pub fn with_learned_furniture<T>(&self, work: impl FnOnce(&LearnedFurniture) -> T) -> T {
+        work(lock(&self.state).index.learned_furniture())
     }
 
     /// Runs `read` on the open file in a read transaction of its own, on
