@@ -290,7 +290,10 @@ mod tests {
         for (taught_ahead, taught_at_ingest) in [(0, 0), (0, 4), (4, 4), (2, 5)] {
             let ahead = index_taught(taught_ahead);
             let offer = crate::text::furniture::line_hash(OFFER);
-            assert_eq!(ahead.learned_furniture().is_furniture(offer), taught_ahead >= 3);
+            assert_eq!(
+                ahead.learned_furniture().is_furniture(offer),
+                taught_ahead >= 3
+            );
             let prepared =
                 PreparedStory::against(story("s", "ferry", true), ahead.learned_furniture());
             let (mut one, mut other) = (
