@@ -188,6 +188,17 @@ impl PreparedStory {
         prepared
     }
 
+    /// [`PreparedStory::against`] `learned` when it is given, else
+    /// [`PreparedStory::new`]: the fingerprint made ahead pays only where
+    /// other threads would otherwise wait for the ordered ingest, and on
+    /// one thread it is work the ingest may do again.
+    pub fn ahead(story: Story, learned: Option<&LearnedFurniture>) -> PreparedStory {
+        match learned {
+            Some(learned) => PreparedStory::against(story, learned),
+            None => PreparedStory::new(story),
+        }
+    }
+
     /// The fingerprint with `learned` lines left out.
     fn fingerprint_without(&self, learned: &dyn Fn(u64) -> bool) -> Fingerprint {
         let mut fingerprint =

@@ -107,11 +107,11 @@ enum Step<S = Story> {
 const ROUND: usize = 1024;
 
 impl Step {
-    /// The step with its story prepared (fingerprinted, also without the
-    /// furniture learned so far).
-    fn prepared(self, learned: &LearnedFurniture) -> Step<PreparedStory> {
+    /// The step with its story prepared (fingerprinted, and also without
+    /// the furniture learned so far when `ahead` gives it).
+    fn prepared(self, ahead: Option<&LearnedFurniture>) -> Step<PreparedStory> {
         match self {
-            Step::Ingest(story, uri) => Step::Ingest(PreparedStory::against(story, learned), uri),
+            Step::Ingest(story, uri) => Step::Ingest(PreparedStory::ahead(story, ahead), uri),
             Step::Delete { id, uri } => Step::Delete { id, uri },
             Step::Stale { id, uri, reason } => Step::Stale { id, uri, reason },
         }
@@ -132,9 +132,9 @@ fn next_steps(
         .into_iter()
         .map(|item| order.step(item))
         .collect();
-    Ok(map_in_order(steps, batch.threads(), |step| {
-        step.prepared(learned)
-    }))
+    let threads = batch.threads();
+    let ahead = (threads.get() > 1).then_some(learned);
+    Ok(map_in_order(steps, threads, |step| step.prepared(ahead)))
 }
 
 /// Orders ninjs versions: the highest `version` ingested per story.

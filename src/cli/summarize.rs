@@ -65,9 +65,8 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
                     break;
                 }
                 // Fingerprints on every core; the index learns in order.
-                let learned = index.learned_furniture();
-                let prepared =
-                    map_in_order(stories, threads, |s| PreparedStory::against(s, learned));
+                let ahead = (threads.get() > 1).then_some(index.learned_furniture());
+                let prepared = map_in_order(stories, threads, |s| PreparedStory::ahead(s, ahead));
                 for prepared in prepared {
                     prepared.ingest_into(index, SystemTime::now());
                 }
@@ -100,8 +99,8 @@ pub fn run(args: SummarizeArgs) -> Result<(), CliError> {
             // index had learned once it was in, as if one at a time.
             Some(index) => {
                 let (stories, budgets): (Vec<Story>, Vec<Budget>) = stories.into_iter().unzip();
-                let learned = index.learned_furniture();
-                map_in_order(stories, threads, |s| PreparedStory::against(s, learned))
+                let ahead = (threads.get() > 1).then_some(index.learned_furniture());
+                map_in_order(stories, threads, |s| PreparedStory::ahead(s, ahead))
                     .into_iter()
                     .zip(budgets)
                     .map(|(prepared, budget)| {
