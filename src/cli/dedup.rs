@@ -192,13 +192,7 @@ pub fn run(args: DedupArgs) -> Result<(), CliError> {
         (None, None) => run_offline(batch, config, with_changes, report.as_deref()),
         (None, Some(dir)) => run_durable(batch, config, &dir, with_changes, report.as_deref()),
         (Some(server), _) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|source| CliError::Io {
-                    path: "tokio runtime".into(),
-                    source,
-                })?;
+            let runtime = current_thread_runtime()?;
             runtime.block_on(run_remote(
                 batch,
                 server,
@@ -421,16 +415,21 @@ fn run_offline(
     Ok(())
 }
 
-/// Writes the editor's views of every cluster in `store` to `path`, as
-/// one self-contained HTML file.
-fn write_report(store: &dyn Store, path: &Path) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// A runtime on this thread, for the async parts of a batch run.
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| CliError::Io {
             path: "tokio runtime".into(),
             source,
-        })?;
+        })
+}
+
+/// Writes the editor's views of every cluster in `store` to `path`, as
+/// one self-contained HTML file.
+fn write_report(store: &dyn Store, path: &Path) -> Result<(), CliError> {
+    let runtime = current_thread_runtime()?;
     let views = runtime.block_on(async {
         let mut views = Vec::new();
         let mut before = None;
