@@ -90,6 +90,12 @@ pub struct ServeArgs {
     /// Keep everything in memory instead (lost on restart).
     #[arg(long, env = "COPYDESK_IN_MEMORY", value_parser = BoolishValueParser::new())]
     in_memory: bool,
+    /// Keep stories and clusters in PostgreSQL instead
+    /// (`postgres://user@host:5432/db`): several copydesk processes given
+    /// the same database serve one index (replicas). The tables are made
+    /// at startup.
+    #[arg(long, env = "COPYDESK_STORE", conflicts_with = "in_memory")]
+    store: Option<String>,
     /// Evict stories older than this (publication, else ingest time) from
     /// the matching index, e.g. `72h`; by default nothing is evicted.
     #[arg(long, env = "COPYDESK_RETENTION", value_parser = humantime::parse_duration)]

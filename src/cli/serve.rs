@@ -9,7 +9,9 @@ use crate::grpc::{
 };
 use crate::http::{OpsState, serve_ops};
 use crate::metrics::Metrics;
-use crate::store::{DurableOptions, DurableStore, MemoryStore, Store};
+use crate::store::{
+    DurableOptions, DurableStore, MemoryStore, PostgresOptions, PostgresStore, Store,
+};
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let ServeArgs {
@@ -27,6 +29,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         drain_timeout,
         matching,
         in_memory,
+        store: shared_store,
         retention,
         eviction_interval,
         keep_evicted,
@@ -118,6 +121,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             .map_or_else(|| "off".to_owned(), |a| a.to_string());
         let store_path = if in_memory {
             "in memory".to_owned()
+        } else if let Some(url) = &shared_store {
+            redact(url)
         } else {
             data_dir
                 .join(crate::store::DATABASE_FILE)
@@ -134,14 +139,31 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             auth = %auth_mode,
             "copydesk starting"
         );
-        let store = tokio::task::spawn_blocking(move || {
-            open_store(&data_dir, in_memory, index_config, keep_evicted)
-        })
-        .await
-        .map_err(|e| CliError::Io {
-            path: "store opening task".into(),
-            source: std::io::Error::other(e.to_string()),
-        })??;
+        let store: Arc<dyn Store> = match shared_store {
+            Some(url) => {
+                let options = PostgresOptions {
+                    keep_evicted,
+                    ..PostgresOptions::default()
+                };
+                let (store, report) = PostgresStore::open(&url, index_config, options).await?;
+                tracing::info!(
+                    database = %store.target(),
+                    stories = report.stories,
+                    clusters = report.clusters,
+                    seconds = report.seconds,
+                    "store opened"
+                );
+                Arc::new(store)
+            }
+            None => tokio::task::spawn_blocking(move || {
+                open_store(&data_dir, in_memory, index_config, keep_evicted)
+            })
+            .await
+            .map_err(|e| CliError::Io {
+                path: "store opening task".into(),
+                source: std::io::Error::other(e.to_string()),
+            })??,
+        };
         // The operations listener outlives the drain: readiness says 503
         // while in-flight calls finish, then it stops with the server.
         let draining = Arc::new(AtomicBool::new(false));
@@ -172,6 +194,18 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         served?;
         Ok(())
     })
+}
+
+/// A store address with any password left out, for the log.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            let user = user.split(':').next().unwrap_or_default();
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The store `serve` runs on: in memory, or the durable store in

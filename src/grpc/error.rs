@@ -83,6 +83,12 @@ impl From<ApiError> for Status {
                     "the store cannot serve just now after a failed write; try again shortly",
                 )
             }
+            // Concurrent writers on one database kept conflicting: nothing
+            // was stored, and the same call is likely to go through now.
+            ApiError::Store(err @ StoreError::Contended { .. }) => {
+                tracing::warn!(cause = %chain(&err), "ingest contended");
+                Status::aborted("other replicas changed the same clusters meanwhile; try again")
+            }
             // Bugs, or a file changed by hand: retrying will not help.
             ApiError::Store(
                 err @ (StoreError::Inconsistent(_) | StoreError::Restore(_) | StoreError::Task(_)),

@@ -48,6 +48,11 @@ pub enum StoreError {
         #[source]
         source: Option<Box<StoreError>>,
     },
+    /// Other writers sharing the store kept changing the same stories or
+    /// clusters while this one decided: it gave up after `attempts`
+    /// tries, nothing of the call stored. Retrying is right.
+    #[error("other writers changed the same clusters {attempts} times while this call decided")]
+    Contended { attempts: u32 },
     /// A stored record fails its checksum or does not decode: damaged on
     /// disk. Names the record; the rest of the store keeps serving (see
     /// `copydesk store check`).
@@ -100,6 +105,9 @@ impl StoreError {
                 source: source.as_deref().map(|s| Box::new(s.for_another_caller())),
             },
             StoreError::Damaged(record) => StoreError::Damaged(record.clone()),
+            StoreError::Contended { attempts } => StoreError::Contended {
+                attempts: *attempts,
+            },
             StoreError::Inconsistent(what) => StoreError::Inconsistent(what.clone()),
             StoreError::Restore(err) => StoreError::Restore(err.clone()),
             StoreError::Task(err) => StoreError::Engine {
@@ -154,6 +162,14 @@ pub enum OpenError {
          `copydesk store check` tells more, or restore it from a backup"
     )]
     Damaged { path: PathBuf, detail: String },
+    /// The database of a shared store did not answer, or refused the
+    /// schema.
+    #[error("cannot open the store in the database {target}")]
+    Database {
+        target: String,
+        #[source]
+        source: EngineError,
+    },
     /// Reading the records back to rebuild the index failed.
     #[error("cannot open the store {path}: reading it back failed")]
     Read {

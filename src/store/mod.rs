@@ -12,6 +12,7 @@ mod durable;
 mod engine;
 mod error;
 mod memory;
+mod postgres;
 mod retention;
 mod versions;
 
@@ -25,6 +26,7 @@ pub use durable::{
 };
 pub use error::{EngineError, OpenError, StoreError, chain};
 pub use memory::MemoryStore;
+pub use postgres::{PG_SCHEMA_VERSION, PostgresOptions, PostgresStore};
 pub use retention::Retention;
 pub use versions::{TimelineEntry, VersionRecord, timeline};
 

@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod desk;
+pub mod pg;
 pub mod pki;
 pub mod texts;
 

@@ -195,29 +195,8 @@ impl Index {
     /// empty goes unless `keep` says a new version is about to join it.
     fn detach(&mut self, id: &str, now: SystemTime, keep: KeepEmpty) -> Option<ClusterId> {
         let slot = self.slot_of(id)?;
-        self.by_id.remove(id_hash(id), slot);
-        let entry = self.slots[slot as usize].take()?;
-        self.free_slots.push(slot);
-        for (band, key) in self
-            .config
-            .lsh
-            .band_keys(&entry.fingerprint.signature)
-            .enumerate()
-        {
-            self.buckets[band].remove(key, slot);
-        }
-        for (table, &key) in self
-            .by_topic
-            .iter_mut()
-            .zip(entry.fingerprint.topic_words())
-        {
-            table.remove(topic_hash(key), slot);
-        }
-        if let Some(key) = headline_key(&entry.fingerprint) {
-            self.by_headline.remove(key, slot);
-        }
-        self.vocabulary.forget(&entry.fingerprint.word_sample());
-        let cluster_id = entry.cluster;
+        let cluster_id = self.slot_entry(slot).cluster;
+        self.unfile(id, slot);
         self.mark_changed(cluster_id);
         let now_empty = match self.clusters.get_mut(&cluster_id) {
             Some(cluster) => {

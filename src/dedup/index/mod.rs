@@ -18,12 +18,15 @@
 //! - `membership`: a story in or out, clusters folded.
 //! - `election`: the canonical story.
 //! - `restore`: what a store keeps of the index and the rebuild from it.
+//! - `follow`: another writer's committed stories and clusters put in as
+//!   decided (a store shared by several processes).
 //! - [`answers`]: the plain data the index answers with.
 
 pub mod answers;
 pub mod config;
 mod election;
 mod entry;
+mod follow;
 mod matching;
 mod membership;
 mod placement;
@@ -39,6 +42,7 @@ pub use answers::{
     StoryPlacement,
 };
 pub use config::{CANDIDATE_THRESHOLD, CanonicalPolicy, IndexConfig};
+pub use follow::HOT_KEY_STORIES;
 pub use restore::{ClusterChanges, ClusterRecord, IndexCounters, PlacementRecord, RestoreError};
 
 use super::compare::{Evidence, compare};

@@ -31,7 +31,7 @@ mod v3;
 
 use file_records::{FileRecords, Writes};
 use rebuild::{read_meta, rebuild_index};
-use records::OnDisk;
+pub(in crate::store) use records::OnDisk;
 
 pub use integrity::{CheckReport, check_store};
 
@@ -72,16 +72,16 @@ const ALIASES_KEY: &str = "cluster_aliases";
 
 /// One story as stored, keyed by its id.
 #[derive(Debug, Clone)]
-struct StoryRecord {
-    story: Story,
-    ingested_at: SystemTime,
-    placement: PlacementRecord,
+pub(in crate::store) struct StoryRecord {
+    pub(in crate::store) story: Story,
+    pub(in crate::store) ingested_at: SystemTime,
+    pub(in crate::store) placement: PlacementRecord,
     /// Evicted by retention: readable, no longer matched or clustered.
-    evicted: bool,
+    pub(in crate::store) evicted: bool,
 }
 
 impl StoryRecord {
-    fn stored(self) -> StoredStory {
+    pub(in crate::store) fn stored(self) -> StoredStory {
         StoredStory {
             story: self.story,
             cluster: self.placement.cluster,
@@ -230,7 +230,7 @@ const CHECKSUM_BYTES: usize = 8;
 
 /// A value as stored: its postcard encoding behind an xxh3 checksum of it,
 /// so that a damaged record is found when it is read, never served.
-fn encode<T: OnDisk>(value: &T) -> Result<Vec<u8>, StoreError> {
+pub(in crate::store) fn encode<T: OnDisk>(value: &T) -> Result<Vec<u8>, StoreError> {
     let payload = encode_plain(&value.to_row())?;
     let mut bytes = Vec::with_capacity(CHECKSUM_BYTES + payload.len());
     bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
@@ -245,7 +245,10 @@ fn encode_plain<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 /// Decodes a stored value after checking its checksum; `what` names it in
 /// the error.
-fn decode<T: OnDisk>(bytes: &[u8], what: impl std::fmt::Display) -> Result<T, StoreError> {
+pub(in crate::store) fn decode<T: OnDisk>(
+    bytes: &[u8],
+    what: impl std::fmt::Display,
+) -> Result<T, StoreError> {
     let payload =
         verified(bytes).map_err(|problem| StoreError::Damaged(format!("{what} {problem}")))?;
     postcard::from_bytes(payload)

@@ -25,7 +25,7 @@ use crate::story::Story;
 use crate::text::agency::Agency;
 
 /// A value the file holds, written as its row.
-pub(super) trait OnDisk: Sized {
+pub(in crate::store) trait OnDisk: Sized {
     /// The layout it is written in.
     type Row: Serialize + DeserializeOwned;
 
@@ -101,7 +101,7 @@ macro_rules! rows {
     )*) => {$(
         $(#[$doc])*
         #[derive(Debug, Serialize, Deserialize)]
-        pub(super) struct $row {
+        pub(in crate::store) struct $row {
             $($field: <$ty as OnDisk>::Row),*
         }
 
@@ -226,7 +226,7 @@ pub(super) type AliasesRow = Vec<(u64, u64)>;
 
 /// The agency a version names, by position: add new ones at the end.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub(super) enum AgencyRow {
+pub(in crate::store) enum AgencyRow {
     AssociatedPress,
     Reuters,
     Afp,

@@ -1,0 +1,244 @@
+//! Keeping a replica's index with the database: the rows of the change log
+//! it has not read, each naming what a unit of work wrote, and the stories
+//! and clusters they name as the database holds them now, read in one
+//! REPEATABLE READ snapshot (so the stories and clusters put in are of one
+//! moment), then put in as decided. A fresh index, or one that cannot be
+//! trusted, is rebuilt from the tables.
+
+use std::collections::BTreeSet;
+
+use tokio::runtime::Handle;
+use tokio_postgres::{GenericClient, IsolationLevel};
+
+use super::schema::failed;
+use super::{Follower, Inner};
+use crate::dedup::{ClusterId, ClusterRecord, Fingerprint, Index, IndexCounters};
+use crate::parallel::{available_threads, map_in_order};
+use crate::store::StoreError;
+use crate::store::durable::{StoryRecord, decode};
+
+impl Inner {
+    /// Puts in what the log rows after the last one read name.
+    pub(super) fn catch_up(&self, follower: &mut Follower) -> Result<(), StoreError> {
+        let handle = &self.handle;
+        let mut client = self.connection()?;
+        let txn = handle
+            .block_on(
+                (**client)
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start(),
+            )
+            .map_err(failed("begin a read"))?;
+        let pruned: i64 = handle
+            .block_on(txn.query_one(
+                "SELECT value FROM copydesk_meta WHERE key = 'pruned_through'",
+                &[],
+            ))
+            .map_err(failed("read the change log"))?
+            .get(0);
+        if pruned > follower.applied {
+            // Rows this replica has not read are gone: start again.
+            drop(txn);
+            tracing::info!("this replica fell behind the change log: rebuilding its index");
+            return self.rebuild(follower);
+        }
+        let rows = handle
+            .block_on(txn.query(
+                "SELECT seq, stories, clusters, aliases FROM copydesk_changes \
+                 WHERE seq > $1 ORDER BY seq",
+                &[&follower.applied],
+            ))
+            .map_err(failed("read the change log"))?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        let last: i64 = last.get(0);
+        let mut stories = BTreeSet::new();
+        let mut clusters = BTreeSet::new();
+        let mut aliases = false;
+        for row in &rows {
+            stories.extend(row.get::<_, Vec<String>>(1));
+            clusters.extend(
+                row.get::<_, Vec<i64>>(2)
+                    .into_iter()
+                    .map(|c| c as ClusterId),
+            );
+            aliases |= row.get::<_, bool>(3);
+        }
+        put_current(
+            handle,
+            &txn,
+            &mut follower.index,
+            &stories,
+            &clusters,
+            aliases,
+        )?;
+        follower.applied = last;
+        Ok(())
+    }
+
+    /// Builds the index again from every live story and cluster.
+    pub(super) fn rebuild(&self, follower: &mut Follower) -> Result<(), StoreError> {
+        let handle = &self.handle;
+        let mut client = self.connection()?;
+        let txn = handle
+            .block_on(
+                (**client)
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start(),
+            )
+            .map_err(failed("begin a read"))?;
+        // Rows are numbered in commit order: the snapshot holds every row
+        // up to its highest.
+        let applied: i64 = handle
+            .block_on(txn.query_one(
+                "SELECT greatest((SELECT coalesce(max(seq), 0) FROM copydesk_changes), \
+                 (SELECT value FROM copydesk_meta WHERE key = 'pruned_through'))",
+                &[],
+            ))
+            .map_err(failed("read the change log"))?
+            .get(0);
+        let story_rows = handle
+            .block_on(txn.query(
+                "SELECT id, record FROM copydesk_stories WHERE NOT evicted",
+                &[],
+            ))
+            .map_err(failed("read stories"))?;
+        let mut records = Vec::with_capacity(story_rows.len());
+        for row in &story_rows {
+            let id: &str = row.get(0);
+            records.push(decode::<StoryRecord>(
+                row.get(1),
+                format_args!("story {id:?}"),
+            )?);
+        }
+        drop(story_rows);
+        let clusters = read_clusters(handle, &txn, None)?;
+        let aliases = read_aliases(handle, &txn)?;
+        let stories = map_in_order(records, available_threads(), |record| {
+            let fingerprint = Fingerprint::of(&record.story.title, &record.story.text());
+            (
+                record.story.meta(record.ingested_at),
+                fingerprint,
+                record.placement,
+            )
+        });
+        // The counters come from the database's sequences at each ingest.
+        let counters = IndexCounters {
+            next_cluster: 1,
+            next_sequence: 0,
+        };
+        let mut index = Index::restore(self.config, stories, clusters, counters)
+            .map_err(StoreError::Restore)?;
+        index.restore_aliases(aliases);
+        follower.index = index;
+        follower.applied = applied;
+        follower.stale = false;
+        Ok(())
+    }
+}
+
+/// Puts `stories`, `clusters` (and, when `aliases`, every alias) into
+/// `index` as the database holds them: stories first, so that the
+/// clusters find their members; one gone or evicted is taken out.
+pub(super) fn put_current(
+    handle: &Handle,
+    db: &impl GenericClient,
+    index: &mut Index,
+    stories: &BTreeSet<String>,
+    clusters: &BTreeSet<ClusterId>,
+    aliases: bool,
+) -> Result<(), StoreError> {
+    let wanted: Vec<&str> = stories.iter().map(String::as_str).collect();
+    let rows = handle
+        .block_on(db.query(
+            "SELECT id, record FROM copydesk_stories WHERE id = ANY($1) AND NOT evicted",
+            &[&wanted],
+        ))
+        .map_err(failed("read stories"))?;
+    let mut live = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: &str = row.get(0);
+        match decode::<StoryRecord>(row.get(1), format_args!("story {id:?}")) {
+            Ok(record) => live.push(record),
+            // Left out, as the embedded store leaves a damaged record
+            // out of its index; reading it answers DATA_LOSS.
+            Err(StoreError::Damaged(what)) => tracing::warn!(%what, "damaged story left out"),
+            Err(other) => return Err(other),
+        }
+    }
+    let present: BTreeSet<String> = live.iter().map(|r| r.story.id.clone()).collect();
+    for id in stories.difference(&present) {
+        index.forget_story(id);
+    }
+    let fingerprinted = map_in_order(live, available_threads(), |record| {
+        let fingerprint = Fingerprint::of(&record.story.title, &record.story.text());
+        (
+            record.story.meta(record.ingested_at),
+            fingerprint,
+            record.placement,
+        )
+    });
+    for (meta, fingerprint, placement) in fingerprinted {
+        index.put_placed(meta, fingerprint, placement);
+    }
+    let records = read_clusters(handle, db, Some(clusters))?;
+    let found: BTreeSet<ClusterId> = records.iter().map(|r| r.id).collect();
+    for &id in clusters.difference(&found) {
+        index.forget_cluster(id);
+    }
+    for record in records {
+        index.put_cluster(record);
+    }
+    if aliases {
+        index.put_aliases(read_aliases(handle, db)?);
+    }
+    Ok(())
+}
+
+/// The clusters `ids` (every cluster when `None`).
+fn read_clusters(
+    handle: &Handle,
+    db: &impl GenericClient,
+    ids: Option<&BTreeSet<ClusterId>>,
+) -> Result<Vec<ClusterRecord>, StoreError> {
+    let rows = match ids {
+        Some(ids) => {
+            let ids: Vec<i64> = ids.iter().map(|&c| c as i64).collect();
+            handle.block_on(db.query(
+                "SELECT id, record FROM copydesk_clusters WHERE id = ANY($1)",
+                &[&ids],
+            ))
+        }
+        None => handle.block_on(db.query("SELECT id, record FROM copydesk_clusters", &[])),
+    }
+    .map_err(failed("read clusters"))?;
+    rows.iter()
+        .map(|row| {
+            let id: i64 = row.get(0);
+            decode(row.get(1), format_args!("cluster {id}"))
+        })
+        .collect()
+}
+
+/// Every folded cluster id with the cluster it lives on in.
+fn read_aliases(
+    handle: &Handle,
+    db: &impl GenericClient,
+) -> Result<Vec<(ClusterId, ClusterId)>, StoreError> {
+    Ok(handle
+        .block_on(db.query("SELECT cluster, into_cluster FROM copydesk_aliases", &[]))
+        .map_err(failed("read cluster aliases"))?
+        .iter()
+        .map(|row| {
+            (
+                row.get::<_, i64>(0) as ClusterId,
+                row.get::<_, i64>(1) as ClusterId,
+            )
+        })
+        .collect())
+}

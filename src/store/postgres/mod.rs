@@ -1,0 +1,832 @@
+//! The shared store: stories, versions and clusters in PostgreSQL, so that
+//! several copydesk processes (replicas) serve one index with no
+//! coordination besides the database.
+//!
+//! The database is the authority. Each replica keeps the matching index in
+//! memory as the embedded backends do, as a cache that follows the
+//! database: every committed unit of work appends a row to a change log
+//! (`copydesk_changes`: which stories and clusters it wrote), and before
+//! any decision or answer a replica puts in what the rows after its last
+//! one name, as they were decided (`follow.rs`, never re-deciding). A
+//! story ingested through replica A is therefore matched by replica B on
+//! its next ingest.
+//!
+//! One ingest (or batch) is one transaction:
+//! 1. lock the story's version keys (its LSH band keys and headline key,
+//!    hashed to a bigint) with `pg_advisory_xact_lock`, in sorted order so
+//!    that two writers never wait on each other in a cycle; a boilerplate
+//!    key held by many stories is not locked (see
+//!    [`crate::dedup::HOT_KEY_STORIES`]);
+//! 2. follow the log, so the index holds every version committed under
+//!    those keys;
+//! 3. decide and write the story, its version and the clusters changed;
+//! 4. take the log lock, check that no unit committed since step 2 wrote
+//!    the same stories or clusters (two stories joining one cluster
+//!    through different keys), append the log row, commit, then answer.
+//!
+//! A conflict at step 4, a serialization failure or a deadlock (40001,
+//! 40P01) rolls back, puts the database's state of what the unit touched
+//! back into the index, and tries again, a bounded number of times.
+//!
+//! The log lock is held from the check to the commit only, so rows get
+//! their sequence numbers in commit order and a replica that has read row
+//! `n` has seen every row before it. Version keys are what serialize
+//! ingests of one story; the log lock serializes only the last
+//! statements and the commit.
+
+mod follow;
+mod records;
+mod schema;
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{IsolationLevel, NoTls, Transaction};
+
+use super::engine;
+use super::versions::VersionRecord;
+use super::{
+    ClusterDetail, ClusterPage, IndexStats, OpenError, OpenReport, Store, StoreError, WriteState,
+    chain,
+};
+use crate::dedup::{
+    ClusterChanges, ClusterId, Index, IndexConfig, IndexCounters, IngestReport, Placement,
+};
+use crate::story::{PreparedStory, StoredStory};
+use records::PgRecords;
+use schema::failed;
+
+pub use schema::PG_SCHEMA_VERSION;
+
+/// The first key of every advisory lock copydesk takes with two keys
+/// ("cdk1"); the two-key form never meets the one-key form, which the
+/// version keys use.
+const LOCK_CLASS: i32 = 0x6364_6b31;
+/// Second key: one replica at a time makes or checks the tables.
+const MIGRATION_LOCK: i32 = 1;
+/// Second key: held from the conflict check to the commit.
+const LOG_LOCK: i32 = 2;
+
+/// Tries of one unit of work before the caller is told to retry.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// How long change-log rows are kept; a replica that has read none for
+/// longer rebuilds its index from the tables.
+const CHANGE_LOG_KEPT_SECONDS: f64 = 600.0;
+/// Every this many log rows, the writer of one prunes the log.
+const PRUNE_EVERY: i64 = 256;
+
+/// Settings of the shared store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// Keep evicted stories readable (see `DurableOptions`).
+    pub keep_evicted: bool,
+    /// Most connections this replica holds.
+    pub pool_size: usize,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> PostgresOptions {
+        PostgresOptions {
+            keep_evicted: false,
+            pool_size: 8,
+        }
+    }
+}
+
+/// Stories and clusters in PostgreSQL; the matching index in memory,
+/// following the database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    follower: Mutex<Follower>,
+    config: IndexConfig,
+    options: PostgresOptions,
+    handle: Handle,
+    writes: Arc<watch::Sender<WriteState>>,
+    /// The database, without a password, for logs.
+    target: String,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// This replica's index and how far it has followed the log.
+#[derive(Debug)]
+struct Follower {
+    index: Index,
+    /// The last log row put into the index.
+    applied: i64,
+    /// The index cannot be trusted (a unit failed and what it touched
+    /// could not be read back): rebuilt before the next use.
+    stale: bool,
+}
+
+/// What one unit of work wrote, as its log row names it.
+#[derive(Debug, Default)]
+struct Touched {
+    stories: BTreeSet<String>,
+    clusters: BTreeSet<ClusterId>,
+    aliases: bool,
+}
+
+impl Touched {
+    fn is_empty(&self) -> bool {
+        self.stories.is_empty() && self.clusters.is_empty() && !self.aliases
+    }
+}
+
+/// How a try of a unit of work ended.
+enum Tried<T> {
+    Done(T),
+    /// Another writer committed to what this unit wrote: roll back, try
+    /// again.
+    Conflict,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host/db`),
+    /// makes or checks the tables, and builds the index from them.
+    pub async fn open(
+        url: &str,
+        config: IndexConfig,
+        options: PostgresOptions,
+    ) -> Result<(PostgresStore, OpenReport), OpenError> {
+        let started = Instant::now();
+        let mut pg = tokio_postgres::Config::from_str(url).map_err(|e| OpenError::Database {
+            target: "(the store address)".into(),
+            source: Box::new(e),
+        })?;
+        pg.connect_timeout(Duration::from_secs(5));
+        pg.application_name("copydesk");
+        let target = describe(&pg);
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let database = |source: EngineErrorSource| OpenError::Database {
+            target: target.clone(),
+            source,
+        };
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(2))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| database(Box::new(e)))?;
+        {
+            let mut client = pool.get().await.map_err(|e| database(Box::new(e)))?;
+            schema::migrate(&mut client, &target).await?;
+        }
+        let inner = Arc::new(Inner {
+            pool,
+            follower: Mutex::new(Follower {
+                index: Index::new(config),
+                applied: 0,
+                stale: true,
+            }),
+            config,
+            options,
+            handle: Handle::current(),
+            writes: Arc::new(watch::channel(WriteState::Accepting).0),
+            target: target.clone(),
+        });
+        let opening = Arc::clone(&inner);
+        let (stories, clusters) = tokio::task::spawn_blocking(move || {
+            let mut follower = opening.lock();
+            opening.rebuild(&mut follower)?;
+            Ok::<_, StoreError>((follower.index.len(), follower.index.cluster_count()))
+        })
+        .await
+        .map_err(|e| database(Box::new(e)))?
+        .map_err(|e| database(Box::new(e)))?;
+        Ok((
+            PostgresStore { inner },
+            OpenReport {
+                stories,
+                clusters,
+                seconds: started.elapsed().as_secs_f64(),
+                damaged: Vec::new(),
+            },
+        ))
+    }
+
+    /// The database, without a password.
+    pub fn target(&self) -> &str {
+        &self.inner.target
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(StoreError::Task)?
+    }
+}
+
+type EngineErrorSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `user@host:port/dbname`, for logs (never the password).
+fn describe(pg: &tokio_postgres::Config) -> String {
+    let host = pg
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_default();
+    let port = pg.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        pg.get_user().unwrap_or(""),
+        pg.get_dbname().unwrap_or("")
+    )
+}
+
+/// Whether `err` is PostgreSQL telling a writer to try again.
+fn is_retryable(err: &StoreError) -> bool {
+    let StoreError::Engine { source, .. } = err else {
+        return false;
+    };
+    source
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        .is_some_and(|code| {
+            *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
+/// Whether `err` says the database cannot be reached (rather than that it
+/// refused one statement).
+fn is_unreachable(err: &StoreError) -> bool {
+    let StoreError::Engine { source, .. } = err else {
+        return false;
+    };
+    match source.downcast_ref::<tokio_postgres::Error>() {
+        Some(pg) => pg.is_closed() || pg.code().is_none(),
+        // Not a statement's error: the pool could not connect.
+        None => source
+            .downcast_ref::<deadpool_postgres::PoolError>()
+            .is_some(),
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Follower> {
+        // A panic while the index was held leaves it suspect: rebuild.
+        self.follower.lock().unwrap_or_else(|poisoned| {
+            let mut follower = poisoned.into_inner();
+            follower.stale = true;
+            follower
+        })
+    }
+
+    /// A pooled connection, waited for on this blocking thread.
+    fn connection(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.handle
+            .block_on(self.pool.get())
+            .map_err(|e| StoreError::engine("connect to the database", e))
+    }
+
+    /// Notes whether the database answered, for health.
+    fn observe<T>(&self, result: &Result<T, StoreError>) {
+        match result {
+            Err(err) if is_unreachable(err) => {
+                self.writes.send_if_modified(|state| {
+                    let changed = *state == WriteState::Accepting;
+                    if changed {
+                        tracing::warn!(cause = %chain(err), "the database does not answer: refusing work until it does");
+                    }
+                    *state = WriteState::Refusing("the database does not answer".into());
+                    changed
+                });
+            }
+            Err(_) => {}
+            Ok(_) => {
+                self.writes.send_if_modified(|state| {
+                    let changed = *state != WriteState::Accepting;
+                    if changed {
+                        tracing::info!("the database answers again");
+                    }
+                    *state = WriteState::Accepting;
+                    changed
+                });
+            }
+        }
+    }
+
+    /// The index, up to date with the database.
+    fn follow(&self) -> Result<MutexGuard<'_, Follower>, StoreError> {
+        let mut follower = self.lock();
+        let result = self.ready(&mut follower);
+        self.observe(&result);
+        result.map(|()| follower)
+    }
+
+    /// Rebuilds a stale index, else follows the log.
+    fn ready(&self, follower: &mut Follower) -> Result<(), StoreError> {
+        if follower.stale {
+            self.rebuild(follower)
+        } else {
+            self.catch_up(follower)
+        }
+    }
+
+    /// Runs one unit of work in a transaction (see the module doc),
+    /// trying again after a conflict or a serialization failure. `keys`
+    /// gives the version keys to lock from the index; `ids` the stories
+    /// the work may change in the index (put back from the database if it
+    /// does not commit).
+    fn unit<T>(
+        &self,
+        ids: &[String],
+        keys: impl Fn(&Index) -> Vec<u64>,
+        mut work: impl FnMut(&mut Index, &mut PgRecords<'_, Transaction<'_>>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut follower = self.lock();
+        for attempt in 1..=MAX_ATTEMPTS {
+            let tried = self
+                .ready(&mut follower)
+                .and_then(|()| self.try_unit(&mut follower, ids, &keys, &mut work));
+            self.observe(&tried);
+            match tried {
+                Ok(Tried::Done(answer)) => return Ok(answer),
+                Ok(Tried::Conflict) => {
+                    tracing::debug!(
+                        attempt,
+                        "another replica wrote the same clusters: trying again"
+                    );
+                }
+                Err(err) if is_retryable(&err) => {
+                    tracing::debug!(attempt, cause = %chain(&err), "trying again");
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::Contended {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    fn try_unit<T>(
+        &self,
+        follower: &mut Follower,
+        ids: &[String],
+        keys: &impl Fn(&Index) -> Vec<u64>,
+        work: &mut impl FnMut(&mut Index, &mut PgRecords<'_, Transaction<'_>>) -> Result<T, StoreError>,
+    ) -> Result<Tried<T>, StoreError> {
+        let handle = &self.handle;
+        let mut client = self.connection()?;
+        // READ COMMITTED: each statement sees what was committed before it
+        // began, so the log read after the key locks are granted sees the
+        // rows of the writer that held them. Under REPEATABLE READ the
+        // snapshot would be taken at the first statement, the lock wait,
+        // and miss that writer's story: two versions would both start a
+        // cluster.
+        let txn = handle
+            .block_on(
+                (**client)
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::ReadCommitted)
+                    .start(),
+            )
+            .map_err(failed("begin"))?;
+        let mut locked = keys(&follower.index);
+        lock_keys(handle, &txn, &locked)?;
+        self.catch_up(follower)?;
+        // What the index learned meanwhile (furniture, common words) can
+        // change the keys: lock the new ones too, and follow again.
+        let extra: Vec<u64> = keys(&follower.index)
+            .into_iter()
+            .filter(|k| locked.binary_search(k).is_err())
+            .collect();
+        if !extra.is_empty() {
+            lock_keys(handle, &txn, &extra)?;
+            self.catch_up(follower)?;
+            locked.extend(extra);
+        }
+        let mut records = PgRecords::new(&txn, handle, self.options.keep_evicted);
+        let answer = work(&mut follower.index, &mut records);
+        let changes = follower.index.take_changes();
+        let mut touched = Touched {
+            stories: records.written.drain(..).collect(),
+            clusters: changes
+                .changed
+                .iter()
+                .map(|c| c.id)
+                .chain(changes.removed.iter().copied())
+                .collect(),
+            aliases: changes.aliases.is_some(),
+        };
+        let failure = records.take_failure();
+        drop(records);
+        let committed = answer.and_then(|answer| {
+            if let Some(err) = failure {
+                return Err(err);
+            }
+            if touched.is_empty() {
+                handle.block_on(txn.commit()).map_err(failed("commit"))?;
+                return Ok(Some((answer, None)));
+            }
+            write_clusters(handle, &txn, &changes, &touched)?;
+            match append_to_log(handle, &txn, follower.applied, &touched)? {
+                None => Ok(None),
+                Some(logged) => {
+                    handle.block_on(txn.commit()).map_err(failed("commit"))?;
+                    Ok(Some((answer, Some(logged))))
+                }
+            }
+        });
+        touched.stories.extend(ids.iter().cloned());
+        match committed {
+            Ok(Some((answer, logged))) => {
+                if let Some(Logged {
+                    seq,
+                    follows_applied,
+                }) = logged
+                {
+                    // Only when no row came between: otherwise the rows
+                    // between are still to be read (this one again with
+                    // them, which puts in what the index holds already).
+                    if follows_applied {
+                        follower.applied = seq;
+                    }
+                    if seq % PRUNE_EVERY == 0 {
+                        self.prune(&client);
+                    }
+                }
+                Ok(Tried::Done(answer))
+            }
+            Ok(None) => {
+                // The transaction is dropped, which rolls it back.
+                self.put_back(follower, &touched);
+                Ok(Tried::Conflict)
+            }
+            Err(err) => {
+                self.put_back(follower, &touched);
+                Err(err)
+            }
+        }
+    }
+
+    /// After a unit that did not commit: what it touched, as the database
+    /// holds it, back into the index; a rebuild before the next use when
+    /// even that fails.
+    fn put_back(&self, follower: &mut Follower, touched: &Touched) {
+        let result = self.connection().and_then(|client| {
+            follow::put_current(
+                &self.handle,
+                &**client,
+                &mut follower.index,
+                &touched.stories,
+                &touched.clusters,
+                touched.aliases,
+            )
+        });
+        if let Err(err) = result {
+            tracing::warn!(cause = %chain(&err), "could not put back what a failed write touched: the index is rebuilt before the next use");
+            follower.stale = true;
+        }
+    }
+
+    /// Drops log rows older than every replica needs, noting how far, so
+    /// that a replica that has not read them rebuilds instead.
+    fn prune(&self, client: &tokio_postgres::Client) {
+        let pruned = self.handle.block_on(client.execute(
+            "WITH gone AS (DELETE FROM copydesk_changes \
+                 WHERE at < clock_timestamp() - make_interval(secs => $1) RETURNING seq) \
+             UPDATE copydesk_meta SET value = greatest(value, (SELECT max(seq) FROM gone)) \
+             WHERE key = 'pruned_through' AND EXISTS (SELECT 1 FROM gone)",
+            &[&CHANGE_LOG_KEPT_SECONDS],
+        ));
+        if let Err(err) = pruned {
+            tracing::warn!(cause = %err, "could not prune the change log");
+        }
+    }
+}
+
+/// Locks `keys` (sorted) until the transaction ends.
+fn lock_keys(handle: &Handle, txn: &Transaction<'_>, keys: &[u64]) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // One statement; PostgreSQL takes them in the array's (sorted) order.
+    let keys: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
+    handle
+        .block_on(txn.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+            &[&keys],
+        ))
+        .map_err(failed("lock version keys"))?;
+    Ok(())
+}
+
+/// Writes the clusters a unit changed, and the aliases of those clusters.
+fn write_clusters(
+    handle: &Handle,
+    txn: &Transaction<'_>,
+    changes: &ClusterChanges,
+    touched: &Touched,
+) -> Result<(), StoreError> {
+    for record in &changes.changed {
+        let bytes = crate::store::durable::encode(record)?;
+        handle
+            .block_on(txn.execute(
+                "INSERT INTO copydesk_clusters (id, record) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+                &[&(record.id as i64), &bytes],
+            ))
+            .map_err(failed("write a cluster"))?;
+    }
+    if !changes.removed.is_empty() {
+        let removed: Vec<i64> = changes.removed.iter().map(|&c| c as i64).collect();
+        handle
+            .block_on(txn.execute(
+                "DELETE FROM copydesk_clusters WHERE id = ANY($1)",
+                &[&removed],
+            ))
+            .map_err(failed("remove clusters"))?;
+    }
+    if let Some(aliases) = &changes.aliases {
+        // The aliases of the clusters this unit wrote are its own; other
+        // writers own the rest (they hold the locks of their clusters).
+        let mine: Vec<i64> = touched.clusters.iter().map(|&c| c as i64).collect();
+        handle
+            .block_on(txn.execute(
+                "DELETE FROM copydesk_aliases WHERE cluster = ANY($1) OR into_cluster = ANY($1)",
+                &[&mine],
+            ))
+            .map_err(failed("write cluster aliases"))?;
+        for &(from, into) in aliases {
+            if touched.clusters.contains(&from) || touched.clusters.contains(&into) {
+                handle
+                    .block_on(txn.execute(
+                        "INSERT INTO copydesk_aliases (cluster, into_cluster) VALUES ($1, $2) \
+                         ON CONFLICT (cluster) DO UPDATE SET into_cluster = EXCLUDED.into_cluster",
+                        &[&(from as i64), &(into as i64)],
+                    ))
+                    .map_err(failed("write cluster aliases"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A unit's row in the change log.
+struct Logged {
+    seq: i64,
+    /// No row came between the last one the index read and this one.
+    follows_applied: bool,
+}
+
+/// Takes the log lock, and appends the unit's row unless a unit that
+/// committed after `applied` wrote the same stories or clusters
+/// (`None`: a conflict).
+fn append_to_log(
+    handle: &Handle,
+    txn: &Transaction<'_>,
+    applied: i64,
+    touched: &Touched,
+) -> Result<Option<Logged>, StoreError> {
+    handle
+        .block_on(txn.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[&LOCK_CLASS, &LOG_LOCK],
+        ))
+        .map_err(failed("lock the change log"))?;
+    let stories: Vec<&str> = touched.stories.iter().map(String::as_str).collect();
+    let clusters: Vec<i64> = touched.clusters.iter().map(|&c| c as i64).collect();
+    let since = handle
+        .block_on(txn.query_one(
+            "SELECT count(*), count(*) FILTER (WHERE stories && $2::text[] OR clusters && $3::bigint[]) \
+             FROM copydesk_changes WHERE seq > $1",
+            &[&applied, &stories, &clusters],
+        ))
+        .map_err(failed("read the change log"))?;
+    let (between, conflicting): (i64, i64) = (since.get(0), since.get(1));
+    if conflicting > 0 {
+        return Ok(None);
+    }
+    let seq: i64 = handle
+        .block_on(txn.query_one(
+            "INSERT INTO copydesk_changes (seq, at, stories, clusters, aliases) \
+             VALUES (nextval('copydesk_change_seq'), clock_timestamp(), $1, $2, $3) RETURNING seq",
+            &[&stories, &clusters, &touched.aliases],
+        ))
+        .map_err(failed("append to the change log"))?
+        .get(0);
+    Ok(Some(Logged {
+        seq,
+        follows_applied: between == 0,
+    }))
+}
+
+/// The next cluster number and ingest order from the database's
+/// sequences, so that no two replicas give out one number.
+fn next_counters(handle: &Handle, txn: &Transaction<'_>) -> Result<IndexCounters, StoreError> {
+    let row = handle
+        .block_on(txn.query_one(
+            "SELECT nextval('copydesk_cluster_ids'), nextval('copydesk_ingest_order')",
+            &[],
+        ))
+        .map_err(failed("number a cluster"))?;
+    let (cluster, order): (i64, i64) = (row.get(0), row.get(1));
+    Ok(IndexCounters {
+        next_cluster: cluster as u64,
+        next_sequence: order as u64,
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ingest(
+        &self,
+        story: PreparedStory,
+        now: SystemTime,
+    ) -> Result<IngestReport, StoreError> {
+        let mut reports = self.ingest_batch(vec![story], now).await?;
+        reports
+            .pop()
+            .ok_or_else(|| StoreError::Inconsistent("an ingest answered nothing".into()))
+    }
+
+    async fn ingest_batch(
+        &self,
+        batch: Vec<PreparedStory>,
+        now: SystemTime,
+    ) -> Result<Vec<IngestReport>, StoreError> {
+        self.blocking(move |inner| {
+            let ids: Vec<String> = batch.iter().map(|p| p.story.id.clone()).collect();
+            let keys = |index: &Index| {
+                let mut keys: Vec<u64> = batch
+                    .iter()
+                    .flat_map(|p| {
+                        let mut keys = index.version_keys(&p.fingerprint_for(index));
+                        // A new version of a stored story also locks the
+                        // keys of the text it replaces.
+                        keys.extend(index.story_version_keys(&p.story.id).unwrap_or_default());
+                        keys
+                    })
+                    .collect();
+                keys.sort_unstable();
+                keys.dedup();
+                keys
+            };
+            let handle = inner.handle.clone();
+            inner.unit(&ids, keys, |index, records| {
+                let mut reports = Vec::with_capacity(batch.len());
+                for prepared in &batch {
+                    index.set_counters(next_counters(&handle, records.db())?);
+                    reports.push(engine::ingest(index, records, prepared.clone(), now)?);
+                }
+                Ok(reports)
+            })
+        })
+        .await
+    }
+
+    async fn evict_before(
+        &self,
+        cutoff: SystemTime,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.blocking(move |inner| {
+            let ids: Vec<String> = {
+                let client = inner.connection()?;
+                inner
+                    .handle
+                    .block_on(client.query(
+                        "SELECT id FROM copydesk_stories WHERE NOT evicted AND story_time < $1 \
+                         ORDER BY story_time LIMIT $2",
+                        &[&cutoff, &(limit as i64)],
+                    ))
+                    .map_err(failed("find stories to evict"))?
+                    .iter()
+                    .map(|row| row.get(0))
+                    .collect()
+            };
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            inner.unit(
+                &ids,
+                |_| Vec::new(),
+                |index, records| engine::evict(index, records, &ids, now),
+            )
+        })
+        .await
+    }
+
+    async fn find_duplicates(&self, prepared: PreparedStory) -> Result<Placement, StoreError> {
+        self.blocking(move |inner| {
+            let follower = inner.follow()?;
+            Ok(engine::find_duplicates(&follower.index, &prepared))
+        })
+        .await
+    }
+
+    async fn get_story(&self, id: &str) -> Result<StoredStory, StoreError> {
+        let id = id.to_owned();
+        self.blocking(move |inner| {
+            let follower = inner.follow()?;
+            let client = inner.connection()?;
+            let records = PgRecords::new(&**client, &inner.handle, inner.options.keep_evicted);
+            engine::get_story(&follower.index, &records, &id)
+        })
+        .await
+    }
+
+    async fn delete_story(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.blocking(move |inner| {
+            let ids = [id.clone()];
+            inner.unit(
+                &ids,
+                |_| Vec::new(),
+                |index, records| engine::delete(index, records, &id, now),
+            )
+        })
+        .await
+    }
+
+    async fn get_cluster(&self, id: ClusterId) -> Result<ClusterDetail, StoreError> {
+        self.blocking(move |inner| {
+            let follower = inner.follow()?;
+            let client = inner.connection()?;
+            let records = PgRecords::new(&**client, &inner.handle, inner.options.keep_evicted);
+            engine::get_cluster(&follower.index, &records, id)
+        })
+        .await
+    }
+
+    async fn story_versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let id = id.to_owned();
+        // The database alone answers: no index, no wait for an ingest.
+        self.blocking(move |inner| {
+            let client = inner.connection()?;
+            let records = PgRecords::new(&**client, &inner.handle, inner.options.keep_evicted);
+            engine::story_versions(&records, &id)
+        })
+        .await
+    }
+
+    async fn list_clusters(
+        &self,
+        before: Option<ClusterId>,
+        limit: usize,
+    ) -> Result<ClusterPage, StoreError> {
+        self.blocking(move |inner| {
+            let follower = inner.follow()?;
+            let client = inner.connection()?;
+            let records = PgRecords::new(&**client, &inner.handle, inner.options.keep_evicted);
+            engine::list_clusters(&follower.index, &records, before, limit)
+        })
+        .await
+    }
+
+    fn write_state(&self) -> watch::Receiver<WriteState> {
+        self.inner.writes.subscribe()
+    }
+
+    async fn recheck_writes(&self) -> WriteState {
+        let answered = self
+            .blocking(|inner| {
+                let follower = inner.follow();
+                follower.map(|_| ())
+            })
+            .await;
+        self.inner.observe(&answered);
+        self.inner.writes.borrow().clone()
+    }
+
+    async fn index_stats(&self) -> IndexStats {
+        self.blocking(|inner| Ok(IndexStats::of(&inner.lock().index)))
+            .await
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,137 @@
+//! The tables, made and upgraded by copydesk itself at startup, one
+//! process at a time (a session advisory lock), with the schema version
+//! kept in the database as the redb file keeps its own.
+//!
+//! Records are the durable store's rows (`store::durable::records`, a
+//! checksum in front), so both backends keep the same bytes per story. The
+//! columns beside them are what SQL needs: a story's time for retention
+//! (indexed, so an eviction reads only what goes), whether it is evicted,
+//! and the change log that replicas follow.
+
+use tokio_postgres::Client;
+
+use super::{LOCK_CLASS, MIGRATION_LOCK};
+use crate::store::{OpenError, StoreError};
+
+/// Version of the tables' layout. A database written with another version
+/// is refused at startup, never misread.
+pub const PG_SCHEMA_VERSION: i64 = 1;
+
+/// Version 1, from nothing.
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS copydesk_meta (
+    key   text PRIMARY KEY,
+    value bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS copydesk_stories (
+    id         text PRIMARY KEY,
+    record     bytea NOT NULL,
+    story_time timestamptz NOT NULL,
+    evicted    boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS copydesk_stories_live_by_time
+    ON copydesk_stories (story_time) WHERE NOT evicted;
+CREATE TABLE IF NOT EXISTS copydesk_versions (
+    story_id text NOT NULL,
+    number   integer NOT NULL,
+    record   bytea NOT NULL,
+    PRIMARY KEY (story_id, number)
+);
+CREATE TABLE IF NOT EXISTS copydesk_clusters (
+    id     bigint PRIMARY KEY,
+    record bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS copydesk_aliases (
+    cluster      bigint PRIMARY KEY,
+    into_cluster bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS copydesk_aliases_by_target ON copydesk_aliases (into_cluster);
+CREATE TABLE IF NOT EXISTS copydesk_changes (
+    seq        bigint PRIMARY KEY,
+    at         timestamptz NOT NULL DEFAULT now(),
+    stories    text[] NOT NULL,
+    clusters   bigint[] NOT NULL,
+    aliases    boolean NOT NULL
+);
+CREATE INDEX IF NOT EXISTS copydesk_changes_by_time ON copydesk_changes (at);
+CREATE SEQUENCE IF NOT EXISTS copydesk_change_seq;
+CREATE SEQUENCE IF NOT EXISTS copydesk_cluster_ids;
+CREATE SEQUENCE IF NOT EXISTS copydesk_ingest_order;
+INSERT INTO copydesk_meta (key, value) VALUES ('pruned_through', 0) ON CONFLICT DO NOTHING;
+";
+
+/// Makes the tables on an empty database, checks the version on one that
+/// has them. Several replicas starting at once take turns.
+pub(super) async fn migrate(client: &mut Client, target: &str) -> Result<(), OpenError> {
+    let failed = |source: tokio_postgres::Error| OpenError::Database {
+        target: target.to_owned(),
+        source: Box::new(source),
+    };
+    client
+        .execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&LOCK_CLASS, &MIGRATION_LOCK],
+        )
+        .await
+        .map_err(failed)?;
+    let result = migrate_locked(client, target).await;
+    // A session lock outlives the call: let it go whatever happened.
+    let unlocked = client
+        .execute(
+            "SELECT pg_advisory_unlock($1, $2)",
+            &[&LOCK_CLASS, &MIGRATION_LOCK],
+        )
+        .await;
+    result?;
+    unlocked.map_err(failed)?;
+    Ok(())
+}
+
+async fn migrate_locked(client: &mut Client, target: &str) -> Result<(), OpenError> {
+    let failed = |source: tokio_postgres::Error| OpenError::Database {
+        target: target.to_owned(),
+        source: Box::new(source),
+    };
+    let txn = client.transaction().await.map_err(failed)?;
+    let has_meta: bool = txn
+        .query_one("SELECT to_regclass('copydesk_meta') IS NOT NULL", &[])
+        .await
+        .map_err(failed)?
+        .get(0);
+    let found: Option<i64> = if has_meta {
+        txn.query_opt(
+            "SELECT value FROM copydesk_meta WHERE key = 'schema_version'",
+            &[],
+        )
+        .await
+        .map_err(failed)?
+        .map(|row| row.get(0))
+    } else {
+        None
+    };
+    match found {
+        Some(PG_SCHEMA_VERSION) => {}
+        Some(other) => {
+            return Err(OpenError::Schema {
+                found: u32::try_from(other).unwrap_or(u32::MAX),
+                expected: PG_SCHEMA_VERSION as u32,
+            });
+        }
+        None => {
+            txn.batch_execute(CREATE).await.map_err(failed)?;
+            txn.execute(
+                "INSERT INTO copydesk_meta (key, value) VALUES ('schema_version', $1)",
+                &[&PG_SCHEMA_VERSION],
+            )
+            .await
+            .map_err(failed)?;
+            tracing::info!(version = PG_SCHEMA_VERSION, "made the copydesk tables");
+        }
+    }
+    txn.commit().await.map_err(failed)
+}
+
+/// A database error while doing `context`, for the caller.
+pub(super) fn failed(context: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |source| StoreError::engine(context, source)
+}
