@@ -8,6 +8,13 @@
 //! `verify ADDRESS ACKS`: waits for the server, then checks that every
 //! acknowledged story is stored in the cluster it was acknowledged in.
 //! Exits non-zero on the first difference.
+//!
+//! `stream-through-outage ADDRESS CORPUS ACKS`: as `stream`, but an item
+//! the server refuses (its database restarting) is counted and the stream
+//! goes on (`scripts/replica_fault_test.sh`).
+//!
+//! `expect-unavailable ADDRESS`: a read must be refused with UNAVAILABLE
+//! (the store's database is down), not hang or fail otherwise.
 
 use std::io::{BufRead, Write};
 use std::time::Duration;
@@ -31,7 +38,7 @@ async fn connect(address: &str) -> Result<DedupServiceClient<Channel>, Error> {
     Err(format!("no server at {address} after 20 s").into())
 }
 
-async fn stream(address: &str, corpus: &str, acks: &str) -> Result<(), Error> {
+async fn stream(address: &str, corpus: &str, acks: &str, refusals_ok: bool) -> Result<(), Error> {
     let mut stories = Vec::new();
     for line in std::io::BufReader::new(std::fs::File::open(corpus)?).lines() {
         let value: serde_json::Value = serde_json::from_str(&line?)?;
@@ -58,6 +65,7 @@ async fn stream(address: &str, corpus: &str, acks: &str) -> Result<(), Error> {
         }
     };
     let mut acknowledged = 0;
+    let mut refused = 0;
     loop {
         match responses.message().await {
             Ok(Some(response)) => match response.result {
@@ -65,6 +73,12 @@ async fn stream(address: &str, corpus: &str, acks: &str) -> Result<(), Error> {
                     writeln!(out, "{} {}", response.story_id, r.cluster)?;
                     out.flush()?;
                     acknowledged += 1;
+                }
+                Some(ingest_stories_response::Result::Error(status)) if refusals_ok => {
+                    if refused == 0 {
+                        eprintln!("crash-client: first refusal: {status:?}");
+                    }
+                    refused += 1;
                 }
                 other => return Err(format!("item refused: {other:?}").into()),
             },
@@ -76,7 +90,7 @@ async fn stream(address: &str, corpus: &str, acks: &str) -> Result<(), Error> {
             }
         }
     }
-    eprintln!("crash-client: {acknowledged} stories acknowledged");
+    eprintln!("crash-client: {acknowledged} stories acknowledged, {refused} refused");
     Ok(())
 }
 
@@ -108,12 +122,41 @@ async fn verify(address: &str, acks: &str) -> Result<(), Error> {
     Ok(())
 }
 
+async fn expect_unavailable(address: &str) -> Result<(), Error> {
+    let mut client = connect(address).await?;
+    let asked = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.get_story(GetStoryRequest {
+            name: "stories/any".into(),
+        }),
+    )
+    .await
+    .map_err(|_| "a read hung for 30 s while the database was down")?;
+    match asked {
+        Err(status) if status.code() == tonic::Code::Unavailable => {
+            eprintln!("crash-client: refused clearly: {}", status.message());
+            Ok(())
+        }
+        other => {
+            Err(format!("expected UNAVAILABLE while the database is down, got {other:?}").into())
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[1..] {
-        ["stream", address, corpus, acks] => stream(address, corpus, acks).await,
+        ["stream", address, corpus, acks] => stream(address, corpus, acks, false).await,
+        ["stream-through-outage", address, corpus, acks] => {
+            stream(address, corpus, acks, true).await
+        }
+        ["expect-unavailable", address] => expect_unavailable(address).await,
         ["verify", address, acks] => verify(address, acks).await,
-        _ => Err("usage: crash_client stream ADDRESS CORPUS ACKS | verify ADDRESS ACKS".into()),
+        _ => Err(
+            "usage: crash_client stream|stream-through-outage ADDRESS CORPUS ACKS | \
+                  verify ADDRESS ACKS | expect-unavailable ADDRESS"
+                .into(),
+        ),
     }
 }

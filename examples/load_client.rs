@@ -7,7 +7,8 @@
 //!
 //! `unary ADDRESS CORPUS CONCURRENCY CALLS`: makes CALLS IngestStory calls,
 //! CONCURRENCY at a time, with the corpus's stories in turn (ids made
-//! unique), and prints `calls_per_s N p50_ms N p99_ms N`.
+//! unique, after `LOAD_ID_PREFIX` when set: several clients into one
+//! shared store), and prints `calls_per_s N p50_ms N p99_ms N`.
 //!
 //! `summarize ADDRESS CORPUS CONCURRENCY CALLS`: the same with Summarize
 //! (`bench/tls_auth_overhead.sh`). With `COPYDESK_TLS_CA` set it speaks TLS
@@ -204,17 +205,21 @@ async fn stream(address: &str, corpus: &str) -> Result<(), Error> {
 
 async fn unary(address: &str, corpus: &str, concurrency: usize, calls: usize) -> Result<(), Error> {
     let client = connect(address).await?;
+    let prefix = Arc::new(std::env::var("LOAD_ID_PREFIX").unwrap_or_default());
     let (mut latencies, seconds) = drive(
         client,
         read_corpus(corpus)?,
         concurrency,
         calls,
-        |mut client, mut story, n| async move {
-            story.id = format!("{}-{n}", story.id);
-            client
-                .ingest_story(IngestStoryRequest { story: Some(story) })
-                .await?;
-            Ok(())
+        move |mut client, mut story, n| {
+            let prefix = Arc::clone(&prefix);
+            async move {
+                story.id = format!("{prefix}{}-{n}", story.id);
+                client
+                    .ingest_story(IngestStoryRequest { story: Some(story) })
+                    .await?;
+                Ok(())
+            }
         },
     )
     .await?;

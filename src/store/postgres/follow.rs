@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use tokio::runtime::Handle;
+use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, IsolationLevel};
 
 use super::schema::failed;
@@ -22,6 +23,14 @@ impl Inner {
     pub(super) fn catch_up(&self, follower: &mut Follower) -> Result<(), StoreError> {
         let handle = &self.handle;
         let mut client = self.connection()?;
+        // Most calls find nothing new: one statement (its own snapshot)
+        // tells, before any transaction is begun.
+        if !handle
+            .block_on(news_since(&**client, follower.applied))
+            .map_err(failed("read the change log"))?
+        {
+            return Ok(());
+        }
         let txn = handle
             .block_on(
                 (**client)
@@ -45,10 +54,10 @@ impl Inner {
             return self.rebuild(follower);
         }
         let rows = handle
-            .block_on(txn.query(
+            .block_on(txn.query_typed(
                 "SELECT seq, stories, clusters, aliases FROM copydesk_changes \
                  WHERE seq > $1 ORDER BY seq",
-                &[&follower.applied],
+                &[(&follower.applied, Type::INT8)],
             ))
             .map_err(failed("read the change log"))?;
         let Some(last) = rows.last() else {
@@ -142,6 +151,21 @@ impl Inner {
     }
 }
 
+/// Whether the log has rows after `applied`, or has been pruned past it.
+pub(super) async fn news_since(
+    db: &impl GenericClient,
+    applied: i64,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = db
+        .query_typed_one(
+            "SELECT EXISTS (SELECT 1 FROM copydesk_changes WHERE seq > $1) \
+             OR (SELECT value FROM copydesk_meta WHERE key = 'pruned_through') > $1",
+            &[(&applied, Type::INT8)],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// Puts `stories`, `clusters` (and, when `aliases`, every alias) into
 /// `index` as the database holds them: stories first, so that the
 /// clusters find their members; one gone or evicted is taken out.
@@ -155,9 +179,9 @@ pub(super) fn put_current(
 ) -> Result<(), StoreError> {
     let wanted: Vec<&str> = stories.iter().map(String::as_str).collect();
     let rows = handle
-        .block_on(db.query(
+        .block_on(db.query_typed(
             "SELECT id, record FROM copydesk_stories WHERE id = ANY($1) AND NOT evicted",
-            &[&wanted],
+            &[(&wanted, Type::TEXT_ARRAY)],
         ))
         .map_err(failed("read stories"))?;
     let mut live = Vec::with_capacity(rows.len());
@@ -209,9 +233,9 @@ fn read_clusters(
     let rows = match ids {
         Some(ids) => {
             let ids: Vec<i64> = ids.iter().map(|&c| c as i64).collect();
-            handle.block_on(db.query(
+            handle.block_on(db.query_typed(
                 "SELECT id, record FROM copydesk_clusters WHERE id = ANY($1)",
-                &[&ids],
+                &[(&ids, Type::INT8_ARRAY)],
             ))
         }
         None => handle.block_on(db.query("SELECT id, record FROM copydesk_clusters", &[])),

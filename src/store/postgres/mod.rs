@@ -48,6 +48,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 use tokio_postgres::{IsolationLevel, NoTls, Transaction};
 
 use super::engine;
@@ -56,11 +57,9 @@ use super::{
     ClusterDetail, ClusterPage, IndexStats, OpenError, OpenReport, Store, StoreError, WriteState,
     chain,
 };
-use crate::dedup::{
-    ClusterChanges, ClusterId, Index, IndexConfig, IndexCounters, IngestReport, Placement,
-};
+use crate::dedup::{ClusterChanges, ClusterId, Index, IndexConfig, IngestReport, Placement};
 use crate::story::{PreparedStory, StoredStory};
-use records::PgRecords;
+use records::{Param, PgRecords};
 use schema::failed;
 
 pub use schema::PG_SCHEMA_VERSION;
@@ -416,8 +415,9 @@ impl Inner {
             )
             .map_err(failed("begin"))?;
         let mut locked = keys(&follower.index);
-        lock_keys(handle, &txn, &locked)?;
-        self.catch_up(follower)?;
+        if lock_keys(handle, &txn, &locked, follower.applied)? {
+            self.catch_up(follower)?;
+        }
         // What the index learned meanwhile (furniture, common words) can
         // change the keys: lock the new ones too, and follow again.
         let extra: Vec<u64> = keys(&follower.index)
@@ -425,12 +425,18 @@ impl Inner {
             .filter(|k| locked.binary_search(k).is_err())
             .collect();
         if !extra.is_empty() {
-            lock_keys(handle, &txn, &extra)?;
-            self.catch_up(follower)?;
+            if lock_keys(handle, &txn, &extra, follower.applied)? {
+                self.catch_up(follower)?;
+            }
             locked.extend(extra);
         }
         let mut records = PgRecords::new(&txn, handle, self.options.keep_evicted);
-        let answer = work(&mut follower.index, &mut records);
+        let answer = work(&mut follower.index, &mut records).and_then(|answer| {
+            match records.take_failure() {
+                Some(err) => Err(err),
+                None => records.flush().map(|()| answer),
+            }
+        });
         let changes = follower.index.take_changes();
         let mut touched = Touched {
             stories: records.written.drain(..).collect(),
@@ -442,12 +448,8 @@ impl Inner {
                 .collect(),
             aliases: changes.aliases.is_some(),
         };
-        let failure = records.take_failure();
         drop(records);
         let committed = answer.and_then(|answer| {
-            if let Some(err) = failure {
-                return Err(err);
-            }
             if touched.is_empty() {
                 handle.block_on(txn.commit()).map_err(failed("commit"))?;
                 return Ok(Some((answer, None)));
@@ -529,70 +531,91 @@ impl Inner {
     }
 }
 
-/// Locks `keys` (sorted) until the transaction ends.
-fn lock_keys(handle: &Handle, txn: &Transaction<'_>, keys: &[u64]) -> Result<(), StoreError> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    // One statement; PostgreSQL takes them in the array's (sorted) order.
+/// Locks `keys` (sorted) until the transaction ends, and tells whether
+/// the change log has moved past `applied` once they are held. The two
+/// statements go in one round trip: PostgreSQL runs them in order, and
+/// under READ COMMITTED the second's snapshot is taken after the locks
+/// are granted.
+fn lock_keys(
+    handle: &Handle,
+    txn: &Transaction<'_>,
+    keys: &[u64],
+    applied: i64,
+) -> Result<bool, StoreError> {
     let keys: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
-    handle
-        .block_on(txn.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
-            &[&keys],
+    let (_, news) = handle
+        .block_on(futures::future::try_join(
+            txn.query_typed(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+                &[(&keys, Type::INT8_ARRAY)],
+            ),
+            follow::news_since(txn, applied),
         ))
         .map_err(failed("lock version keys"))?;
-    Ok(())
+    Ok(news)
 }
 
-/// Writes the clusters a unit changed, and the aliases of those clusters.
+/// Writes the clusters a unit changed, and the aliases of those clusters,
+/// in one round trip.
 fn write_clusters(
     handle: &Handle,
     txn: &Transaction<'_>,
     changes: &ClusterChanges,
     touched: &Touched,
 ) -> Result<(), StoreError> {
-    for record in &changes.changed {
-        let bytes = crate::store::durable::encode(record)?;
-        handle
-            .block_on(txn.execute(
-                "INSERT INTO copydesk_clusters (id, record) VALUES ($1, $2) \
-                 ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
-                &[&(record.id as i64), &bytes],
-            ))
-            .map_err(failed("write a cluster"))?;
+    let ids: Vec<i64> = changes.changed.iter().map(|c| c.id as i64).collect();
+    let records = changes
+        .changed
+        .iter()
+        .map(crate::store::durable::encode)
+        .collect::<Result<Vec<_>, _>>()?;
+    let removed: Vec<i64> = changes.removed.iter().map(|&c| c as i64).collect();
+    // The aliases of the clusters this unit wrote are its own; other
+    // writers own the rest (their clusters are theirs until they commit,
+    // and a unit that wrote the same ones meanwhile is a conflict).
+    let mine: Vec<i64> = touched.clusters.iter().map(|&c| c as i64).collect();
+    let (alias_from, alias_into): (Vec<i64>, Vec<i64>) = changes
+        .aliases
+        .iter()
+        .flatten()
+        .filter(|(from, into)| touched.clusters.contains(from) || touched.clusters.contains(into))
+        .map(|&(from, into)| (from as i64, into as i64))
+        .unzip();
+    let changed: [Param<'_>; 2] = [(&ids, Type::INT8_ARRAY), (&records, Type::BYTEA_ARRAY)];
+    let removed: [Param<'_>; 1] = [(&removed, Type::INT8_ARRAY)];
+    let mine: [Param<'_>; 1] = [(&mine, Type::INT8_ARRAY)];
+    let aliases: [Param<'_>; 2] = [
+        (&alias_from, Type::INT8_ARRAY),
+        (&alias_into, Type::INT8_ARRAY),
+    ];
+    let mut statements = Vec::new();
+    if !changes.changed.is_empty() {
+        statements.push(txn.query_typed(
+            "INSERT INTO copydesk_clusters (id, record) \
+             SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+            &changed,
+        ));
     }
     if !changes.removed.is_empty() {
-        let removed: Vec<i64> = changes.removed.iter().map(|&c| c as i64).collect();
-        handle
-            .block_on(txn.execute(
-                "DELETE FROM copydesk_clusters WHERE id = ANY($1)",
-                &[&removed],
-            ))
-            .map_err(failed("remove clusters"))?;
+        statements
+            .push(txn.query_typed("DELETE FROM copydesk_clusters WHERE id = ANY($1)", &removed));
     }
-    if let Some(aliases) = &changes.aliases {
-        // The aliases of the clusters this unit wrote are its own; other
-        // writers own the rest (they hold the locks of their clusters).
-        let mine: Vec<i64> = touched.clusters.iter().map(|&c| c as i64).collect();
-        handle
-            .block_on(txn.execute(
-                "DELETE FROM copydesk_aliases WHERE cluster = ANY($1) OR into_cluster = ANY($1)",
-                &[&mine],
-            ))
-            .map_err(failed("write cluster aliases"))?;
-        for &(from, into) in aliases {
-            if touched.clusters.contains(&from) || touched.clusters.contains(&into) {
-                handle
-                    .block_on(txn.execute(
-                        "INSERT INTO copydesk_aliases (cluster, into_cluster) VALUES ($1, $2) \
-                         ON CONFLICT (cluster) DO UPDATE SET into_cluster = EXCLUDED.into_cluster",
-                        &[&(from as i64), &(into as i64)],
-                    ))
-                    .map_err(failed("write cluster aliases"))?;
-            }
-        }
+    if changes.aliases.is_some() {
+        statements.push(txn.query_typed(
+            "DELETE FROM copydesk_aliases WHERE cluster = ANY($1) OR into_cluster = ANY($1)",
+            &mine,
+        ));
+        statements.push(txn.query_typed(
+            "INSERT INTO copydesk_aliases (cluster, into_cluster) \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[]) \
+             ON CONFLICT (cluster) DO UPDATE SET into_cluster = EXCLUDED.into_cluster",
+            &aliases,
+        ));
     }
+    handle
+        .block_on(futures::future::try_join_all(statements))
+        .map_err(failed("write clusters"))?;
     Ok(())
 }
 
@@ -605,60 +628,47 @@ struct Logged {
 
 /// Takes the log lock, and appends the unit's row unless a unit that
 /// committed after `applied` wrote the same stories or clusters
-/// (`None`: a conflict).
+/// (`None`: a conflict). One round trip: the three statements run in
+/// order, the two after the lock each with a snapshot taken once it is
+/// held.
 fn append_to_log(
     handle: &Handle,
     txn: &Transaction<'_>,
     applied: i64,
     touched: &Touched,
 ) -> Result<Option<Logged>, StoreError> {
-    handle
-        .block_on(txn.execute(
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[&LOCK_CLASS, &LOG_LOCK],
-        ))
-        .map_err(failed("lock the change log"))?;
     let stories: Vec<&str> = touched.stories.iter().map(String::as_str).collect();
     let clusters: Vec<i64> = touched.clusters.iter().map(|&c| c as i64).collect();
-    let since = handle
-        .block_on(txn.query_one(
-            "SELECT count(*), count(*) FILTER (WHERE stories && $2::text[] OR clusters && $3::bigint[]) \
-             FROM copydesk_changes WHERE seq > $1",
-            &[&applied, &stories, &clusters],
+    let (_, between, appended) = handle
+        .block_on(futures::future::try_join3(
+            txn.query_typed(
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                &[(&LOCK_CLASS, Type::INT4), (&LOG_LOCK, Type::INT4)],
+            ),
+            txn.query_typed_one(
+                "SELECT count(*) FROM copydesk_changes WHERE seq > $1",
+                &[(&applied, Type::INT8)],
+            ),
+            txn.query_typed_opt(
+                "INSERT INTO copydesk_changes (seq, at, stories, clusters, aliases) \
+                 SELECT nextval('copydesk_change_seq'), clock_timestamp(), $2, $3, $4 \
+                 WHERE NOT EXISTS (SELECT 1 FROM copydesk_changes WHERE seq > $1 \
+                     AND (stories && $2::text[] OR clusters && $3::bigint[])) \
+                 RETURNING seq",
+                &[
+                    (&applied, Type::INT8),
+                    (&stories, Type::TEXT_ARRAY),
+                    (&clusters, Type::INT8_ARRAY),
+                    (&touched.aliases, Type::BOOL),
+                ],
+            ),
         ))
-        .map_err(failed("read the change log"))?;
-    let (between, conflicting): (i64, i64) = (since.get(0), since.get(1));
-    if conflicting > 0 {
-        return Ok(None);
-    }
-    let seq: i64 = handle
-        .block_on(txn.query_one(
-            "INSERT INTO copydesk_changes (seq, at, stories, clusters, aliases) \
-             VALUES (nextval('copydesk_change_seq'), clock_timestamp(), $1, $2, $3) RETURNING seq",
-            &[&stories, &clusters, &touched.aliases],
-        ))
-        .map_err(failed("append to the change log"))?
-        .get(0);
-    Ok(Some(Logged {
-        seq,
+        .map_err(failed("append to the change log"))?;
+    let between: i64 = between.get(0);
+    Ok(appended.map(|row| Logged {
+        seq: row.get(0),
         follows_applied: between == 0,
     }))
-}
-
-/// The next cluster number and ingest order from the database's
-/// sequences, so that no two replicas give out one number.
-fn next_counters(handle: &Handle, txn: &Transaction<'_>) -> Result<IndexCounters, StoreError> {
-    let row = handle
-        .block_on(txn.query_one(
-            "SELECT nextval('copydesk_cluster_ids'), nextval('copydesk_ingest_order')",
-            &[],
-        ))
-        .map_err(failed("number a cluster"))?;
-    let (cluster, order): (i64, i64) = (row.get(0), row.get(1));
-    Ok(IndexCounters {
-        next_cluster: cluster as u64,
-        next_sequence: order as u64,
-    })
 }
 
 #[async_trait]
@@ -696,11 +706,11 @@ impl Store for PostgresStore {
                 keys.dedup();
                 keys
             };
-            let handle = inner.handle.clone();
             inner.unit(&ids, keys, |index, records| {
+                let counters = records.prefetch(&ids)?;
                 let mut reports = Vec::with_capacity(batch.len());
-                for prepared in &batch {
-                    index.set_counters(next_counters(&handle, records.db())?);
+                for (prepared, counters) in batch.iter().zip(counters) {
+                    index.set_counters(counters);
                     reports.push(engine::ingest(index, records, prepared.clone(), now)?);
                 }
                 Ok(reports)
