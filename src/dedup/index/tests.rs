@@ -455,3 +455,57 @@ fn pages_newest_first() {
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].canonical, "a");
 }
+
+/// A follower that is given, after each ingest, the stories and clusters
+/// the writer changed ends up with the writer's clusters, and places a new
+/// text where the writer would.
+#[test]
+fn a_follower_put_in_what_a_writer_changed_answers_as_the_writer() {
+    let config = IndexConfig::default();
+    let counters = Index::new(config).counters();
+    let mut writer = Index::restore(config, Vec::new(), Vec::new(), counters).unwrap();
+    let mut follower = Index::new(config);
+    let texts = [
+        ("a", FULL.to_owned()),
+        ("b", trimmed().to_owned()),
+        ("c", OTHER.to_owned()),
+        ("a", format!("{FULL} A correction came later in the day.")),
+        ("d", FULL.to_owned()),
+    ];
+    for (second, (id, body)) in texts.iter().enumerate() {
+        writer.ingest(meta(id, body, second as u64), Fingerprint::of("", body));
+        let placement = writer.placement_record(id).unwrap();
+        follower.put_placed(
+            meta(id, body, second as u64),
+            Fingerprint::of("", body),
+            placement,
+        );
+        let changes = writer.take_changes();
+        for removed in changes.removed {
+            follower.forget_cluster(removed);
+        }
+        for record in changes.changed {
+            follower.put_cluster(record);
+        }
+        if let Some(aliases) = changes.aliases {
+            follower.put_aliases(aliases);
+        }
+    }
+    writer.remove("c", UNIX_EPOCH + Duration::from_secs(60));
+    follower.forget_story("c");
+    for removed in writer.take_changes().removed {
+        follower.forget_cluster(removed);
+    }
+    assert_eq!(follower.len(), writer.len());
+    assert_eq!(
+        follower.clusters_before(None, 10),
+        writer.clusters_before(None, 10)
+    );
+    let probe = Fingerprint::of("", trimmed());
+    assert_eq!(
+        follower.place(&probe, None, None),
+        writer.place(&probe, None, None)
+    );
+    assert_eq!(follower.version_keys(&probe), writer.version_keys(&probe));
+    assert!(!writer.version_keys(&probe).is_empty());
+}

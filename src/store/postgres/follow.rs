@@ -11,6 +11,7 @@ use tokio::runtime::Handle;
 use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, IsolationLevel};
 
+use super::records::Param;
 use super::schema::failed;
 use super::{Follower, Inner};
 use crate::dedup::{ClusterId, ClusterRecord, Fingerprint, Index, IndexCounters};
@@ -22,7 +23,7 @@ impl Inner {
     /// Puts in what the log rows after the last one read name.
     pub(super) fn catch_up(&self, follower: &mut Follower) -> Result<(), StoreError> {
         let handle = &self.handle;
-        let mut client = self.connection()?;
+        let client = self.connection()?;
         // Most calls find nothing new: one statement (its own snapshot)
         // tells, before any transaction is begun.
         if !handle
@@ -31,39 +32,50 @@ impl Inner {
         {
             return Ok(());
         }
-        let txn = handle
-            .block_on(
-                (**client)
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::RepeatableRead)
-                    .read_only(true)
-                    .start(),
-            )
-            .map_err(failed("begin a read"))?;
-        let pruned: i64 = handle
-            .block_on(txn.query_one(
-                "SELECT value FROM copydesk_meta WHERE key = 'pruned_through'",
-                &[],
-            ))
-            .map_err(failed("read the change log"))?
-            .get(0);
+        // One snapshot, one round trip: the statements are pipelined
+        // inside a REPEATABLE READ transaction, so the rows, the stories
+        // and the clusters they name are of one moment.
+        let own: Vec<i64> = follower.own.iter().copied().collect();
+        let after: [Param<'_>; 2] = [(&follower.applied, Type::INT8), (&own, Type::INT8_ARRAY)];
+        let news = "FROM copydesk_changes WHERE seq > $1 AND seq <> ALL($2)";
+        let rows_sql = format!("SELECT seq, stories, clusters, aliases {news} ORDER BY seq");
+        let stories_sql = format!(
+            "SELECT id, record FROM copydesk_stories WHERE NOT evicted \
+             AND id IN (SELECT unnest(stories) {news})"
+        );
+        let clusters_sql = format!(
+            "SELECT id, record FROM copydesk_clusters WHERE id IN (SELECT unnest(clusters) {news})"
+        );
+        let aliases_sql = format!(
+            "SELECT cluster, into_cluster FROM copydesk_aliases \
+             WHERE EXISTS (SELECT 1 {news} AND aliases)"
+        );
+        let (_, pruned, rows, story_rows, cluster_rows, alias_rows, _) = handle
+            .block_on(async {
+                futures::try_join!(
+                    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                    client.query_typed_one(
+                        "SELECT value FROM copydesk_meta WHERE key = 'pruned_through'",
+                        &[],
+                    ),
+                    client.query_typed(&rows_sql, &after),
+                    client.query_typed(&stories_sql, &after),
+                    client.query_typed(&clusters_sql, &after),
+                    client.query_typed(&aliases_sql, &after),
+                    client.batch_execute("COMMIT"),
+                )
+            })
+            .map_err(failed("read the change log"))?;
+        let pruned: i64 = pruned.get(0);
+        let last = rows
+            .last()
+            .map_or(follower.applied, |row| row.get::<_, i64>(0));
         if pruned > follower.applied {
             // Rows this replica has not read are gone: start again.
-            drop(txn);
             tracing::info!("this replica fell behind the change log: rebuilding its index");
+            drop(client);
             return self.rebuild(follower);
         }
-        let rows = handle
-            .block_on(txn.query_typed(
-                "SELECT seq, stories, clusters, aliases FROM copydesk_changes \
-                 WHERE seq > $1 ORDER BY seq",
-                &[(&follower.applied, Type::INT8)],
-            ))
-            .map_err(failed("read the change log"))?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        let last: i64 = last.get(0);
         let mut stories = BTreeSet::new();
         let mut clusters = BTreeSet::new();
         let mut aliases = false;
@@ -76,15 +88,20 @@ impl Inner {
             );
             aliases |= row.get::<_, bool>(3);
         }
-        put_current(
-            handle,
-            &txn,
+        let live = decode_stories(&story_rows)?;
+        let found = decode_clusters(&cluster_rows)?;
+        let aliases = aliases.then(|| decode_aliases(&alias_rows));
+        put_in(
             &mut follower.index,
             &stories,
+            live,
             &clusters,
+            found,
             aliases,
-        )?;
-        follower.applied = last;
+        );
+        let applied = last.max(follower.own.last().copied().unwrap_or(last));
+        follower.applied = applied;
+        follower.own.retain(|&seq| seq > applied);
         Ok(())
     }
 
@@ -146,6 +163,7 @@ impl Inner {
         index.restore_aliases(aliases);
         follower.index = index;
         follower.applied = applied;
+        follower.own.clear();
         follower.stale = false;
         Ok(())
     }
@@ -167,8 +185,7 @@ pub(super) async fn news_since(
 }
 
 /// Puts `stories`, `clusters` (and, when `aliases`, every alias) into
-/// `index` as the database holds them: stories first, so that the
-/// clusters find their members; one gone or evicted is taken out.
+/// `index` as the database holds them.
 pub(super) fn put_current(
     handle: &Handle,
     db: &impl GenericClient,
@@ -184,17 +201,64 @@ pub(super) fn put_current(
             &[(&wanted, Type::TEXT_ARRAY)],
         ))
         .map_err(failed("read stories"))?;
+    let live = decode_stories(&rows)?;
+    let found = read_clusters(handle, db, Some(clusters))?;
+    let aliases = if aliases {
+        Some(read_aliases(handle, db)?)
+    } else {
+        None
+    };
+    put_in(index, stories, live, clusters, found, aliases);
+    Ok(())
+}
+
+/// The live story records of `rows` (id, record); a damaged one is left
+/// out, as the embedded store leaves it out of its index (reading it
+/// answers DATA_LOSS).
+fn decode_stories(rows: &[tokio_postgres::Row]) -> Result<Vec<StoryRecord>, StoreError> {
     let mut live = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         let id: &str = row.get(0);
         match decode::<StoryRecord>(row.get(1), format_args!("story {id:?}")) {
             Ok(record) => live.push(record),
-            // Left out, as the embedded store leaves a damaged record
-            // out of its index; reading it answers DATA_LOSS.
             Err(StoreError::Damaged(what)) => tracing::warn!(%what, "damaged story left out"),
             Err(other) => return Err(other),
         }
     }
+    Ok(live)
+}
+
+fn decode_clusters(rows: &[tokio_postgres::Row]) -> Result<Vec<ClusterRecord>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let id: i64 = row.get(0);
+            decode(row.get(1), format_args!("cluster {id}"))
+        })
+        .collect()
+}
+
+fn decode_aliases(rows: &[tokio_postgres::Row]) -> Vec<(ClusterId, ClusterId)> {
+    rows.iter()
+        .map(|row| {
+            (
+                row.get::<_, i64>(0) as ClusterId,
+                row.get::<_, i64>(1) as ClusterId,
+            )
+        })
+        .collect()
+}
+
+/// Puts the named stories and clusters in as read: stories first, so that
+/// the clusters find their members; one not read (gone, evicted) is taken
+/// out.
+fn put_in(
+    index: &mut Index,
+    stories: &BTreeSet<String>,
+    live: Vec<StoryRecord>,
+    clusters: &BTreeSet<ClusterId>,
+    found: Vec<ClusterRecord>,
+    aliases: Option<Vec<(ClusterId, ClusterId)>>,
+) {
     let present: BTreeSet<String> = live.iter().map(|r| r.story.id.clone()).collect();
     for id in stories.difference(&present) {
         index.forget_story(id);
@@ -210,18 +274,16 @@ pub(super) fn put_current(
     for (meta, fingerprint, placement) in fingerprinted {
         index.put_placed(meta, fingerprint, placement);
     }
-    let records = read_clusters(handle, db, Some(clusters))?;
-    let found: BTreeSet<ClusterId> = records.iter().map(|r| r.id).collect();
-    for &id in clusters.difference(&found) {
+    let read: BTreeSet<ClusterId> = found.iter().map(|r| r.id).collect();
+    for &id in clusters.difference(&read) {
         index.forget_cluster(id);
     }
-    for record in records {
+    for record in found {
         index.put_cluster(record);
     }
-    if aliases {
-        index.put_aliases(read_aliases(handle, db)?);
+    if let Some(aliases) = aliases {
+        index.put_aliases(aliases);
     }
-    Ok(())
 }
 
 /// The clusters `ids` (every cluster when `None`).

@@ -132,6 +132,9 @@ struct Follower {
     index: Index,
     /// The last log row put into the index.
     applied: i64,
+    /// Rows after `applied` that this replica wrote itself: what they
+    /// name is in the index already, so following skips them.
+    own: BTreeSet<i64>,
     /// The index cannot be trusted (a unit failed and what it touched
     /// could not be read back): rebuilt before the next use.
     stale: bool,
@@ -202,6 +205,7 @@ impl PostgresStore {
             follower: Mutex::new(Follower {
                 index: Index::new(config),
                 applied: 0,
+                own: BTreeSet::new(),
                 stale: true,
             }),
             config,
@@ -472,10 +476,12 @@ impl Inner {
                 }) = logged
                 {
                     // Only when no row came between: otherwise the rows
-                    // between are still to be read (this one again with
-                    // them, which puts in what the index holds already).
+                    // between are still to be read, and this one is
+                    // skipped when they are.
                     if follows_applied {
                         follower.applied = seq;
+                    } else {
+                        follower.own.insert(seq);
                     }
                     if seq % PRUNE_EVERY == 0 {
                         self.prune(&client);
