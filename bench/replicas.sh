@@ -15,6 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-$root/../shared/eval/dedup/cnndm_corpus_dev.jsonl}
 stories=${2:-8000}
 unary_calls=${3:-3000}
+# Calls beyond a client's slice send its stories again, as new ids.
 admin=${COPYDESK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
 base=${admin%/*}
 db="copydesk_bench_$$"
@@ -80,15 +81,18 @@ stream_all() {
     echo "$stories / ($end - $start)" | bc -l
 }
 
-# unary_all RUN: 8 calls at a time in all, shared among the servers.
+# unary_all RUN: 8 calls at a time in all, shared among the servers; each
+# server's client sends its own slice of the corpus (as stream_all), so
+# that no two replicas are sent the same text at the same moment.
 unary_all() {
     local n=${#addresses[@]} i=0 start end
     local each=$((unary_calls / n)) concurrency=$((8 / n))
     [ "$concurrency" -ge 1 ] || concurrency=1
+    split -n "l/$n" -d "$work/corpus.jsonl" "$work/uslice-"
     start=$(date +%s.%N)
     local clients=()
     for address in "${addresses[@]}"; do
-        LOAD_ID_PREFIX="r$1-$i-" "$client" unary "$address" "$work/corpus.jsonl" "$concurrency" "$each" > "$work/unary-$i" &
+        LOAD_ID_PREFIX="r$1-$i-" "$client" unary "$address" "$work/uslice-0$i" "$concurrency" "$each" > "$work/unary-$i" &
         clients+=("$!")
         i=$((i + 1))
     done
@@ -98,7 +102,7 @@ unary_all() {
     rate=$(echo "$each * $n / ($end - $start)" | bc -l)
     p50=$(cat "$work"/unary-* | awk '{print $4}' | sort -g | tail -1)
     p99=$(cat "$work"/unary-* | awk '{print $6}' | sort -g | tail -1)
-    rm -f "$work"/unary-*
+    rm -f "$work"/unary-* "$work"/uslice-*
     printf '%.0f %s %s' "$rate" "$p50" "$p99"
 }
 
