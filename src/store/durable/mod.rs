@@ -42,8 +42,8 @@ use super::{
 };
 use crate::dedup::furniture::LearnedFurniture;
 use crate::dedup::{
-    ClusterId, Index, IndexConfig, IndexCounters, IngestReport, Placement, PlacementRecord,
-    StoryPlacement,
+    ClusterId, Fingerprint, Index, IndexConfig, IndexCounters, IngestReport, Placement,
+    PlacementRecord, StoryMeta, StoryPlacement,
 };
 use crate::story::{PreparedStory, StoredStory, Story};
 
@@ -81,6 +81,20 @@ pub(in crate::store) struct StoryRecord {
 }
 
 impl StoryRecord {
+    /// What the matching index is rebuilt from: the story's metadata, its
+    /// fingerprint made again from the stored text (CPU work: callers run
+    /// it on every core), and where it was placed.
+    pub(in crate::store) fn into_indexed(self) -> (StoryMeta, Fingerprint, PlacementRecord) {
+        let StoryRecord {
+            story,
+            ingested_at,
+            placement,
+            evicted: _,
+        } = self;
+        let fingerprint = Fingerprint::of(&story.title, &story.text());
+        (story.meta(ingested_at), fingerprint, placement)
+    }
+
     pub(in crate::store) fn stored(self) -> StoredStory {
         StoredStory {
             story: self.story,

@@ -8,7 +8,7 @@ use super::{
     ALIASES_KEY, CLUSTERS, COUNTERS_KEY, META, STORIES, StoreError, StoryRecord, backend, decode,
     integrity,
 };
-use crate::dedup::{ClusterId, ClusterRecord, Fingerprint, Index, IndexConfig, IndexCounters};
+use crate::dedup::{ClusterId, ClusterRecord, Index, IndexConfig, IndexCounters};
 use crate::parallel::{available_threads, map_in_order};
 
 /// What the file holds, as the index is rebuilt from it.
@@ -47,16 +47,7 @@ pub(super) fn rebuild_index(
         integrity::mend(&records, clusters, counters)
     };
     // Fingerprints on every core: the costly part of a rebuild.
-    let stories = map_in_order(records, available_threads(), |record| {
-        let StoryRecord {
-            story,
-            ingested_at,
-            placement,
-            evicted: _,
-        } = record;
-        let fingerprint = Fingerprint::of(&story.title, &story.text());
-        (story.meta(ingested_at), fingerprint, placement)
-    });
+    let stories = map_in_order(records, available_threads(), StoryRecord::into_indexed);
     let mut index =
         Index::restore(config, stories, clusters, counters).map_err(StoreError::Restore)?;
     index.restore_aliases(aliases);

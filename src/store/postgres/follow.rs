@@ -14,7 +14,7 @@ use tokio_postgres::{GenericClient, IsolationLevel};
 use super::records::Param;
 use super::schema::failed;
 use super::{Follower, Inner};
-use crate::dedup::{ClusterId, ClusterRecord, Fingerprint, Index, IndexCounters};
+use crate::dedup::{ClusterId, ClusterRecord, Index, IndexCounters};
 use crate::parallel::{available_threads, map_in_order};
 use crate::store::StoreError;
 use crate::store::durable::{StoryRecord, decode};
@@ -145,14 +145,7 @@ impl Inner {
         drop(story_rows);
         let clusters = read_clusters(handle, &txn, None)?;
         let aliases = read_aliases(handle, &txn)?;
-        let stories = map_in_order(records, available_threads(), |record| {
-            let fingerprint = Fingerprint::of(&record.story.title, &record.story.text());
-            (
-                record.story.meta(record.ingested_at),
-                fingerprint,
-                record.placement,
-            )
-        });
+        let stories = map_in_order(records, available_threads(), StoryRecord::into_indexed);
         // The counters come from the database's sequences at each ingest.
         let counters = IndexCounters {
             next_cluster: 1,
@@ -263,14 +256,7 @@ fn put_in(
     for id in stories.difference(&present) {
         index.forget_story(id);
     }
-    let fingerprinted = map_in_order(live, available_threads(), |record| {
-        let fingerprint = Fingerprint::of(&record.story.title, &record.story.text());
-        (
-            record.story.meta(record.ingested_at),
-            fingerprint,
-            record.placement,
-        )
-    });
+    let fingerprinted = map_in_order(live, available_threads(), StoryRecord::into_indexed);
     for (meta, fingerprint, placement) in fingerprinted {
         index.put_placed(meta, fingerprint, placement);
     }
