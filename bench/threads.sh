@@ -4,6 +4,12 @@
 # with the outputs checked byte for byte against each other. Prints
 # stories/s and the ratio N threads / 1 thread.
 #
+# Beside it, the machine's own ceiling, measured in the same rounds: N
+# copies of the one-thread run at once, each on its own core, against one
+# alone. Work with nothing shared scales that much here and no more (on a
+# shared virtual machine, neighbours and the memory bus take their share),
+# so "of ceiling" is how much of what the machine gives the threads use.
+#
 #   bash bench/threads.sh [THREADS] [SUMMARIZE_CORPUS] [DEDUP_CORPUS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +35,7 @@ seconds() {
 measure() {
     local name=$1 corpus=$2
     shift 2
-    local stories best1="" bestn="" t
+    local stories best1="" bestn="" bestc="" t
     stories=$(wc -l <"$corpus")
     for _ in 1 2 3 4 5; do
         t=$(seconds "$bin" "$@" --threads 1 -i "$corpus" -o "$out/one.jsonl")
@@ -37,10 +43,28 @@ measure() {
         t=$(seconds "$bin" "$@" --threads "$threads" -i "$corpus" -o "$out/many.jsonl")
         if [ -z "$bestn" ] || [ "$(echo "$t < $bestn" | bc -l)" = 1 ]; then bestn=$t; fi
         cmp -s "$out/one.jsonl" "$out/many.jsonl" || { echo "$name: outputs differ" >&2; exit 1; }
+        t=$(copies_seconds "$@" -i "$corpus")
+        if [ -z "$bestc" ] || [ "$(echo "$t < $bestc" | bc -l)" = 1 ]; then bestc=$t; fi
     done
-    printf '%-22s 1 thread %8.0f stories/s   %s threads %8.0f stories/s   ratio %.2fx  (%s stories, best of 5)\n' \
+    local ratio ceiling
+    ratio=$(echo "$best1 / $bestn" | bc -l)
+    ceiling=$(echo "$threads * $best1 / $bestc" | bc -l)
+    printf '%-22s 1 thread %6.0f/s   %s threads %6.0f/s   ratio %.2fx   ceiling %.2fx   of ceiling %3.0f%%  (%s stories, best of 5)\n' \
         "$name" "$(echo "$stories / $best1" | bc -l)" "$threads" "$(echo "$stories / $bestn" | bc -l)" \
-        "$(echo "$best1 / $bestn" | bc -l)" "$stories"
+        "$ratio" "$ceiling" "$(echo "100 * ($ratio - 1) / ($ceiling - 1)" | bc -l)" "$stories"
+}
+
+# copies_seconds ARGS...: wall time of THREADS one-thread runs at once,
+# each pinned to its own core.
+copies_seconds() {
+    local start end core
+    start=$(date +%s.%N)
+    for core in $(seq 0 $((threads - 1))); do
+        taskset -c "$core" "$bin" "$@" --threads 1 -o "$out/copy$core.jsonl" 2>/dev/null &
+    done
+    wait
+    end=$(date +%s.%N)
+    echo "$end - $start" | bc -l
 }
 
 measure "summarize" "$summarize_corpus" summarize

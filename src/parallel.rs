@@ -69,6 +69,51 @@ where
         .collect()
 }
 
+/// Rounds of work in two stages, the next round's first stage running on
+/// another thread while this thread takes the current round's second: a
+/// batch whose second stage must run in order (a story's placement depends
+/// on every story before it) keeps the cores busy with the next round's
+/// independent work (reading, parsing, fingerprinting) meanwhile.
+///
+/// `produce` makes a round (empty at the end) from a hint the previous
+/// `consume` returned (or `first`): with rounds overlapped it is the hint
+/// from the round before the previous one, so `produce` must use it only
+/// as a hint that `consume` checks. With `overlap` false every stage runs
+/// in turn on this thread. Stops at the first error; a panic in either
+/// stage is raised again here.
+pub fn in_rounds<R, H, E>(
+    overlap: bool,
+    first: H,
+    mut produce: impl FnMut(&H) -> Result<Vec<R>, E> + Send,
+    mut consume: impl FnMut(Vec<R>) -> Result<H, E>,
+) -> Result<(), E>
+where
+    R: Send,
+    H: Sync,
+    E: Send,
+{
+    let mut hint = first;
+    let mut round = produce(&hint)?;
+    while !round.is_empty() {
+        if !overlap {
+            hint = consume(round)?;
+            round = produce(&hint)?;
+            continue;
+        }
+        let (next, consumed) = std::thread::scope(|scope| {
+            let producer = scope.spawn(|| produce(&hint));
+            let consumed = consume(round);
+            let next = producer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (next, consumed)
+        });
+        hint = consumed?;
+        round = next?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -84,6 +129,65 @@ mod tests {
             let many = map_in_order(items, NonZeroUsize::new(threads).expect("non-zero"), work);
             prop_assert_eq!(one, many);
         }
+    }
+
+    proptest! {
+        /// Overlapped or not, every round is consumed once, in order, and
+        /// produced with a hint some earlier round returned.
+        #[test]
+        fn rounds_are_consumed_in_order(total in 0usize..500, round in 1usize..64, overlap: bool) {
+            let mut produced = 0;
+            let mut consumed = Vec::new();
+            let mut hints = Vec::new();
+            let done: Result<(), ()> = in_rounds(
+                overlap,
+                0,
+                |&hint: &usize| {
+                    hints.push((produced, hint));
+                    let next: Vec<usize> = (produced..total.min(produced + round)).collect();
+                    produced += next.len();
+                    Ok(next)
+                },
+                |items| {
+                    consumed.extend(items);
+                    Ok(consumed.len())
+                },
+            );
+            prop_assert!(done.is_ok());
+            prop_assert_eq!(consumed, (0..total).collect::<Vec<_>>());
+            for (at, hint) in hints {
+                prop_assert!(hint <= at, "a hint from a later round: {} at {}", hint, at);
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_in_either_stage_stops_the_rounds() {
+        let counting = |fail_at: usize, in_produce: bool| {
+            let mut produced = 0;
+            let mut consumed = 0;
+            let done = in_rounds(
+                true,
+                (),
+                |_| {
+                    produced += 1;
+                    if in_produce && produced == fail_at {
+                        return Err(produced);
+                    }
+                    Ok(vec![produced])
+                },
+                |round| {
+                    consumed += 1;
+                    if !in_produce && round[0] == fail_at {
+                        return Err(round[0]);
+                    }
+                    Ok(())
+                },
+            );
+            (done, consumed)
+        };
+        assert_eq!(counting(3, true), (Err(3), 2));
+        assert_eq!(counting(3, false), (Err(3), 3));
     }
 
     #[test]

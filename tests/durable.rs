@@ -270,7 +270,13 @@ async fn retention_evicts_old_stories_in_the_background() {
         eviction_interval: Duration::from_millis(100),
         ..ServerConfig::default()
     };
-    let store = open(dir.path(), DurableOptions { keep_evicted: true });
+    let store = open(
+        dir.path(),
+        DurableOptions {
+            keep_evicted: true,
+            ..DurableOptions::default()
+        },
+    );
     let server = TestServer::start_with_store(config, store).await;
     let mut client = server.dedup().await;
     let mut old = story("old", texts::COUNCIL_TITLE, texts::COUNCIL);

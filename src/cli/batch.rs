@@ -77,10 +77,23 @@ pub struct NinjsLine {
 
 /// A batch run: numbered input stories in, JSON lines out.
 pub struct Batch {
+    input: Input,
+    output: Output,
+}
+
+/// The output of a batch run: one JSON line each.
+pub struct Output {
+    path: PathBuf,
+    writer: BufWriter<Box<dyn Write + Send>>,
+    written: usize,
+    duplicates: usize,
+}
+
+/// The input of a batch run, read in order; the lines that were not
+/// processed, counted and reported.
+pub struct Input {
     input_path: PathBuf,
-    output_path: PathBuf,
-    reader: Box<dyn BufRead>,
-    writer: BufWriter<Box<dyn Write>>,
+    reader: Box<dyn BufRead + Send>,
     progress: ProgressBar,
     strict: bool,
     max_errors: usize,
@@ -93,8 +106,6 @@ pub struct Batch {
     line: usize,
     /// Lines that held a story (well-formed or not).
     read: usize,
-    written: usize,
-    duplicates: usize,
     /// Lines that are not a story object.
     malformed: usize,
     /// Well-formed stories that were not processed: over a limit, or
@@ -117,7 +128,8 @@ impl Batch {
     /// Opens the input and output of `args`.
     pub fn open(args: &BatchArgs) -> Result<Batch, CliError> {
         let is_stdio = |p: &Path| p.as_os_str() == "-";
-        let (reader, input_bytes): (Box<dyn BufRead>, Option<u64>) = if is_stdio(&args.input) {
+        let (reader, input_bytes): (Box<dyn BufRead + Send>, Option<u64>) = if is_stdio(&args.input)
+        {
             (
                 Box::new(BufReader::with_capacity(BUFFER_BYTES, std::io::stdin())),
                 None,
@@ -130,7 +142,7 @@ impl Batch {
             let len = file.metadata().ok().map(|m| m.len());
             (Box::new(BufReader::with_capacity(BUFFER_BYTES, file)), len)
         };
-        let writer: Box<dyn Write> = if is_stdio(&args.output) {
+        let writer: Box<dyn Write + Send> = if is_stdio(&args.output) {
             Box::new(std::io::stdout())
         } else {
             Box::new(File::create(&args.output).map_err(|source| CliError::Io {
@@ -138,11 +150,15 @@ impl Batch {
                 source,
             })?)
         };
-        Ok(Batch {
-            input_path: args.input.clone(),
-            output_path: args.output.clone(),
-            reader,
+        let output = Output {
+            path: args.output.clone(),
             writer: BufWriter::with_capacity(BUFFER_BYTES, writer),
+            written: 0,
+            duplicates: 0,
+        };
+        let input = Input {
+            input_path: args.input.clone(),
+            reader,
             progress: progress_bar(input_bytes),
             strict: args.strict,
             line: 0,
@@ -154,14 +170,107 @@ impl Batch {
                 .unwrap_or_else(crate::parallel::available_threads),
             stopped: None,
             read: 0,
-            written: 0,
-            duplicates: 0,
             malformed: 0,
             refused: 0,
             buffer: Vec::new(),
-        })
+        };
+        Ok(Batch { input, output })
     }
 
+    /// The input and the output apart: a round can be read while the
+    /// round before is written.
+    pub fn halves(&mut self) -> (&mut Input, &mut Output) {
+        (&mut self.input, &mut self.output)
+    }
+
+    /// See [`Input::read_ahead`].
+    pub fn read_ahead(&self) -> Result<Option<ReadAhead>, CliError> {
+        self.input.read_ahead()
+    }
+
+    /// Threads for the per-story work (`--threads`, else every core).
+    pub fn threads(&self) -> NonZeroUsize {
+        self.input.threads
+    }
+
+    /// See [`Input::next_items`].
+    pub fn next_items(&mut self, count: usize) -> Result<Vec<Item>, CliError> {
+        self.input.next_items(count)
+    }
+
+    /// See [`Input::next_item`].
+    pub fn next_item(&mut self) -> Result<Option<Item>, CliError> {
+        self.input.next_item()
+    }
+
+    /// See [`Input::refused`].
+    pub fn refused(&mut self, line: usize, reason: String) -> Result<(), CliError> {
+        self.input.refused(line, reason)
+    }
+
+    /// See [`Input::line`].
+    pub fn line(&self) -> usize {
+        self.input.line
+    }
+
+    /// Counts a written story that joined a cluster as a duplicate.
+    pub fn count_duplicate(&mut self) {
+        self.output.duplicates += 1;
+    }
+
+    /// Writes one output line.
+    pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), CliError> {
+        self.output.write(value)
+    }
+
+    /// Flushes the output and closes the progress bar.
+    pub fn finish(self) -> Result<(), CliError> {
+        let Batch { input, mut output } = self;
+        output.writer.flush().map_err(|source| CliError::Io {
+            path: output.path.clone(),
+            source,
+        })?;
+        input.progress.finish_and_clear();
+        let counts = BatchCounts {
+            read: input.read,
+            written: output.written,
+            duplicates: output.duplicates,
+            malformed: input.malformed,
+            refused: input.refused,
+        };
+        if counts.read == 0 {
+            eprintln!("copydesk: the input holds no story");
+        }
+        eprintln!(
+            "copydesk: read {}, written {}, duplicates {}, refused {}, malformed {}",
+            counts.read, counts.written, counts.duplicates, counts.refused, counts.malformed
+        );
+        if counts.malformed + counts.refused > input.max_errors {
+            return Err(CliError::Incomplete {
+                malformed: counts.malformed,
+                refused: counts.refused,
+                max_errors: input.max_errors,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Output {
+    /// Writes one output line.
+    pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), CliError> {
+        let io = |source| CliError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        serde_json::to_writer(&mut self.writer, value).map_err(|e| io(e.into()))?;
+        self.writer.write_all(b"\n").map_err(io)?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
+impl Input {
     /// A first reading of the input, for a command that learns from the
     /// whole batch before it writes (see `copydesk summarize`): its
     /// well-formed stories within the size limit, in order, bad lines
@@ -180,13 +289,9 @@ impl Batch {
             reader: BufReader::with_capacity(BUFFER_BYTES, file),
             max_body_bytes: self.max_body_bytes,
             format: self.format,
+            threads: self.threads,
             buffer: Vec::new(),
         }))
-    }
-
-    /// Threads for the per-story work (`--threads`, else every core).
-    pub fn threads(&self) -> NonZeroUsize {
-        self.threads
     }
 
     /// Up to `count` next well-formed lines, in order; empty at the end
@@ -304,59 +409,6 @@ impl Batch {
             .suspend(|| eprintln!("copydesk: line {line}: {reason} (not processed)"));
         Ok(())
     }
-
-    /// Counts a written story that joined a cluster as a duplicate.
-    pub fn count_duplicate(&mut self) {
-        self.duplicates += 1;
-    }
-
-    /// The 1-based number of the line last read.
-    pub fn line(&self) -> usize {
-        self.line
-    }
-
-    /// Writes one output line.
-    pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), CliError> {
-        let io = |source| CliError::Io {
-            path: self.output_path.clone(),
-            source,
-        };
-        serde_json::to_writer(&mut self.writer, value).map_err(|e| io(e.into()))?;
-        self.writer.write_all(b"\n").map_err(io)?;
-        self.written += 1;
-        Ok(())
-    }
-
-    /// Flushes the output and closes the progress bar.
-    pub fn finish(mut self) -> Result<(), CliError> {
-        self.writer.flush().map_err(|source| CliError::Io {
-            path: self.output_path.clone(),
-            source,
-        })?;
-        self.progress.finish_and_clear();
-        let counts = BatchCounts {
-            read: self.read,
-            written: self.written,
-            duplicates: self.duplicates,
-            malformed: self.malformed,
-            refused: self.refused,
-        };
-        if counts.read == 0 {
-            eprintln!("copydesk: the input holds no story");
-        }
-        eprintln!(
-            "copydesk: read {}, written {}, duplicates {}, refused {}, malformed {}",
-            counts.read, counts.written, counts.duplicates, counts.refused, counts.malformed
-        );
-        if counts.malformed + counts.refused > self.max_errors {
-            return Err(CliError::Incomplete {
-                malformed: counts.malformed,
-                refused: counts.refused,
-                max_errors: self.max_errors,
-            });
-        }
-        Ok(())
-    }
 }
 
 /// The input's stories read once ahead of the batch run: see
@@ -366,37 +418,44 @@ pub struct ReadAhead {
     reader: BufReader<File>,
     max_body_bytes: usize,
     format: InputFormat,
+    threads: NonZeroUsize,
     buffer: Vec<u8>,
 }
 
 impl ReadAhead {
-    /// Up to `count` next stories; empty at the end of the input.
-    pub fn next_stories(&mut self, count: usize) -> Result<Vec<Story>, CliError> {
-        let mut stories = Vec::with_capacity(count);
-        while stories.len() < count {
-            match self.next_story()? {
-                Some(story) => stories.push(story),
-                None => break,
-            }
-        }
-        Ok(stories)
-    }
-
-    /// The next well-formed story within the size limit; `None` at the end.
-    pub fn next_story(&mut self) -> Result<Option<Story>, CliError> {
+    /// `then` applied to each of the next well-formed stories within the
+    /// size limit, from up to `count` lines, in order; empty at the end of
+    /// the input. Lines are read in order; parsing and `then` run across
+    /// the threads.
+    pub fn next_stories<T: Send>(
+        &mut self,
+        count: usize,
+        then: impl Fn(Story) -> T + Sync,
+    ) -> Result<Vec<T>, CliError> {
         loop {
-            if read_line(&mut self.reader, &mut self.buffer, &self.path)? == 0 {
-                return Ok(None);
-            }
-            if self.buffer.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match parse(&self.buffer, self.format) {
-                Ok(item) if item.ninjs.as_ref().is_some_and(|n| n.canceled) => {}
-                Ok(item) if item.story.body.len() <= self.max_body_bytes => {
-                    return Ok(Some(item.story));
+            let mut lines = Vec::with_capacity(count);
+            while lines.len() < count {
+                if read_line(&mut self.reader, &mut self.buffer, &self.path)? == 0 {
+                    break;
                 }
-                _ => continue,
+                if !self.buffer.iter().all(u8::is_ascii_whitespace) {
+                    lines.push(std::mem::take(&mut self.buffer));
+                }
+            }
+            let at_end = lines.len() < count;
+            let (format, max_body_bytes) = (self.format, self.max_body_bytes);
+            let done: Vec<T> =
+                map_in_order(lines, self.threads, |line| match parse(&line, format) {
+                    Ok(item) if item.ninjs.as_ref().is_some_and(|n| n.canceled) => None,
+                    Ok(item) if item.story.body.len() <= max_body_bytes => Some(then(item.story)),
+                    _ => None,
+                })
+                .into_iter()
+                .flatten()
+                .collect();
+            // A round of nothing but lines left out is not the end.
+            if !done.is_empty() || at_end {
+                return Ok(done);
             }
         }
     }

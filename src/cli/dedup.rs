@@ -2,6 +2,7 @@
 //! library's index, or through a running server's IngestStories stream.
 
 use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -18,7 +19,7 @@ use crate::grpc::client::{ClientOptions, connect, server_url};
 use crate::grpc::proto::dedup_service_client::DedupServiceClient;
 use crate::grpc::proto::{self, ingest_stories_response};
 use crate::grpc::{evidence_of, story_message, version_changes_of};
-use crate::parallel::map_in_order;
+use crate::parallel::{in_rounds, map_in_order};
 use crate::store::{DurableOptions, DurableStore, MemoryStore, Store, StoreError};
 use crate::story::{PreparedStory, Story};
 use crate::{names, page};
@@ -120,21 +121,40 @@ impl Step {
 
 /// The next round of the input as steps in input order, ninjs versions
 /// ordered, the stories prepared on every core (the work on one story that
-/// depends on no other) against the furniture the index has `learned` when
-/// the round starts; empty at the end of the input.
+/// depends on no other), also against furniture the index had `learned`
+/// when that is given; empty at the end of the input.
 fn next_steps(
     batch: &mut Batch,
     order: &mut VersionOrder,
-    learned: &LearnedFurniture,
+    learned: Option<&LearnedFurniture>,
 ) -> Result<Vec<Step<PreparedStory>>, CliError> {
     let steps: Vec<Step> = batch
         .next_items(ROUND)?
         .into_iter()
         .map(|item| order.step(item))
         .collect();
-    let threads = batch.threads();
-    let ahead = (threads.get() > 1).then_some(learned);
-    Ok(map_in_order(steps, threads, |step| step.prepared(ahead)))
+    Ok(map_in_order(steps, batch.threads(), |step| {
+        step.prepared(learned)
+    }))
+}
+
+/// Rounds of the input, each prepared on every core while the round before
+/// goes into the index in order (on one thread, one after the other).
+/// `ingest` takes each round's steps and, when asked (on several threads),
+/// returns a copy of what the index has learned by then, which the round
+/// after next is prepared against.
+fn in_prepared_rounds(
+    batch: &mut Batch,
+    mut ingest: impl FnMut(Vec<Step<PreparedStory>>, bool) -> Result<Option<LearnedFurniture>, CliError>,
+) -> Result<(), CliError> {
+    let overlap = batch.threads().get() > 1;
+    let mut order = VersionOrder::default();
+    in_rounds(
+        overlap,
+        None,
+        |learned| next_steps(batch, &mut order, learned.as_ref()),
+        |steps| ingest(steps, overlap),
+    )
 }
 
 /// Orders ninjs versions: the highest `version` ingested per story.
@@ -265,11 +285,14 @@ fn run_durable(
         path: dir.to_owned(),
         source,
     })?;
-    let (store, _) = DurableStore::open(dir, config, DurableOptions::default())?;
+    let options = DurableOptions {
+        threads: Some(batch.threads()),
+        ..DurableOptions::default()
+    };
+    let (store, _) = DurableStore::open(dir, config, options)?;
     let mut group = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
     let mut waiting = Vec::with_capacity(OFFLINE_COMMIT_GROUP);
     let mut stories: Vec<Ingested> = Vec::new();
-    let mut order = VersionOrder::default();
     let commit = |group: &mut Vec<PreparedStory>,
                   waiting: &mut Vec<(Option<String>, Option<String>)>,
                   stories: &mut Vec<Ingested>|
@@ -286,12 +309,7 @@ fn run_durable(
         ));
         Ok(())
     };
-    loop {
-        let steps =
-            store.with_learned_furniture(|learned| next_steps(&mut batch, &mut order, learned))?;
-        if steps.is_empty() {
-            break;
-        }
+    in_prepared_rounds(&mut batch, |steps, learned| {
         for step in steps {
             match step {
                 Step::Ingest(prepared, uri) => {
@@ -317,7 +335,8 @@ fn run_durable(
                 }
             }
         }
-    }
+        Ok(learned.then(|| store.with_learned_furniture(LearnedFurniture::clone)))
+    })?;
     commit(&mut group, &mut waiting, &mut stories)?;
     write_where_they_are(batch, stories, |id| Ok(store.placement_blocking(id)?))?;
     match report {
@@ -335,24 +354,27 @@ enum Offline {
 }
 
 impl Offline {
-    /// The next round, prepared against the furniture learned so far.
-    fn next_steps(
-        &self,
-        batch: &mut Batch,
-        order: &mut VersionOrder,
-    ) -> Result<Vec<Step<PreparedStory>>, CliError> {
+    /// A copy of the furniture the index has learned so far.
+    fn learned_furniture(&self) -> LearnedFurniture {
         match self {
-            Offline::Bare(index) => next_steps(batch, order, index.learned_furniture()),
-            Offline::Kept(store) => {
-                store.with_learned_furniture(|learned| next_steps(batch, order, learned))
-            }
+            Offline::Bare(index) => index.learned_furniture().clone(),
+            Offline::Kept(store) => store.with_learned_furniture(LearnedFurniture::clone),
         }
     }
 
-    fn ingest(&mut self, prepared: PreparedStory) -> Result<IngestReport, StoreError> {
+    /// Ingests `group` in order; what new versions change is worked out
+    /// on up to `threads` threads.
+    fn ingest(
+        &mut self,
+        group: Vec<PreparedStory>,
+        threads: NonZeroUsize,
+    ) -> Result<Vec<IngestReport>, StoreError> {
         match self {
-            Offline::Bare(index) => Ok(prepared.ingest_into(index, SystemTime::now()).1),
-            Offline::Kept(store) => store.ingest_blocking(prepared, SystemTime::now()),
+            Offline::Bare(index) => Ok(group
+                .into_iter()
+                .map(|prepared| prepared.ingest_into(index, SystemTime::now()).1)
+                .collect()),
+            Offline::Kept(store) => store.ingest_group_blocking(group, SystemTime::now(), threads),
         }
     }
 
@@ -383,31 +405,50 @@ fn run_offline(
         Offline::Bare(Box::new(Index::new(config)))
     };
     let mut stories: Vec<Ingested> = Vec::new();
-    let mut order = VersionOrder::default();
-    loop {
-        let steps = offline.next_steps(&mut batch, &mut order)?;
-        if steps.is_empty() {
-            break;
+    let threads = batch.threads();
+    // The ingests between two deletes or skips, with each one's headline
+    // and uri, go in as one group.
+    let mut group = Vec::with_capacity(ROUND);
+    let mut waiting = Vec::with_capacity(ROUND);
+    let ingest = |offline: &mut Offline,
+                  group: &mut Vec<PreparedStory>,
+                  waiting: &mut Vec<(Option<String>, Option<String>)>,
+                  stories: &mut Vec<Ingested>|
+     -> Result<(), CliError> {
+        if group.is_empty() {
+            return Ok(());
         }
+        let reports = offline.ingest(std::mem::take(group), threads)?;
+        stories.extend(reports.into_iter().zip(waiting.drain(..)).map(
+            |(report, (headline, uri))| {
+                let changes = report.changes.filter(|_| with_changes);
+                Ingested::new(&report.story_id, headline, changes, uri)
+            },
+        ));
+        Ok(())
+    };
+    in_prepared_rounds(&mut batch, |steps, learned| {
         for step in steps {
-            let (prepared, uri) = match step {
-                Step::Ingest(prepared, uri) => (prepared, uri),
+            match step {
+                Step::Ingest(prepared, uri) => {
+                    waiting.push((prepared.headline.clone(), uri));
+                    group.push(prepared);
+                }
                 Step::Delete { id, uri } => {
+                    // In input order: what came before is in first.
+                    ingest(&mut offline, &mut group, &mut waiting, &mut stories)?;
                     let deleted = offline.remove(&id);
                     stories.push(Ingested::Note(deleted_line(id, uri, deleted)));
-                    continue;
                 }
                 Step::Stale { id, uri, reason } => {
+                    ingest(&mut offline, &mut group, &mut waiting, &mut stories)?;
                     stories.push(Ingested::Note(stale_line(id, uri, reason)));
-                    continue;
                 }
-            };
-            let headline = prepared.headline.clone();
-            let answer = offline.ingest(prepared)?;
-            let changes = answer.changes.filter(|_| with_changes);
-            stories.push(Ingested::new(&answer.story_id, headline, changes, uri));
+            }
         }
-    }
+        ingest(&mut offline, &mut group, &mut waiting, &mut stories)?;
+        Ok(learned.then(|| offline.learned_furniture()))
+    })?;
     write_where_they_are(batch, stories, |id| Ok(offline.placement(id)))?;
     if let (Some(path), Offline::Kept(store)) = (report, &offline) {
         write_report(store, path)?;

@@ -220,8 +220,14 @@ fn open_store(
         return Ok(Arc::new(MemoryStore::new(index_config)));
     }
     prepare_data_dir(data_dir)?;
-    let (store, report) =
-        DurableStore::open(data_dir, index_config, DurableOptions { keep_evicted })?;
+    let (store, report) = DurableStore::open(
+        data_dir,
+        index_config,
+        DurableOptions {
+            keep_evicted,
+            threads: None,
+        },
+    )?;
     tracing::info!(
         path = %store.path().display(),
         stories = report.stories,

@@ -13,6 +13,13 @@
 //!
 //! Memory is bounded: at most [`MAX_TRACKED`] lines are counted; when the
 //! table fills, lines seen in one cluster only are forgotten first.
+//!
+//! What is furniture only grows: a line's count never goes down and a
+//! line counted as furniture is never forgotten. So what the table said
+//! at an earlier [`Generation`] can still be asked of it later
+//! ([`LearnedFurniture::as_of`]), which lets work that needs the table as
+//! it was at one ingest (what a version changes) run after later ingests,
+//! on other threads.
 
 use std::collections::HashMap;
 
@@ -36,12 +43,22 @@ struct Seen {
     last_cluster: ClusterId,
     /// How many times it was seen in a cluster other than the last one.
     clusters: u32,
+    /// The generation at which it became furniture (reached
+    /// [`MIN_CLUSTERS`]); meaningless before.
+    furniture_from: Generation,
 }
 
+/// How many times the table has learned (one ingest each), saturating: a
+/// point in the table's history. Beyond `u32::MAX` learns every line
+/// becomes furniture at the last generation, so asking for the table as of
+/// then answers as of now.
+pub type Generation = u32;
+
 /// The short lines the index has seen and in how many clusters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LearnedFurniture {
     seen: HashMap<u64, Seen>,
+    generation: Generation,
 }
 
 impl LearnedFurniture {
@@ -57,6 +74,20 @@ impl LearnedFurniture {
             .is_some_and(|s| s.clusters >= MIN_CLUSTERS)
     }
 
+    /// The table's generation now: what [`LearnedFurniture::as_of`]
+    /// answers as of, later.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// Whether the line with this [`line_hash`] was furniture when the
+    /// table was at `generation`.
+    pub fn as_of(&self, line: u64, generation: Generation) -> bool {
+        self.seen
+            .get(&line)
+            .is_some_and(|s| s.clusters >= MIN_CLUSTERS && s.furniture_from <= generation)
+    }
+
     /// Whether any of `lines` is furniture.
     pub fn any(&self, lines: &[u64]) -> bool {
         !self.seen.is_empty() && lines.iter().any(|&l| self.is_furniture(l))
@@ -64,6 +95,8 @@ impl LearnedFurniture {
 
     /// Counts `lines` as seen in `cluster`.
     pub fn learn(&mut self, cluster: ClusterId, lines: &[u64]) {
+        self.generation = self.generation.saturating_add(1);
+        let generation = self.generation;
         if self.seen.len() + lines.len() > MAX_TRACKED {
             self.forget();
         }
@@ -74,16 +107,21 @@ impl LearnedFurniture {
             let seen = self.seen.entry(line).or_insert(Seen {
                 last_cluster: cluster,
                 clusters: 0,
+                furniture_from: 0,
             });
             if seen.clusters == 0 || seen.last_cluster != cluster {
                 seen.clusters = seen.clusters.saturating_add(1);
                 seen.last_cluster = cluster;
+                if seen.clusters == MIN_CLUSTERS {
+                    seen.furniture_from = generation;
+                }
             }
         }
     }
 
     /// Makes room: lines seen in one cluster go first, then those seen in
-    /// fewer than [`MIN_CLUSTERS`].
+    /// fewer than [`MIN_CLUSTERS`]. Never furniture, so that what was
+    /// furniture at a generation stays answerable.
     fn forget(&mut self) {
         self.seen.retain(|_, s| s.clusters > 1);
         if self.seen.len() > MAX_TRACKED / 2 {
@@ -150,11 +188,39 @@ mod tests {
         for cluster in 0..MIN_CLUSTERS as u64 {
             learned.learn(cluster, &[widget]);
         }
+        let when_learned = learned.generation();
         for story in 0..(3 * MAX_TRACKED as u64) {
             learned.learn(1000 + story, &[story * 7919 + 1000]);
         }
         assert!(learned.len() <= MAX_TRACKED);
         assert!(learned.is_furniture(widget));
+        assert!(learned.as_of(widget, when_learned));
+        assert!(!learned.as_of(widget, when_learned - 1));
+    }
+
+    proptest::proptest! {
+        /// Asked later as of a generation, the table answers what it
+        /// answered then, whatever it learned since (forgetting included).
+        #[test]
+        fn the_table_as_of_a_generation_answers_as_it_did_then(
+            learns in proptest::collection::vec(
+                (0u64..6, proptest::collection::vec(0u64..12, 0..4)),
+                1..80,
+            ),
+        ) {
+            let mut learned = LearnedFurniture::default();
+            let mut then = Vec::new();
+            for (cluster, lines) in &learns {
+                learned.learn(*cluster, lines);
+                let answers: Vec<bool> = (0..12).map(|l| learned.is_furniture(l)).collect();
+                then.push((learned.generation(), answers));
+            }
+            for (generation, answers) in then {
+                for (line, was) in answers.into_iter().enumerate() {
+                    proptest::prop_assert_eq!(learned.as_of(line as u64, generation), was);
+                }
+            }
+        }
     }
 
     #[test]

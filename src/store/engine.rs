@@ -8,15 +8,17 @@
 //! No locking here: a backend calls these functions holding whatever
 //! guards its state, on the blocking pool.
 
+use std::num::NonZeroUsize;
 use std::time::SystemTime;
 
 use super::versions::{self, VersionRecord};
 use super::{ClusterDetail, ClusterPage, StoreError};
 use crate::dedup::changes::{VersionChanges, version_changes};
-use crate::dedup::furniture::{self, LearnedFurniture};
+use crate::dedup::furniture::{self, Generation, LearnedFurniture};
 use crate::dedup::{
     ClusterId, ClusterView, Index, IngestOutcome, IngestReport, Placement, PlacementRecord,
 };
+use crate::parallel::map_in_order;
 use crate::story::{PreparedStory, StoredStory, Story};
 
 /// Where a backend keeps its stories and their versions. Reads see the
@@ -60,6 +62,77 @@ pub(super) fn ingest(
     prepared: PreparedStory,
     now: SystemTime,
 ) -> Result<IngestReport, StoreError> {
+    Ok(put_ingested(index, records, prepared, now, Compare::Now)?.0)
+}
+
+/// Ingests `batch` in order, as [`ingest`] one at a time would, with what
+/// each new version changes worked out on up to `threads` threads once
+/// the batch is placed: that comparison is most of an ingest's work and
+/// depends on no later decision, only on the furniture the index had
+/// learned at the story's ingest, which [`LearnedFurniture::as_of`] still
+/// answers.
+pub(super) fn ingest_group(
+    index: &mut Index,
+    records: &mut impl Records,
+    batch: Vec<PreparedStory>,
+    now: SystemTime,
+    threads: NonZeroUsize,
+) -> Result<Vec<IngestReport>, StoreError> {
+    let compare = if threads.get() > 1 {
+        Compare::Later
+    } else {
+        Compare::Now
+    };
+    let mut reports = Vec::with_capacity(batch.len());
+    let mut later = Vec::new();
+    for prepared in batch {
+        let (report, pending) = put_ingested(index, records, prepared, now, compare)?;
+        if let Some(pending) = pending {
+            later.push((reports.len(), pending));
+        }
+        reports.push(report);
+    }
+    let learned = index.learned_furniture();
+    let compared = map_in_order(later, threads, |(at, pending)| {
+        let changes = pending.followed.compare(learned, pending.generation);
+        (at, pending.number, changes)
+    });
+    for (at, number, changes) in compared {
+        let report = &mut reports[at];
+        put_changes(records, &report.story_id, number, &changes)?;
+        report.changes = Some(changes);
+    }
+    Ok(reports)
+}
+
+/// When an ingest works out what its new version changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// Before the version is put, which then holds them.
+    Now,
+    /// Later, by the caller: the version is put without them.
+    Later,
+}
+
+/// A version put without its changes ([`Compare::Later`]): its number,
+/// the texts to compare and the furniture generation to compare them as
+/// of.
+struct PendingChanges {
+    number: u32,
+    followed: FollowedVersion,
+    generation: Generation,
+}
+
+/// The work of one ingest: decide, put the story and its version. With
+/// [`Compare::Later`] the version's changes are left for the caller, and
+/// what it needs for them is returned.
+fn put_ingested(
+    index: &mut Index,
+    records: &mut impl Records,
+    prepared: PreparedStory,
+    now: SystemTime,
+    compare: Compare,
+) -> Result<(IngestReport, Option<PendingChanges>), StoreError> {
     // Read only for an id sent again with new text: a re-send of the same
     // text changes nothing and reads nothing.
     let id = &prepared.story.id;
@@ -76,11 +149,16 @@ pub(super) fn ingest(
     let (story, mut report) = prepared.ingest_into(index, now);
     let previous_text = previous.as_ref().map(|p| p.story.clone());
     let followed = FollowedVersion::of(&report, previous_text, &story, |id| records.story(id));
-    report.changes = followed
-        .as_ref()
-        .map(|f| f.compare(index.learned_furniture()));
+    let generation = index.learned_furniture().generation();
+    let followed = match (compare, followed) {
+        (Compare::Now, Some(followed)) => {
+            report.changes = Some(followed.compare(index.learned_furniture(), generation));
+            None
+        }
+        (_, followed) => followed,
+    };
     if report.outcome == IngestOutcome::Unchanged {
-        return Ok(report);
+        return Ok((report, None));
     }
     let placement = index
         .placement_record(&story.id)
@@ -99,7 +177,35 @@ pub(super) fn ingest(
     let version = VersionRecord::ingested(number, &story, &report, now);
     records.put_version(&story.id, version);
     records.put_story(story, now, placement);
-    Ok(report)
+    let pending = followed.map(|followed| PendingChanges {
+        number,
+        followed,
+        generation,
+    });
+    Ok((report, pending))
+}
+
+/// Puts `changes` into version `number` of story `id`, as it is now (a
+/// later ingest of the same id may have marked it superseded since).
+fn put_changes(
+    records: &mut impl Records,
+    id: &str,
+    number: u32,
+    changes: &VersionChanges,
+) -> Result<(), StoreError> {
+    let version = match records.last_version(id)? {
+        Some((last, Some(version))) if last == number => Some(version),
+        _ => records
+            .versions(id)?
+            .into_iter()
+            .find(|version| version.number == number),
+    };
+    let mut version = version.ok_or_else(|| {
+        StoreError::Inconsistent(format!("version {number} of {id:?}, just put, is not kept"))
+    })?;
+    version.changes = Some(changes.clone());
+    records.put_version(id, version);
+    Ok(())
 }
 
 /// Removes a story from the index and the records.
@@ -308,15 +414,16 @@ impl FollowedVersion {
         })
     }
 
-    /// What the new version changes against the old. CPU work, done once
+    /// What the new version changes against the old, leaving out what
+    /// `learned` counted as furniture at `generation`. CPU work, done once
     /// per new version while the store is locked so that the changes are
     /// committed with the version.
-    fn compare(&self, learned: &LearnedFurniture) -> VersionChanges {
+    fn compare(&self, learned: &LearnedFurniture, generation: Generation) -> VersionChanges {
         version_changes(
             &self.against,
             (&self.old.title, &self.old.body),
             (&self.new.title, &self.new.body),
-            &|line| learned.is_furniture(line),
+            &|line| learned.as_of(line, generation),
         )
     }
 }

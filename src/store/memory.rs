@@ -3,6 +3,7 @@
 //! on the async executor.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -102,15 +103,18 @@ impl MemoryStore {
         }
     }
 
-    /// Ingests a story synchronously (the offline CLI's path).
-    pub fn ingest_blocking(
+    /// Ingests a batch in order synchronously, what each new version
+    /// changes worked out on up to `threads` threads (the offline CLI's
+    /// path on several cores).
+    pub fn ingest_group_blocking(
         &self,
-        prepared: PreparedStory,
+        batch: Vec<PreparedStory>,
         now: SystemTime,
-    ) -> Result<IngestReport, StoreError> {
+        threads: NonZeroUsize,
+    ) -> Result<Vec<IngestReport>, StoreError> {
         let mut state = lock(&self.state);
         let State { index, records } = &mut *state;
-        engine::ingest(index, records, prepared, now)
+        engine::ingest_group(index, records, batch, now, threads)
     }
 
     /// Runs `work` with the furniture the index has learned (the offline

@@ -12,6 +12,7 @@
 //! the in-memory index has moved ahead of the file, so the store refuses all
 //! further work until it is reopened (a restart rebuilds from the file).
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
@@ -45,6 +46,7 @@ use crate::dedup::{
     ClusterId, Fingerprint, Index, IndexConfig, IndexCounters, IngestReport, Placement,
     PlacementRecord, StoryMeta, StoryPlacement,
 };
+use crate::parallel::available_threads;
 use crate::story::{PreparedStory, StoredStory, Story};
 
 /// The file inside the data directory.
@@ -104,12 +106,16 @@ impl StoryRecord {
     }
 }
 
-/// How the durable store treats stories that retention evicts.
+/// How the durable store treats stories that retention evicts, and how
+/// many threads one batch's work may use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DurableOptions {
     /// Keep evicted stories readable through GetStory (they leave the
     /// matching index and their clusters either way).
     pub keep_evicted: bool,
+    /// Threads that work out what a batch's new versions change (`None`:
+    /// every core).
+    pub threads: Option<NonZeroUsize>,
 }
 
 /// What opening the store found, for the startup log.
@@ -634,12 +640,8 @@ impl State {
         batch: Vec<PreparedStory>,
         now: SystemTime,
     ) -> Result<Vec<IngestReport>, StoreError> {
-        self.unit(|index, records| {
-            batch
-                .into_iter()
-                .map(|prepared| engine::ingest(index, records, prepared, now))
-                .collect()
-        })
+        let threads = self.options.threads.unwrap_or_else(available_threads);
+        self.unit(|index, records| engine::ingest_group(index, records, batch, now, threads))
     }
 
     /// Commits `writes` plus the index's cluster changes and counters.
