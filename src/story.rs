@@ -130,62 +130,35 @@ impl Story {
 pub struct PreparedStory {
     /// The story.
     pub story: Story,
-    /// Its matching fingerprint.
-    pub fingerprint: Fingerprint,
+    /// Its matching fingerprint, without the lines of `left_out`.
+    fingerprint: Fingerprint,
+    /// Those of its `lines` an index had learned as furniture when it was
+    /// prepared (see [`PreparedStory::against`]); empty for
+    /// [`PreparedStory::new`].
+    left_out: Vec<u64>,
     /// Hashes of its short lines, which the index counts to learn furniture
     /// (see [`crate::dedup::furniture`]).
     pub lines: Vec<u64>,
     /// Its headline (see [`crate::text::headline::story_headline`]).
     pub headline: Option<String>,
     headline_from: HeadlineFrom,
-    /// The fingerprint without the lines of `lines` an index had learned
-    /// as furniture when the story was prepared, with those lines (see
-    /// [`PreparedStory::against`]); used at ingest when the index has
-    /// learned exactly those of its lines still.
-    relearned_ahead: Option<(Vec<u64>, Fingerprint)>,
 }
 
 impl PreparedStory {
     /// Fingerprints `story`. CPU-bound: call it off the async executor.
     pub fn new(story: Story) -> PreparedStory {
-        let text = story.text();
-        let mut fingerprint = Fingerprint::of(&story.title, &text);
-        let lines = furniture::short_lines(&text);
-        let (headline, headline_from) =
-            crate::text::headline::story_headline_from(&story.title, &text);
-        fingerprint.headline = headline_from;
-        let headline = headline.map(str::to_owned);
-        drop(text);
-        PreparedStory {
-            story,
-            fingerprint,
-            lines,
-            headline,
-            headline_from,
-            relearned_ahead: None,
-        }
+        PreparedStory::without(story, |_| false)
     }
 
-    /// Fingerprints `story` as [`PreparedStory::new`] does, and also
-    /// without the lines `learned` counts as furniture now: the work
-    /// [`PreparedStory::ingest_into`] would otherwise do one story at a
-    /// time, done ahead where many stories are prepared at once. Only the
-    /// story's own short lines are ever asked about, so the fingerprint is
-    /// the one an ingest would make whenever the index has learned the
-    /// same of them by then, and it is checked that it has.
+    /// Fingerprints `story` without the lines `learned` counts as
+    /// furniture now: the work [`PreparedStory::ingest_into`] would
+    /// otherwise do one story at a time, done ahead where many stories are
+    /// prepared at once. Only the story's own short lines are ever asked
+    /// about, so the fingerprint is the one an ingest would make whenever
+    /// the index has learned the same of them by then, and it is checked
+    /// that it has (else made again).
     pub fn against(story: Story, learned: &LearnedFurniture) -> PreparedStory {
-        let mut prepared = PreparedStory::new(story);
-        let ahead: Vec<u64> = prepared
-            .lines
-            .iter()
-            .copied()
-            .filter(|&line| learned.is_furniture(line))
-            .collect();
-        if !ahead.is_empty() {
-            let fingerprint = prepared.fingerprint_without(&|line| ahead.contains(&line));
-            prepared.relearned_ahead = Some((ahead, fingerprint));
-        }
-        prepared
+        PreparedStory::without(story, |line| learned.is_furniture(line))
     }
 
     /// [`PreparedStory::against`] `learned` when it is given, else
@@ -199,47 +172,60 @@ impl PreparedStory {
         }
     }
 
-    /// The fingerprint with `learned` lines left out.
-    fn fingerprint_without(&self, learned: &dyn Fn(u64) -> bool) -> Fingerprint {
-        let mut fingerprint =
-            Fingerprint::with_learned_furniture(&self.story.title, &self.story.text(), learned);
-        fingerprint.headline = self.headline_from;
-        fingerprint
+    /// The story fingerprinted once, without those of its short lines
+    /// `learned` says are furniture.
+    fn without(story: Story, learned: impl Fn(u64) -> bool) -> PreparedStory {
+        let text = story.text();
+        let lines = furniture::short_lines(&text);
+        let left_out: Vec<u64> = lines.iter().copied().filter(|&l| learned(l)).collect();
+        let mut fingerprint = Fingerprint::with_learned_furniture(&story.title, &text, &|line| {
+            left_out.contains(&line)
+        });
+        let (headline, headline_from) =
+            crate::text::headline::story_headline_from(&story.title, &text);
+        fingerprint.headline = headline_from;
+        let headline = headline.map(str::to_owned);
+        drop(text);
+        PreparedStory {
+            story,
+            fingerprint,
+            left_out,
+            lines,
+            headline,
+            headline_from,
+        }
     }
 
     /// The fingerprint with the furniture `index` has learned left out:
-    /// recomputed only when the story carries a learned line.
+    /// made again only when the index has learned other of the story's
+    /// lines than it was made without.
     pub fn fingerprint_for(&self, index: &Index) -> Fingerprint {
         self.relearned(index)
             .unwrap_or_else(|| self.fingerprint.clone())
     }
 
-    /// The fingerprint recomputed without learned furniture, when the
-    /// story carries a line `index` has learned.
+    /// The fingerprint made again without what `index` has learned, when
+    /// that is not what it was made without.
     fn relearned(&self, index: &Index) -> Option<Fingerprint> {
         let learned = index.learned_furniture();
-        learned
-            .any(&self.lines)
-            .then(|| self.fingerprint_without(&|line| learned.is_furniture(line)))
+        let same = self
+            .lines
+            .iter()
+            .all(|&line| learned.is_furniture(line) == self.left_out.contains(&line));
+        (!same).then(|| {
+            let mut fingerprint =
+                Fingerprint::with_learned_furniture(&self.story.title, &self.story.text(), &|l| {
+                    learned.is_furniture(l)
+                });
+            fingerprint.headline = self.headline_from;
+            fingerprint
+        })
     }
 
     /// Ingests the story into `index` at `now`, leaving out learned
     /// furniture and counting its short lines under the cluster it joined.
-    pub fn ingest_into(mut self, index: &mut Index, now: SystemTime) -> (Story, IngestReport) {
-        let learned = index.learned_furniture();
-        let fingerprint = match self.relearned_ahead.take() {
-            // Made ahead with the lines the index has learned of this
-            // story's now: the same fingerprint, already made.
-            Some((ahead, fingerprint))
-                if self
-                    .lines
-                    .iter()
-                    .all(|&line| learned.is_furniture(line) == ahead.contains(&line)) =>
-            {
-                fingerprint
-            }
-            _ => self.relearned(index).unwrap_or(self.fingerprint),
-        };
+    pub fn ingest_into(self, index: &mut Index, now: SystemTime) -> (Story, IngestReport) {
+        let fingerprint = self.relearned(index).unwrap_or(self.fingerprint);
         let report = index.ingest(self.story.meta_headed(now, self.headline_from), fingerprint);
         if report.outcome != IngestOutcome::Unchanged {
             index.learn_furniture(report.cluster, &self.lines);
@@ -298,7 +284,7 @@ mod tests {
     /// index learned more in between or not.
     #[test]
     fn prepared_ahead_ingests_as_prepared_at_ingest() {
-        for (taught_ahead, taught_at_ingest) in [(0, 0), (0, 4), (4, 4), (2, 5)] {
+        for (taught_ahead, taught_at_ingest) in [(0, 0), (0, 4), (4, 4), (2, 5), (4, 0)] {
             let ahead = index_taught(taught_ahead);
             let offer = crate::text::furniture::line_hash(OFFER);
             assert_eq!(
