@@ -256,6 +256,25 @@ impl Ingested {
     }
 }
 
+/// Keeps a group's answers in order, each with the headline and uri that
+/// waited on it; what a version changes only `with_changes`.
+fn keep_answers(
+    stories: &mut Vec<Ingested>,
+    reports: Vec<IngestReport>,
+    waiting: &mut Vec<(Option<String>, Option<String>)>,
+    with_changes: bool,
+) {
+    stories.extend(
+        reports
+            .into_iter()
+            .zip(waiting.drain(..))
+            .map(|(report, (headline, uri))| {
+                let changes = report.changes.filter(|_| with_changes);
+                Ingested::new(&report.story_id, headline, changes, uri)
+            }),
+    );
+}
+
 fn deleted_line(id: String, uri: String, deleted: bool) -> NoteLine {
     NoteLine {
         id,
@@ -301,12 +320,7 @@ fn run_durable(
             return Ok(());
         }
         let reports = store.ingest_blocking(std::mem::take(group), SystemTime::now())?;
-        stories.extend(reports.into_iter().zip(waiting.drain(..)).map(
-            |(report, (headline, uri))| {
-                let changes = report.changes.filter(|_| with_changes);
-                Ingested::new(&report.story_id, headline, changes, uri)
-            },
-        ));
+        keep_answers(stories, reports, waiting, with_changes);
         Ok(())
     };
     in_prepared_rounds(&mut batch, |steps, learned| {
@@ -419,12 +433,7 @@ fn run_offline(
             return Ok(());
         }
         let reports = offline.ingest(std::mem::take(group), threads)?;
-        stories.extend(reports.into_iter().zip(waiting.drain(..)).map(
-            |(report, (headline, uri))| {
-                let changes = report.changes.filter(|_| with_changes);
-                Ingested::new(&report.story_id, headline, changes, uri)
-            },
-        ));
+        keep_answers(stories, reports, waiting, with_changes);
         Ok(())
     };
     in_prepared_rounds(&mut batch, |steps, learned| {
