@@ -11,13 +11,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-$root/../shared/eval/dedup/cnndm_corpus_dev.jsonl}
 unary_calls=${2:-2000}
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+server_workdir
 
 (cd "$root" && cargo build --profile dist --quiet && cargo build --profile dist --quiet --example load_client)
 bin=$root/target/dist/copydesk

@@ -25,3 +25,19 @@ ensure_venv() {
         "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
     fi
 }
+
+# server_workdir: sets `work` to a fresh temporary directory and
+# `server_pid` to empty, and on exit stops the server whose pid the script
+# has put in `server_pid` and removes `work`.
+server_workdir() {
+    work=$(mktemp -d)
+    server_pid=""
+    trap server_workdir_cleanup EXIT
+}
+
+server_workdir_cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null && { wait "$server_pid" 2>/dev/null || true; }
+    fi
+    rm -rf "$work"
+}

@@ -8,13 +8,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-$root/../shared/eval/dedup/cnndm_corpus_dev.jsonl}
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+server_workdir
 (cd "$root" && cargo build --profile dist --quiet --bin copydesk && cargo build --profile dist --quiet --example load_client)
 bin=${COPYDESK_BIN:-$root/target/dist/copydesk}
 client=$root/target/dist/examples/load_client

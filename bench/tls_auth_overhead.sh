@@ -12,13 +12,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-$root/../shared/eval/summarization/cnndm_dev.jsonl}
 calls=${2:-20000}
 rounds=${3:-5}
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+server_workdir
 
 (cd "$root" && cargo build --profile dist --quiet && cargo build --profile dist --quiet --example load_client --example test_certs)
 bin=$root/target/dist/copydesk
