@@ -200,7 +200,9 @@ mod tests {
 
     proptest::proptest! {
         /// Asked later as of a generation, the table answers what it
-        /// answered then, whatever it learned since (forgetting included).
+        /// answered then, whatever it learned since. (These few lines
+        /// never fill the table; `the_table_stays_bounded` asks the same
+        /// across forgetting.)
         #[test]
         fn the_table_as_of_a_generation_answers_as_it_did_then(
             learns in proptest::collection::vec(

@@ -78,7 +78,8 @@ pub(super) fn ingest_group(
     now: SystemTime,
     threads: NonZeroUsize,
 ) -> Result<Vec<IngestReport>, StoreError> {
-    let compare = if threads.get() > 1 {
+    // One story, or one thread: nothing to spread, so no patching after.
+    let compare = if threads.get() > 1 && batch.len() > 1 {
         Compare::Later
     } else {
         Compare::Now
