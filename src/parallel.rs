@@ -1,8 +1,8 @@
 //! Work on every core, answers in input order: what batch jobs and the
 //! durable store's rebuild use for the per-story work that does not depend
 //! on other stories (fingerprints, summaries). Plain threads in a scope, no
-//! pool: a round of work spawns its threads and joins them before it
-//! returns, so nothing outlives the call.
+//! pool: a round of work ([`map_in_order`]) or a stream of it
+//! ([`in_order`]) spawns its threads in a scope, so nothing outlives it.
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
@@ -114,6 +114,150 @@ where
     Ok(())
 }
 
+/// Items [`in_order`] hands a thread at once: one at a time, the handing
+/// over (a wake-up on each side) costs as much as a short story's work.
+const CHUNK: usize = 16;
+
+/// How many chunks [`in_order`] lets be read ahead of the one it waits
+/// for, per thread: enough that a long story on one thread does not stall
+/// the others, few enough to hold in memory.
+const CHUNKS_AHEAD_PER_THREAD: usize = 4;
+
+/// `work` applied on `threads` threads to each item `source` yields, the
+/// answers handed out in the order of the items as they are ready: a
+/// pipeline, where [`map_in_order`] is a round. The source is read on a
+/// thread of its own and handed out [`CHUNK`] items at a time, at most
+/// [`CHUNKS_AHEAD_PER_THREAD`] chunks a thread in flight, so a batch
+/// streams through in bounded memory while whoever takes the answers (an
+/// ordered ingest, the output) runs beside the workers instead of between
+/// rounds of them.
+///
+/// The threads belong to `scope`; they stop when the source ends or the
+/// answers are dropped. On one thread nothing is spawned: the source and
+/// `work` run on the thread that takes the answers. A panic in `work` is
+/// raised again where its answer is taken.
+pub fn in_order<'scope, T, U>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    threads: NonZeroUsize,
+    source: impl Iterator<Item = T> + Send + 'scope,
+    work: impl Fn(T) -> U + Send + Sync + 'scope,
+) -> InOrder<'scope, U>
+where
+    T: Send + 'scope,
+    U: Send + 'scope,
+{
+    if threads.get() == 1 {
+        return InOrder(Answers::Inline(Box::new(source.map(work))));
+    }
+    let ahead = CHUNKS_AHEAD_PER_THREAD * threads.get();
+    // A ticket a chunk in flight: the source takes one before it sends a
+    // chunk, and one is given back as each chunk's answers are handed out.
+    let (ticket_back, tickets) = std::sync::mpsc::sync_channel::<()>(ahead);
+    for _ in 0..ahead {
+        let _ = ticket_back.send(());
+    }
+    let (send_chunk, chunks) = std::sync::mpsc::sync_channel::<(usize, Vec<T>)>(ahead);
+    let (send_answers, answers) = std::sync::mpsc::channel();
+    scope.spawn(move || {
+        let mut source = source.peekable();
+        for at in 0.. {
+            if source.peek().is_none() || tickets.recv().is_err() {
+                return;
+            }
+            let chunk: Vec<T> = source.by_ref().take(CHUNK).collect();
+            if send_chunk.send((at, chunk)).is_err() {
+                return;
+            }
+        }
+    });
+    let chunks = std::sync::Arc::new(Mutex::new(chunks));
+    let work = std::sync::Arc::new(work);
+    for _ in 0..threads.get() {
+        let (chunks, work, send_answers) = (chunks.clone(), work.clone(), send_answers.clone());
+        scope.spawn(move || {
+            loop {
+                let next = chunks.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok((at, chunk)) = next else {
+                    return;
+                };
+                let answers = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    chunk.into_iter().map(&*work).collect::<Vec<U>>()
+                }));
+                let panicked = answers.is_err();
+                if send_answers.send((at, answers)).is_err() || panicked {
+                    return;
+                }
+            }
+        });
+    }
+    InOrder(Answers::Threads {
+        answers,
+        ticket_back,
+        current: Vec::new().into_iter(),
+        waiting: std::collections::VecDeque::new(),
+        next: 0,
+    })
+}
+
+/// The answers of [`in_order`], in the order of the items.
+pub struct InOrder<'scope, U>(Answers<'scope, U>);
+
+enum Answers<'scope, U> {
+    /// One thread: each item is worked on as its answer is asked for.
+    Inline(Box<dyn Iterator<Item = U> + Send + 'scope>),
+    /// Chunks of answers from the worker threads.
+    Threads {
+        answers: std::sync::mpsc::Receiver<(usize, std::thread::Result<Vec<U>>)>,
+        ticket_back: std::sync::mpsc::SyncSender<()>,
+        /// The chunk being handed out.
+        current: std::vec::IntoIter<U>,
+        /// Chunks that came before an earlier one, from chunk `next` on.
+        waiting: std::collections::VecDeque<Option<Vec<U>>>,
+        /// The position of the chunk to hand out after the current one.
+        next: usize,
+    },
+}
+
+impl<U> Iterator for InOrder<'_, U> {
+    type Item = U;
+
+    fn next(&mut self) -> Option<U> {
+        let (answers, ticket_back, current, waiting, next) = match &mut self.0 {
+            Answers::Inline(inline) => return inline.next(),
+            Answers::Threads {
+                answers,
+                ticket_back,
+                current,
+                waiting,
+                next,
+            } => (answers, ticket_back, current, waiting, next),
+        };
+        loop {
+            if let Some(answer) = current.next() {
+                return Some(answer);
+            }
+            if let Some(Some(_)) = waiting.front() {
+                *current = waiting
+                    .pop_front()
+                    .flatten()
+                    .unwrap_or_default()
+                    .into_iter();
+                *next += 1;
+                let _ = ticket_back.send(());
+                continue;
+            }
+            // Every worker gone with this chunk missing: the source ended.
+            let (at, chunk) = answers.recv().ok()?;
+            let chunk = chunk.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let slot = at - *next;
+            if waiting.len() <= slot {
+                waiting.resize_with(slot + 1, || None);
+            }
+            waiting[slot] = Some(chunk);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -159,6 +303,62 @@ mod tests {
                 prop_assert!(hint <= at, "a hint from a later round: {} at {}", hint, at);
             }
         }
+    }
+
+    proptest! {
+        /// Streamed on any number of threads, every item's answer comes
+        /// once, in the order of the items.
+        #[test]
+        fn streamed_answers_keep_the_input_order(items in proptest::collection::vec(0u64..1000, 0..300), threads in 1usize..5) {
+            let threads = NonZeroUsize::new(threads).expect("non-zero");
+            let work = |n: u64| (0..n % 50).fold(n, |acc, i| acc.wrapping_mul(31).wrapping_add(i));
+            let streamed: Vec<u64> = std::thread::scope(|scope| {
+                in_order(scope, threads, items.clone().into_iter(), work).collect()
+            });
+            prop_assert_eq!(streamed, items.into_iter().map(work).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_stream_reads_a_bounded_way_ahead_and_stops_when_dropped() {
+        let threads = NonZeroUsize::new(2).expect("non-zero");
+        let read = AtomicUsize::new(0);
+        let source = (0..1_000_000).inspect(|_| {
+            read.fetch_add(1, Ordering::Relaxed);
+        });
+        let taken: Vec<i32> = std::thread::scope(|scope| {
+            let mut answers = in_order(scope, threads, source, |n| n * 2);
+            let taken = answers.by_ref().take(10).collect();
+            // Nothing is taken for a while: the source must not run on.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let most = CHUNK * (CHUNKS_AHEAD_PER_THREAD * 2 + 2);
+            let read_ahead = read.load(Ordering::Relaxed);
+            assert!(
+                read_ahead <= most,
+                "{read_ahead} items read ahead, more than {most}"
+            );
+            taken
+        });
+        assert_eq!(taken, (0..10).map(|n| n * 2).collect::<Vec<_>>());
+        assert!(
+            read.load(Ordering::Relaxed) < 1_000_000,
+            "the source ran to its end"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "story 40")]
+    fn a_panic_in_streamed_work_is_raised_again() {
+        let two = NonZeroUsize::new(2).expect("non-zero");
+        std::thread::scope(|scope| {
+            in_order(scope, two, 0..100, |n| {
+                if n == 40 {
+                    panic!("story {n}");
+                }
+                n
+            })
+            .for_each(drop);
+        });
     }
 
     #[test]

@@ -838,19 +838,31 @@ fn every_core_writes_what_one_thread_writes() {
         assert!(one == many, "{command:?}: 4 threads wrote otherwise");
     }
     // Stdin is learned as read: each summary with what came before it.
-    let stdin = |threads: &str| {
+    let stdin = |args: &[&str], threads: &str| {
         let run = Command::new(env!("CARGO_BIN_EXE_copydesk"))
             .args(["summarize", "--threads", threads])
+            .args(args)
             .stdin(std::fs::File::open(&input).expect("open input"))
             .output()
             .expect("run copydesk");
         (run.status.code(), run.stdout)
     };
-    assert!(stdin("1") == stdin("3"), "stdin: 3 threads wrote otherwise");
+    assert!(
+        stdin(&[], "1") == stdin(&[], "3"),
+        "stdin: 3 threads wrote otherwise"
+    );
     // Under --strict, what comes before the malformed line is written
     // first, as one story at a time would.
     let strict = |threads| run_batch(&["summarize", "--strict"], &input, &out("s.jsonl"), threads);
     let (one, many) = (strict("1"), strict("4"));
     assert_eq!(one.1.iter().filter(|&&b| b == b'\n').count(), 1_500);
     assert!(one == many, "--strict: 4 threads wrote otherwise");
+    let (one, many) = (stdin(&["--strict"], "1"), stdin(&["--strict"], "3"));
+    assert_eq!(
+        one.0,
+        Some(65),
+        "stdin --strict: the malformed line stops it"
+    );
+    assert_eq!(one.1.iter().filter(|&&b| b == b'\n').count(), 1_500);
+    assert!(one == many, "stdin --strict: 3 threads wrote otherwise");
 }

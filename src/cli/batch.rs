@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::{BatchArgs, CliError};
-use crate::parallel::map_in_order;
+use crate::parallel::{in_order, map_in_order};
 use crate::story::{Story, validate_story_id};
 use crate::summarize::Budget;
 
@@ -92,26 +92,63 @@ pub struct Output {
 /// The input of a batch run, read in order; the lines that were not
 /// processed, counted and reported.
 pub struct Input {
-    input_path: PathBuf,
-    reader: Box<dyn BufRead + Send>,
-    progress: ProgressBar,
-    strict: bool,
-    max_errors: usize,
-    max_body_bytes: usize,
-    format: InputFormat,
+    lines: Lines,
+    checks: Checks,
+    rules: ParseRules,
     /// Threads for the per-story work.
     threads: NonZeroUsize,
     /// What stopped a read of several lines, answered on the next read.
     stopped: Option<CliError>,
+}
+
+/// The input's lines with a story on them (not blank), numbered, in
+/// order; after an error reading, nothing more.
+pub struct Lines {
+    input_path: PathBuf,
+    reader: Box<dyn BufRead + Send>,
+    progress: ProgressBar,
+    /// The number of the last line read.
     line: usize,
     /// Lines that held a story (well-formed or not).
     read: usize,
+    failed: bool,
+    buffer: Vec<u8>,
+}
+
+/// One line of the input that holds something, as read.
+pub struct RawLine {
+    /// Its number, from 1.
+    pub line: usize,
+    bytes: Vec<u8>,
+}
+
+/// How a line becomes an item: the same on every thread.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseRules {
+    format: InputFormat,
+    max_body_bytes: usize,
+}
+
+/// Why a line was not processed.
+#[derive(Debug)]
+pub enum Rejected {
+    /// It is not a story.
+    Malformed(String),
+    /// It is a story over a limit.
+    Refused(String),
+}
+
+/// The lines that were not processed, counted and reported in input
+/// order.
+pub struct Checks {
+    progress: ProgressBar,
+    strict: bool,
+    max_errors: usize,
     /// Lines that are not a story object.
     malformed: usize,
     /// Well-formed stories that were not processed: over a limit, or
     /// refused by the server.
     refused: usize,
-    buffer: Vec<u8>,
 }
 
 /// What a batch run did, for its last line on stderr and its exit code.
@@ -156,23 +193,24 @@ impl Batch {
             written: 0,
             duplicates: 0,
         };
+        let progress = progress_bar(input_bytes);
         let input = Input {
-            input_path: args.input.clone(),
-            reader,
-            progress: progress_bar(input_bytes),
-            strict: args.strict,
-            line: 0,
-            max_errors: args.max_errors,
-            max_body_bytes: args.max_body_bytes,
-            format: args.format,
+            lines: Lines::new(args.input.clone(), reader, progress.clone()),
+            checks: Checks {
+                progress,
+                strict: args.strict,
+                max_errors: args.max_errors,
+                malformed: 0,
+                refused: 0,
+            },
+            rules: ParseRules {
+                format: args.format,
+                max_body_bytes: args.max_body_bytes,
+            },
             threads: args
                 .threads
                 .unwrap_or_else(crate::parallel::available_threads),
             stopped: None,
-            read: 0,
-            malformed: 0,
-            refused: 0,
-            buffer: Vec::new(),
         };
         Ok(Batch { input, output })
     }
@@ -203,14 +241,14 @@ impl Batch {
         self.input.next_item()
     }
 
-    /// See [`Input::refused`].
+    /// See [`Checks::refused`].
     pub fn refused(&mut self, line: usize, reason: String) -> Result<(), CliError> {
-        self.input.refused(line, reason)
+        self.input.checks.refused(line, reason)
     }
 
-    /// See [`Input::line`].
+    /// The number of the last line read.
     pub fn line(&self) -> usize {
-        self.input.line
+        self.input.lines.line
     }
 
     /// Counts a written story that joined a cluster as a duplicate.
@@ -230,13 +268,13 @@ impl Batch {
             path: output.path.clone(),
             source,
         })?;
-        input.progress.finish_and_clear();
+        input.lines.progress.finish_and_clear();
         let counts = BatchCounts {
-            read: input.read,
+            read: input.lines.read,
             written: output.written,
             duplicates: output.duplicates,
-            malformed: input.malformed,
-            refused: input.refused,
+            malformed: input.checks.malformed,
+            refused: input.checks.refused,
         };
         if counts.read == 0 {
             eprintln!("copydesk: the input holds no story");
@@ -245,11 +283,11 @@ impl Batch {
             "copydesk: read {}, written {}, duplicates {}, refused {}, malformed {}",
             counts.read, counts.written, counts.duplicates, counts.refused, counts.malformed
         );
-        if counts.malformed + counts.refused > input.max_errors {
+        if counts.malformed + counts.refused > input.checks.max_errors {
             return Err(CliError::Incomplete {
                 malformed: counts.malformed,
                 refused: counts.refused,
-                max_errors: input.max_errors,
+                max_errors: input.checks.max_errors,
             });
         }
         Ok(())
@@ -268,6 +306,26 @@ impl Output {
         self.written += 1;
         Ok(())
     }
+
+    /// Writes one output line made ahead by [`json_line`] (failing as a
+    /// write of the output would where it could not be made).
+    pub fn write_line(&mut self, line: std::io::Result<Vec<u8>>) -> Result<(), CliError> {
+        let io = |source| CliError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.writer.write_all(&line.map_err(io)?).map_err(io)?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
+/// `value` as one output line, made where it is worked on so that the
+/// ordered writer only copies bytes.
+pub fn json_line<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 impl Input {
@@ -277,21 +335,54 @@ impl Input {
     /// skipped without a word (the real pass reports them). `None` when the
     /// input is stdin, which can be read once only.
     pub fn read_ahead(&self) -> Result<Option<ReadAhead>, CliError> {
-        if self.input_path.as_os_str() == "-" {
+        let path = &self.lines.input_path;
+        if path.as_os_str() == "-" {
             return Ok(None);
         }
-        let file = File::open(&self.input_path).map_err(|source| CliError::Io {
-            path: self.input_path.clone(),
+        let file = File::open(path).map_err(|source| CliError::Io {
+            path: path.clone(),
             source,
         })?;
         Ok(Some(ReadAhead {
-            path: self.input_path.clone(),
-            reader: BufReader::with_capacity(BUFFER_BYTES, file),
-            max_body_bytes: self.max_body_bytes,
-            format: self.format,
+            lines: Lines::new(
+                path.clone(),
+                Box::new(BufReader::with_capacity(BUFFER_BYTES, file)),
+                ProgressBar::hidden(),
+            ),
+            rules: self.rules,
             threads: self.threads,
-            buffer: Vec::new(),
         }))
+    }
+
+    /// What a streaming command works with: the lines as read, how each
+    /// is parsed, the reports of the ones not processed, and the threads.
+    pub fn parts(&mut self) -> (&mut Lines, ParseRules, &mut Checks, NonZeroUsize) {
+        (&mut self.lines, self.rules, &mut self.checks, self.threads)
+    }
+
+    /// Each well-formed story of the input through `work` on every
+    /// thread, and its answer through `sink` in input order, as they come:
+    /// the lines are read on one thread, parsed and worked on across the
+    /// threads, and the bad ones reported in order. A line that stops the
+    /// run (`--strict`) stops it after the answers of the lines before it.
+    pub fn stream<U: Send>(
+        &mut self,
+        work: impl Fn(Item) -> U + Send + Sync,
+        mut sink: impl FnMut(U) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        let (lines, rules, checks, threads) = self.parts();
+        std::thread::scope(|scope| {
+            let answers = in_order(scope, threads, lines, |raw| {
+                raw.map(|raw| (raw.line, raw.parse(rules).map(&work)))
+            });
+            for answer in answers {
+                let (line, answer) = answer?;
+                if let Some(answer) = checks.admit(line, answer)? {
+                    sink(answer)?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Up to `count` next well-formed lines, in order; empty at the end
@@ -304,34 +395,23 @@ impl Input {
             return Err(stop);
         }
         loop {
-            let mut lines = Vec::with_capacity(count);
-            let mut at_end = false;
-            while lines.len() < count {
-                let read = read_line(&mut self.reader, &mut self.buffer, &self.input_path)?;
-                if read == 0 {
-                    at_end = true;
-                    break;
-                }
-                self.line += 1;
-                self.progress.inc(read as u64);
-                if self.buffer.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                self.read += 1;
-                lines.push((self.line, std::mem::take(&mut self.buffer)));
-            }
-            let format = self.format;
-            let parsed = map_in_order(lines, self.threads, |(line, bytes)| {
-                (line, parse(&bytes, format))
-            });
+            let lines = self
+                .lines
+                .by_ref()
+                .take(count)
+                .collect::<Result<Vec<_>, _>>()?;
+            let at_end = lines.len() < count;
+            let rules = self.rules;
+            let parsed = map_in_order(lines, self.threads, |raw| (raw.line, raw.parse(rules)));
             let mut items = Vec::with_capacity(parsed.len());
             for (line, parsed) in parsed {
-                if let Err(stop) = self.check(line, parsed, &mut items) {
-                    if items.is_empty() {
-                        return Err(stop);
+                match self.checks.admit(line, parsed) {
+                    Ok(item) => items.extend(item),
+                    Err(stop) if items.is_empty() => return Err(stop),
+                    Err(stop) => {
+                        self.stopped = Some(stop);
+                        return Ok(items);
                     }
-                    self.stopped = Some(stop);
-                    return Ok(items);
                 }
             }
             // A round of nothing but bad lines is not the end.
@@ -341,54 +421,106 @@ impl Input {
         }
     }
 
-    /// Keeps a parsed line's item, or reports why not (or fails under
-    /// `--strict`).
-    fn check(
-        &mut self,
-        line: usize,
-        parsed: Result<Item, String>,
-        items: &mut Vec<Item>,
-    ) -> Result<(), CliError> {
-        match parsed {
-            Ok(item) if item.story.body.len() > self.max_body_bytes => {
-                let reason = format!(
-                    "text is {} bytes, more than --max-body-bytes {}",
-                    item.story.body.len(),
-                    self.max_body_bytes
-                );
-                self.refused(line, reason)
-            }
-            Ok(item) => {
-                items.push(item);
-                Ok(())
-            }
-            Err(reason) => self.malformed(line, reason),
-        }
-    }
-
     /// The next well-formed line; `None` at the end of the input.
     pub fn next_item(&mut self) -> Result<Option<Item>, CliError> {
-        loop {
-            let read = read_line(&mut self.reader, &mut self.buffer, &self.input_path)?;
-            if read == 0 {
-                return Ok(None);
+        for raw in self.lines.by_ref() {
+            let raw = raw?;
+            let parsed = raw.parse(self.rules);
+            if let Some(item) = self.checks.admit(raw.line, parsed)? {
+                return Ok(Some(item));
             }
+        }
+        Ok(None)
+    }
+}
+
+impl Lines {
+    fn new(input_path: PathBuf, reader: Box<dyn BufRead + Send>, progress: ProgressBar) -> Lines {
+        Lines {
+            input_path,
+            reader,
+            progress,
+            line: 0,
+            read: 0,
+            failed: false,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for Lines {
+    type Item = Result<RawLine, CliError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            self.buffer.clear();
+            let read = match self.reader.read_until(b'\n', &mut self.buffer) {
+                Ok(0) => return None,
+                Ok(read) => read,
+                Err(source) => {
+                    self.failed = true;
+                    return Some(Err(CliError::Io {
+                        path: self.input_path.clone(),
+                        source,
+                    }));
+                }
+            };
             self.line += 1;
             self.progress.inc(read as u64);
             if self.buffer.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             self.read += 1;
-            let mut items = Vec::with_capacity(1);
-            let parsed = parse(&self.buffer, self.format);
-            self.check(self.line, parsed, &mut items)?;
-            if let Some(item) = items.pop() {
-                return Ok(Some(item));
-            }
+            return Some(Ok(RawLine {
+                line: self.line,
+                bytes: std::mem::take(&mut self.buffer),
+            }));
         }
     }
+}
+
+impl RawLine {
+    /// The item on the line, or why it is not processed.
+    pub fn parse(&self, rules: ParseRules) -> Result<Item, Rejected> {
+        rules.parse(&self.bytes)
+    }
+}
+
+impl ParseRules {
+    /// The item on a line, or why it is not processed.
+    fn parse(&self, bytes: &[u8]) -> Result<Item, Rejected> {
+        let item = parse(bytes, self.format).map_err(Rejected::Malformed)?;
+        if item.story.body.len() > self.max_body_bytes {
+            return Err(Rejected::Refused(format!(
+                "text is {} bytes, more than --max-body-bytes {}",
+                item.story.body.len(),
+                self.max_body_bytes
+            )));
+        }
+        Ok(item)
+    }
+}
+
+impl Checks {
+    /// What was made of line `line`, or, when it was rejected, `None`
+    /// once that is reported (or the failure under `--strict`).
+    pub fn admit<T>(
+        &mut self,
+        line: usize,
+        made: Result<T, Rejected>,
+    ) -> Result<Option<T>, CliError> {
+        match made {
+            Ok(made) => Ok(Some(made)),
+            Err(Rejected::Malformed(reason)) => self.malformed(line, reason).map(|()| None),
+            Err(Rejected::Refused(reason)) => self.refused(line, reason).map(|()| None),
+        }
+    }
+
     /// Reports bad line `line`, or fails under `--strict`.
-    pub fn malformed(&mut self, line: usize, reason: String) -> Result<(), CliError> {
+    fn malformed(&mut self, line: usize, reason: String) -> Result<(), CliError> {
         if self.strict {
             return Err(CliError::Malformed { line, reason });
         }
@@ -414,50 +546,45 @@ impl Input {
 /// The input's stories read once ahead of the batch run: see
 /// [`Batch::read_ahead`].
 pub struct ReadAhead {
-    path: PathBuf,
-    reader: BufReader<File>,
-    max_body_bytes: usize,
-    format: InputFormat,
+    lines: Lines,
+    rules: ParseRules,
     threads: NonZeroUsize,
-    buffer: Vec<u8>,
 }
 
 impl ReadAhead {
-    /// `then` applied to each of the next well-formed stories within the
-    /// size limit, from up to `count` lines, in order; empty at the end of
-    /// the input. Lines are read in order; parsing and `then` run across
-    /// the threads.
-    pub fn next_stories<T: Send>(
-        &mut self,
-        count: usize,
-        then: impl Fn(Story) -> T + Sync,
-    ) -> Result<Vec<T>, CliError> {
-        loop {
-            let mut lines = Vec::with_capacity(count);
-            while lines.len() < count {
-                if read_line(&mut self.reader, &mut self.buffer, &self.path)? == 0 {
-                    break;
-                }
-                if !self.buffer.iter().all(u8::is_ascii_whitespace) {
-                    lines.push(std::mem::take(&mut self.buffer));
-                }
-            }
-            let at_end = lines.len() < count;
-            let (format, max_body_bytes) = (self.format, self.max_body_bytes);
-            let done: Vec<T> =
-                map_in_order(lines, self.threads, |line| match parse(&line, format) {
+    /// Threads for the per-story work.
+    pub fn threads(&self) -> NonZeroUsize {
+        self.threads
+    }
+
+    /// `work` on every thread applied to each well-formed story within
+    /// the size limit, and `sink` to its answer in input order, as they
+    /// come (see [`in_order`]).
+    pub fn stream<T: Send>(
+        self,
+        work: impl Fn(Story) -> T + Send + Sync,
+        mut sink: impl FnMut(T),
+    ) -> Result<(), CliError> {
+        let ReadAhead {
+            lines,
+            rules,
+            threads,
+        } = self;
+        std::thread::scope(|scope| {
+            let answers = in_order(scope, threads, lines, |raw| {
+                raw.map(|raw| match raw.parse(rules) {
                     Ok(item) if item.ninjs.as_ref().is_some_and(|n| n.canceled) => None,
-                    Ok(item) if item.story.body.len() <= max_body_bytes => Some(then(item.story)),
-                    _ => None,
+                    Ok(item) => Some(work(item.story)),
+                    Err(_) => None,
                 })
-                .into_iter()
-                .flatten()
-                .collect();
-            // A round of nothing but lines left out is not the end.
-            if !done.is_empty() || at_end {
-                return Ok(done);
+            });
+            for answer in answers {
+                if let Some(answer) = answer? {
+                    sink(answer);
+                }
             }
-        }
+            Ok(())
+        })
     }
 }
 
@@ -545,22 +672,6 @@ fn parse_line(bytes: &[u8]) -> Result<Item, String> {
         budget,
         ninjs: None,
     })
-}
-
-/// Reads the next line of `reader` (from `path`) into `buffer`, replacing
-/// what it held; the bytes read, 0 at the end of the input.
-fn read_line(
-    reader: &mut impl BufRead,
-    buffer: &mut Vec<u8>,
-    path: &Path,
-) -> Result<usize, CliError> {
-    buffer.clear();
-    reader
-        .read_until(b'\n', buffer)
-        .map_err(|source| CliError::Io {
-            path: path.to_owned(),
-            source,
-        })
 }
 
 #[cfg(test)]
