@@ -652,7 +652,7 @@ fn append_to_log(
                 &[(&LOCK_CLASS, Type::INT4), (&LOG_LOCK, Type::INT4)],
             ),
             txn.query_typed_one(
-                "SELECT count(*) FROM copydesk_changes WHERE seq > $1",
+                "SELECT coalesce(max(seq), 0) > $1 FROM copydesk_changes",
                 &[(&applied, Type::INT8)],
             ),
             txn.query_typed_opt(
@@ -670,10 +670,10 @@ fn append_to_log(
             ),
         ))
         .map_err(failed("append to the change log"))?;
-    let between: i64 = between.get(0);
+    let between: bool = between.get(0);
     Ok(appended.map(|row| Logged {
         seq: row.get(0),
-        follows_applied: between == 0,
+        follows_applied: !between,
     }))
 }
 
