@@ -86,12 +86,13 @@ stream_all() {
 # that no two replicas are sent the same text at the same moment.
 unary_all() {
     local n=${#addresses[@]} i=0 start end
-    local each=$((unary_calls / n)) concurrency=$((8 / n))
-    [ "$concurrency" -ge 1 ] || concurrency=1
+    local each=$((unary_calls / n)) concurrency
     split -n "l/$n" -d "$work/corpus.jsonl" "$work/uslice-"
     start=$(date +%s.%N)
     local clients=()
     for address in "${addresses[@]}"; do
+        # 8 in flight in all: 3, 3 and 2 for three replicas.
+        concurrency=$((8 / n + (i < 8 % n ? 1 : 0)))
         LOAD_ID_PREFIX="r$1-$i-" "$client" unary "$address" "$work/uslice-0$i" "$concurrency" "$each" > "$work/unary-$i" &
         clients+=("$!")
         i=$((i + 1))

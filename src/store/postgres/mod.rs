@@ -20,9 +20,10 @@
 //! 2. follow the log, so the index holds every version committed under
 //!    those keys;
 //! 3. decide and write the story, its version and the clusters changed;
-//! 4. take the log lock, check that no unit committed since step 2 wrote
-//!    the same stories or clusters (two stories joining one cluster
-//!    through different keys), append the log row, commit, then answer.
+//! 4. in one round trip: take the log lock, check that no unit committed
+//!    since step 2 wrote the same stories or clusters (two stories joining
+//!    one cluster through different keys), append the log row and commit;
+//!    then answer.
 //!
 //! A conflict at step 4, a serialization failure or a deadlock (40001,
 //! 40P01) rolls back, puts the database's state of what the unit touched
@@ -32,7 +33,8 @@
 //! their sequence numbers in commit order and a replica that has read row
 //! `n` has seen every row before it. Version keys are what serialize
 //! ingests of one story; the log lock serializes only the last
-//! statements and the commit.
+//! statements and the commit, which the server runs without waiting on
+//! this process between them.
 
 mod follow;
 mod records;
@@ -49,7 +51,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
-use tokio_postgres::{IsolationLevel, NoTls, Transaction};
+use tokio_postgres::{Client, NoTls};
 
 use super::engine;
 use super::versions::VersionRecord;
@@ -368,7 +370,7 @@ impl Inner {
         &self,
         ids: &[String],
         keys: impl Fn(&Index) -> Vec<u64>,
-        mut work: impl FnMut(&mut Index, &mut PgRecords<'_, Transaction<'_>>) -> Result<T, StoreError>,
+        mut work: impl FnMut(&mut Index, &mut PgRecords<'_, Client>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut follower = self.lock();
         for attempt in 1..=MAX_ATTEMPTS {
@@ -400,26 +402,20 @@ impl Inner {
         follower: &mut Follower,
         ids: &[String],
         keys: &impl Fn(&Index) -> Vec<u64>,
-        work: &mut impl FnMut(&mut Index, &mut PgRecords<'_, Transaction<'_>>) -> Result<T, StoreError>,
+        work: &mut impl FnMut(&mut Index, &mut PgRecords<'_, Client>) -> Result<T, StoreError>,
     ) -> Result<Tried<T>, StoreError> {
         let handle = &self.handle;
-        let mut client = self.connection()?;
+        let client = self.connection()?;
         // READ COMMITTED: each statement sees what was committed before it
         // began, so the log read after the key locks are granted sees the
         // rows of the writer that held them. Under REPEATABLE READ the
         // snapshot would be taken at the first statement, the lock wait,
         // and miss that writer's story: two versions would both start a
         // cluster.
-        let txn = handle
-            .block_on(
-                (**client)
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::ReadCommitted)
-                    .start(),
-            )
-            .map_err(failed("begin"))?;
+        let mut open = OpenTransaction::begin(handle, &client)?;
+        let txn: &Client = &client;
         let mut locked = keys(&follower.index);
-        if lock_keys(handle, &txn, &locked, follower.applied)? {
+        if lock_keys(handle, txn, &locked, follower.applied)? {
             self.catch_up(follower)?;
         }
         // What the index learned meanwhile (furniture, common words) can
@@ -429,12 +425,12 @@ impl Inner {
             .filter(|k| locked.binary_search(k).is_err())
             .collect();
         if !extra.is_empty() {
-            if lock_keys(handle, &txn, &extra, follower.applied)? {
+            if lock_keys(handle, txn, &extra, follower.applied)? {
                 self.catch_up(follower)?;
             }
             locked.extend(extra);
         }
-        let mut records = PgRecords::new(&txn, handle, self.options.keep_evicted);
+        let mut records = PgRecords::new(txn, handle, self.options.keep_evicted);
         let answer = work(&mut follower.index, &mut records).and_then(|answer| {
             match records.take_failure() {
                 Some(err) => Err(err),
@@ -455,18 +451,14 @@ impl Inner {
         drop(records);
         let committed = answer.and_then(|answer| {
             if touched.is_empty() {
-                handle.block_on(txn.commit()).map_err(failed("commit"))?;
+                open.commit()?;
                 return Ok(Some((answer, None)));
             }
-            write_clusters(handle, &txn, &changes, &touched)?;
-            match append_to_log(handle, &txn, follower.applied, &touched)? {
-                None => Ok(None),
-                Some(logged) => {
-                    handle.block_on(txn.commit()).map_err(failed("commit"))?;
-                    Ok(Some((answer, Some(logged))))
-                }
-            }
+            write_clusters(handle, txn, &changes, &touched)?;
+            Ok(append_and_commit(&mut open, follower.applied, &touched)?
+                .map(|logged| (answer, Some(logged))))
         });
+        drop(open);
         touched.stories.extend(ids.iter().cloned());
         match committed {
             Ok(Some((answer, logged))) => {
@@ -544,7 +536,7 @@ impl Inner {
 /// are granted.
 fn lock_keys(
     handle: &Handle,
-    txn: &Transaction<'_>,
+    txn: &Client,
     keys: &[u64],
     applied: i64,
 ) -> Result<bool, StoreError> {
@@ -565,7 +557,7 @@ fn lock_keys(
 /// in one round trip.
 fn write_clusters(
     handle: &Handle,
-    txn: &Transaction<'_>,
+    txn: &Client,
     changes: &ClusterChanges,
     touched: &Touched,
 ) -> Result<(), StoreError> {
@@ -632,49 +624,98 @@ struct Logged {
     follows_applied: bool,
 }
 
-/// Takes the log lock, and appends the unit's row unless a unit that
-/// committed after `applied` wrote the same stories or clusters
-/// (`None`: a conflict). One round trip: the three statements run in
-/// order, the two after the lock each with a snapshot taken once it is
-/// held.
-fn append_to_log(
-    handle: &Handle,
-    txn: &Transaction<'_>,
+/// Takes the log lock, appends the unit's row unless a unit that
+/// committed after `applied` wrote the same stories or clusters (`None`: a
+/// conflict, rolled back), and commits: one round trip, so the log lock is
+/// held for the server's own work only, never for a trip back to this
+/// process and its scheduling. Held across that trip, it serialized every
+/// replica's commits behind the slowest-scheduled one.
+///
+/// The statements run in order, each after the lock with a snapshot taken
+/// once it is held. A conflict raises in `copydesk_append_change` (see
+/// `schema.rs`), which turns the COMMIT after it into a rollback.
+fn append_and_commit(
+    open: &mut OpenTransaction<'_>,
     applied: i64,
     touched: &Touched,
 ) -> Result<Option<Logged>, StoreError> {
     let stories: Vec<&str> = touched.stories.iter().map(String::as_str).collect();
     let clusters: Vec<i64> = touched.clusters.iter().map(|&c| c as i64).collect();
-    let (_, between, appended) = handle
-        .block_on(futures::future::try_join3(
-            txn.query_typed(
-                "SELECT pg_advisory_xact_lock($1, $2)",
-                &[(&LOCK_CLASS, Type::INT4), (&LOG_LOCK, Type::INT4)],
-            ),
-            txn.query_typed_one(
-                "SELECT coalesce(max(seq), 0) > $1 FROM copydesk_changes",
-                &[(&applied, Type::INT8)],
-            ),
-            txn.query_typed_opt(
-                "INSERT INTO copydesk_changes (seq, at, stories, clusters, aliases) \
-                 SELECT nextval('copydesk_change_seq'), clock_timestamp(), $2, $3, $4 \
-                 WHERE NOT EXISTS (SELECT 1 FROM copydesk_changes WHERE seq > $1 \
-                     AND (stories && $2::text[] OR clusters && $3::bigint[])) \
-                 RETURNING seq",
-                &[
-                    (&applied, Type::INT8),
-                    (&stories, Type::TEXT_ARRAY),
-                    (&clusters, Type::INT8_ARRAY),
-                    (&touched.aliases, Type::BOOL),
-                ],
-            ),
-        ))
-        .map_err(failed("append to the change log"))?;
-    let between: bool = between.get(0);
-    Ok(appended.map(|row| Logged {
-        seq: row.get(0),
-        follows_applied: !between,
-    }))
+    let txn = open.client;
+    let sent = open.handle.block_on(futures::future::try_join4(
+        txn.query_typed(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[(&LOCK_CLASS, Type::INT4), (&LOG_LOCK, Type::INT4)],
+        ),
+        txn.query_typed_one(
+            "SELECT coalesce(max(seq), 0) > $1 FROM copydesk_changes",
+            &[(&applied, Type::INT8)],
+        ),
+        txn.query_typed_one(
+            "SELECT copydesk_append_change($1, $2, $3, $4)",
+            &[
+                (&applied, Type::INT8),
+                (&stories, Type::TEXT_ARRAY),
+                (&clusters, Type::INT8_ARRAY),
+                (&touched.aliases, Type::BOOL),
+            ],
+        ),
+        txn.batch_execute("COMMIT"),
+    ));
+    // Committed, or rolled back by the server: either way nothing is open.
+    open.ended();
+    match sent {
+        Ok((_, between, appended, ())) => Ok(Some(Logged {
+            seq: appended.get(0),
+            follows_applied: !between.get::<_, bool>(0),
+        })),
+        Err(err) if err.code().map(SqlState::code) == Some(schema::CONFLICT_SQLSTATE) => Ok(None),
+        Err(err) => Err(failed("append to the change log and commit")(err)),
+    }
+}
+
+/// A transaction begun by hand on a pooled connection, so that its COMMIT
+/// can share a round trip with its last statements; rolled back if it is
+/// dropped before it ends, so the connection goes back to the pool clean.
+struct OpenTransaction<'a> {
+    client: &'a Client,
+    handle: &'a Handle,
+    open: bool,
+}
+
+impl<'a> OpenTransaction<'a> {
+    /// READ COMMITTED: see `try_unit`.
+    fn begin(handle: &'a Handle, client: &'a Client) -> Result<OpenTransaction<'a>, StoreError> {
+        handle
+            .block_on(client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"))
+            .map_err(failed("begin"))?;
+        Ok(OpenTransaction {
+            client,
+            handle,
+            open: true,
+        })
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        let result = self.handle.block_on(self.client.batch_execute("COMMIT"));
+        self.ended();
+        result.map_err(failed("commit"))
+    }
+
+    /// The server has ended the transaction (or the connection is gone).
+    fn ended(&mut self) {
+        self.open = false;
+    }
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // A broken connection is not recycled by the pool; a live one
+            // must not keep a transaction open.
+            let _ = self.handle.block_on(self.client.batch_execute("ROLLBACK"));
+        }
+    }
 }
 
 #[async_trait]

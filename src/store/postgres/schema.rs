@@ -15,7 +15,7 @@ use crate::store::{OpenError, StoreError};
 
 /// Version of the tables' layout. A database written with another version
 /// is refused at startup, never misread.
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 
 /// Version 1, from nothing.
 const CREATE: &str = "
@@ -59,6 +59,36 @@ CREATE SEQUENCE IF NOT EXISTS copydesk_cluster_ids;
 CREATE SEQUENCE IF NOT EXISTS copydesk_ingest_order;
 INSERT INTO copydesk_meta (key, value) VALUES ('pruned_through', 0) ON CONFLICT DO NOTHING;
 ";
+
+/// Version 2, from version 1: the change log's append as a function, so
+/// that a conflict is an error and the commit can go in the same round
+/// trip as the append (a conflict turns that COMMIT into a rollback). A
+/// volatile function takes a fresh snapshot for each statement, so under
+/// READ COMMITTED the check sees every unit committed before the log lock
+/// (taken by the statement before) was granted.
+const APPEND_FUNCTION: &str = "
+CREATE OR REPLACE FUNCTION copydesk_append_change(
+    after bigint, wrote_stories text[], wrote_clusters bigint[], wrote_aliases boolean
+) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    appended bigint;
+BEGIN
+    IF EXISTS (SELECT 1 FROM copydesk_changes WHERE seq > after
+               AND (stories && wrote_stories OR clusters && wrote_clusters)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'CDK01',
+            MESSAGE = 'another unit of work committed to the same stories or clusters';
+    END IF;
+    INSERT INTO copydesk_changes (seq, at, stories, clusters, aliases)
+        VALUES (nextval('copydesk_change_seq'), clock_timestamp(),
+                wrote_stories, wrote_clusters, wrote_aliases)
+        RETURNING seq INTO appended;
+    RETURN appended;
+END
+$fn$;
+";
+
+/// The SQLSTATE `copydesk_append_change` raises on a conflict.
+pub(super) const CONFLICT_SQLSTATE: &str = "CDK01";
 
 /// Makes the tables on an empty database, checks the version on one that
 /// has them. Several replicas starting at once take turns.
@@ -111,6 +141,20 @@ async fn migrate_locked(client: &mut Client, target: &str) -> Result<(), OpenErr
     };
     match found {
         Some(PG_SCHEMA_VERSION) => {}
+        Some(1) => {
+            txn.batch_execute(APPEND_FUNCTION).await.map_err(failed)?;
+            txn.execute(
+                "UPDATE copydesk_meta SET value = $1 WHERE key = 'schema_version'",
+                &[&PG_SCHEMA_VERSION],
+            )
+            .await
+            .map_err(failed)?;
+            tracing::info!(
+                from = 1,
+                to = PG_SCHEMA_VERSION,
+                "upgraded the copydesk tables"
+            );
+        }
         Some(other) => {
             return Err(OpenError::Schema {
                 found: u32::try_from(other).unwrap_or(u32::MAX),
@@ -119,6 +163,7 @@ async fn migrate_locked(client: &mut Client, target: &str) -> Result<(), OpenErr
         }
         None => {
             txn.batch_execute(CREATE).await.map_err(failed)?;
+            txn.batch_execute(APPEND_FUNCTION).await.map_err(failed)?;
             txn.execute(
                 "INSERT INTO copydesk_meta (key, value) VALUES ('schema_version', $1)",
                 &[&PG_SCHEMA_VERSION],
