@@ -143,12 +143,7 @@ async fn migrate_locked(client: &mut Client, target: &str) -> Result<(), OpenErr
         Some(PG_SCHEMA_VERSION) => {}
         Some(1) => {
             txn.batch_execute(APPEND_FUNCTION).await.map_err(failed)?;
-            txn.execute(
-                "UPDATE copydesk_meta SET value = $1 WHERE key = 'schema_version'",
-                &[&PG_SCHEMA_VERSION],
-            )
-            .await
-            .map_err(failed)?;
+            record_version(&txn).await.map_err(failed)?;
             tracing::info!(
                 from = 1,
                 to = PG_SCHEMA_VERSION,
@@ -164,16 +159,23 @@ async fn migrate_locked(client: &mut Client, target: &str) -> Result<(), OpenErr
         None => {
             txn.batch_execute(CREATE).await.map_err(failed)?;
             txn.batch_execute(APPEND_FUNCTION).await.map_err(failed)?;
-            txn.execute(
-                "INSERT INTO copydesk_meta (key, value) VALUES ('schema_version', $1)",
-                &[&PG_SCHEMA_VERSION],
-            )
-            .await
-            .map_err(failed)?;
+            record_version(&txn).await.map_err(failed)?;
             tracing::info!(version = PG_SCHEMA_VERSION, "made the copydesk tables");
         }
     }
     txn.commit().await.map_err(failed)
+}
+
+/// Records this copydesk's schema version, made or upgraded to.
+async fn record_version(
+    txn: &tokio_postgres::Transaction<'_>,
+) -> Result<u64, tokio_postgres::Error> {
+    txn.execute(
+        "INSERT INTO copydesk_meta (key, value) VALUES ('schema_version', $1) \
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        &[&PG_SCHEMA_VERSION],
+    )
+    .await
 }
 
 /// A database error while doing `context`, for the caller.
