@@ -662,8 +662,16 @@ fn append_and_commit(
         ),
         txn.batch_execute("COMMIT"),
     ));
-    // Committed, or rolled back by the server: either way nothing is open.
-    open.ended();
+    // The server answered every statement or reported an error from one,
+    // so all four were sent, and the COMMIT committed or (after an error)
+    // rolled back: nothing is open. An error of another kind may have come
+    // before the COMMIT was sent: the guard rolls back.
+    if sent
+        .as_ref()
+        .map_or_else(|err| err.as_db_error().is_some(), |_| true)
+    {
+        open.ended();
+    }
     match sent {
         Ok((_, between, appended, ())) => Ok(Some(Logged {
             seq: appended.get(0),
