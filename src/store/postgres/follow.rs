@@ -13,7 +13,7 @@ use tokio_postgres::{GenericClient, IsolationLevel};
 
 use super::records::Param;
 use super::schema::failed;
-use super::{Follower, Inner};
+use super::{Follower, Inner, Touched};
 use crate::dedup::{ClusterId, ClusterRecord, Index, IndexCounters};
 use crate::parallel::{available_threads, map_in_order};
 use crate::store::StoreError;
@@ -53,42 +53,15 @@ impl Inner {
                     &after,
                 ),
             )?;
-            let named = Named::of(&rows);
-            let wanted: Vec<&str> = named.stories.iter().map(String::as_str).collect();
-            let ids: Vec<i64> = named.clusters.iter().map(|&c| c as i64).collect();
-            let wanted: [Param<'_>; 1] = [(&wanted, Type::TEXT_ARRAY)];
-            let ids: [Param<'_>; 1] = [(&ids, Type::INT8_ARRAY)];
-            let (story_rows, cluster_rows, alias_rows, _) = futures::try_join!(
-                client.query_typed(
-                    "SELECT id, record FROM copydesk_stories WHERE id = ANY($1) AND NOT evicted",
-                    &wanted,
-                ),
-                client.query_typed(
-                    "SELECT id, record FROM copydesk_clusters WHERE id = ANY($1)",
-                    &ids,
-                ),
-                async {
-                    if named.aliases {
-                        client
-                            .query_typed("SELECT cluster, into_cluster FROM copydesk_aliases", &[])
-                            .await
-                    } else {
-                        Ok(Vec::new())
-                    }
-                },
-                client.batch_execute("COMMIT"),
+            let named = Touched::of_log_rows(&rows);
+            let (current, _) = futures::try_join!(
+                read_current(&**client, &named),
+                client.batch_execute("COMMIT")
             )?;
             let last = rows.last().map(|row| row.get::<_, i64>(0));
-            Ok::<_, tokio_postgres::Error>((
-                pruned.get::<_, i64>(0),
-                last,
-                named,
-                story_rows,
-                cluster_rows,
-                alias_rows,
-            ))
+            Ok::<_, tokio_postgres::Error>((pruned.get::<_, i64>(0), last, named, current))
         });
-        let (pruned, last, named, story_rows, cluster_rows, alias_rows) = match read {
+        let (pruned, last, named, current) = match read {
             Ok(read) => read,
             Err(err) => {
                 // The connection goes back to the pool: end what was begun
@@ -104,22 +77,7 @@ impl Inner {
             drop(client);
             return self.rebuild(follower);
         }
-        let Named {
-            stories,
-            clusters,
-            aliases,
-        } = named;
-        let live = decode_stories(&story_rows)?;
-        let found = decode_clusters(&cluster_rows)?;
-        let aliases = aliases.then(|| decode_aliases(&alias_rows));
-        put_in(
-            &mut follower.index,
-            &stories,
-            live,
-            &clusters,
-            found,
-            aliases,
-        );
+        put_in(&mut follower.index, &named, current)?;
         let applied = last.max(follower.own.last().copied().unwrap_or(last));
         follower.applied = applied;
         follower.own.retain(|&seq| seq > applied);
@@ -164,7 +122,7 @@ impl Inner {
             )?);
         }
         drop(story_rows);
-        let clusters = read_clusters(handle, &txn, None)?;
+        let clusters = read_all_clusters(handle, &txn)?;
         let aliases = read_aliases(handle, &txn)?;
         let stories = map_in_order(records, available_threads(), StoryRecord::into_indexed);
         // The counters come from the database's sequences at each ingest.
@@ -201,49 +159,24 @@ pub(super) async fn news_since(
     Ok(row.get(0))
 }
 
-/// Puts `stories`, `clusters` (and, when `aliases`, every alias) into
-/// `index` as the database holds them.
+/// Puts what `touched` names into `index` as the database holds it.
 pub(super) fn put_current(
     handle: &Handle,
     db: &impl GenericClient,
     index: &mut Index,
-    stories: &BTreeSet<String>,
-    clusters: &BTreeSet<ClusterId>,
-    aliases: bool,
+    touched: &Touched,
 ) -> Result<(), StoreError> {
-    let wanted: Vec<&str> = stories.iter().map(String::as_str).collect();
-    let rows = handle
-        .block_on(db.query_typed(
-            "SELECT id, record FROM copydesk_stories WHERE id = ANY($1) AND NOT evicted",
-            &[(&wanted, Type::TEXT_ARRAY)],
-        ))
-        .map_err(failed("read stories"))?;
-    let live = decode_stories(&rows)?;
-    let found = read_clusters(handle, db, Some(clusters))?;
-    let aliases = if aliases {
-        Some(read_aliases(handle, db)?)
-    } else {
-        None
-    };
-    put_in(index, stories, live, clusters, found, aliases);
-    Ok(())
+    let current = handle
+        .block_on(read_current(db, touched))
+        .map_err(failed("read stories and clusters"))?;
+    put_in(index, touched, current)
 }
 
-/// What a run of change-log rows (seq, stories, clusters, aliases) names.
-struct Named {
-    stories: BTreeSet<String>,
-    clusters: BTreeSet<ClusterId>,
-    /// Some row changed cluster aliases: read them all.
-    aliases: bool,
-}
-
-impl Named {
-    fn of(rows: &[tokio_postgres::Row]) -> Named {
-        let mut named = Named {
-            stories: BTreeSet::new(),
-            clusters: BTreeSet::new(),
-            aliases: false,
-        };
+impl Touched {
+    /// What a run of change-log rows (seq, stories, clusters, aliases)
+    /// names.
+    fn of_log_rows(rows: &[tokio_postgres::Row]) -> Touched {
+        let mut named = Touched::default();
         for row in rows {
             named.stories.extend(row.get::<_, Vec<String>>(1));
             named.clusters.extend(
@@ -255,6 +188,46 @@ impl Named {
         }
         named
     }
+}
+
+/// The rows of what `named` names, as read: its live stories, its
+/// clusters, and every alias when it changed aliases.
+struct Current {
+    stories: Vec<tokio_postgres::Row>,
+    clusters: Vec<tokio_postgres::Row>,
+    aliases: Option<Vec<tokio_postgres::Row>>,
+}
+
+/// Reads what `named` names in one round trip, each by primary key.
+async fn read_current(
+    db: &impl GenericClient,
+    named: &Touched,
+) -> Result<Current, tokio_postgres::Error> {
+    let stories: Vec<&str> = named.stories.iter().map(String::as_str).collect();
+    let clusters: Vec<i64> = named.clusters.iter().map(|&c| c as i64).collect();
+    let stories: [Param<'_>; 1] = [(&stories, Type::TEXT_ARRAY)];
+    let clusters: [Param<'_>; 1] = [(&clusters, Type::INT8_ARRAY)];
+    let (stories, clusters, aliases) = futures::try_join!(
+        db.query_typed(
+            "SELECT id, record FROM copydesk_stories WHERE id = ANY($1) AND NOT evicted",
+            &stories,
+        ),
+        db.query_typed(
+            "SELECT id, record FROM copydesk_clusters WHERE id = ANY($1)",
+            &clusters,
+        ),
+        async {
+            match named.aliases {
+                true => db.query_typed(ALL_ALIASES, &[]).await.map(Some),
+                false => Ok(None),
+            }
+        },
+    )?;
+    Ok(Current {
+        stories,
+        clusters,
+        aliases,
+    })
 }
 
 /// The live story records of `rows` (id, record); a damaged one is left
@@ -293,19 +266,14 @@ fn decode_aliases(rows: &[tokio_postgres::Row]) -> Vec<(ClusterId, ClusterId)> {
         .collect()
 }
 
-/// Puts the named stories and clusters in as read: stories first, so that
-/// the clusters find their members; one not read (gone, evicted) is taken
+/// Puts what `named` names in as read: stories first, so that the
+/// clusters find their members; one not read (gone, evicted) is taken
 /// out.
-fn put_in(
-    index: &mut Index,
-    stories: &BTreeSet<String>,
-    live: Vec<StoryRecord>,
-    clusters: &BTreeSet<ClusterId>,
-    found: Vec<ClusterRecord>,
-    aliases: Option<Vec<(ClusterId, ClusterId)>>,
-) {
+fn put_in(index: &mut Index, named: &Touched, current: Current) -> Result<(), StoreError> {
+    let live = decode_stories(&current.stories)?;
+    let found = decode_clusters(&current.clusters)?;
     let present: BTreeSet<String> = live.iter().map(|r| r.story.id.clone()).collect();
-    for id in stories.difference(&present) {
+    for id in named.stories.difference(&present) {
         index.forget_story(id);
     }
     let fingerprinted = map_in_order(live, available_threads(), StoryRecord::into_indexed);
@@ -313,40 +281,30 @@ fn put_in(
         index.put_placed(meta, fingerprint, placement);
     }
     let read: BTreeSet<ClusterId> = found.iter().map(|r| r.id).collect();
-    for &id in clusters.difference(&read) {
+    for &id in named.clusters.difference(&read) {
         index.forget_cluster(id);
     }
     for record in found {
         index.put_cluster(record);
     }
-    if let Some(aliases) = aliases {
-        index.put_aliases(aliases);
+    if let Some(aliases) = &current.aliases {
+        index.put_aliases(decode_aliases(aliases));
     }
+    Ok(())
 }
 
-/// The clusters `ids` (every cluster when `None`).
-fn read_clusters(
+/// Every alias: the index takes them whole (`Index::put_aliases`).
+const ALL_ALIASES: &str = "SELECT cluster, into_cluster FROM copydesk_aliases";
+
+/// Every cluster.
+fn read_all_clusters(
     handle: &Handle,
     db: &impl GenericClient,
-    ids: Option<&BTreeSet<ClusterId>>,
 ) -> Result<Vec<ClusterRecord>, StoreError> {
-    let rows = match ids {
-        Some(ids) => {
-            let ids: Vec<i64> = ids.iter().map(|&c| c as i64).collect();
-            handle.block_on(db.query_typed(
-                "SELECT id, record FROM copydesk_clusters WHERE id = ANY($1)",
-                &[(&ids, Type::INT8_ARRAY)],
-            ))
-        }
-        None => handle.block_on(db.query("SELECT id, record FROM copydesk_clusters", &[])),
-    }
-    .map_err(failed("read clusters"))?;
-    rows.iter()
-        .map(|row| {
-            let id: i64 = row.get(0);
-            decode(row.get(1), format_args!("cluster {id}"))
-        })
-        .collect()
+    let rows = handle
+        .block_on(db.query("SELECT id, record FROM copydesk_clusters", &[]))
+        .map_err(failed("read clusters"))?;
+    decode_clusters(&rows)
 }
 
 /// Every folded cluster id with the cluster it lives on in.
@@ -354,15 +312,8 @@ fn read_aliases(
     handle: &Handle,
     db: &impl GenericClient,
 ) -> Result<Vec<(ClusterId, ClusterId)>, StoreError> {
-    Ok(handle
-        .block_on(db.query("SELECT cluster, into_cluster FROM copydesk_aliases", &[]))
-        .map_err(failed("read cluster aliases"))?
-        .iter()
-        .map(|row| {
-            (
-                row.get::<_, i64>(0) as ClusterId,
-                row.get::<_, i64>(1) as ClusterId,
-            )
-        })
-        .collect())
+    let rows = handle
+        .block_on(db.query(ALL_ALIASES, &[]))
+        .map_err(failed("read cluster aliases"))?;
+    Ok(decode_aliases(&rows))
 }

@@ -498,14 +498,7 @@ impl Inner {
     /// even that fails.
     fn put_back(&self, follower: &mut Follower, touched: &Touched) {
         let result = self.connection().and_then(|client| {
-            follow::put_current(
-                &self.handle,
-                &**client,
-                &mut follower.index,
-                &touched.stories,
-                &touched.clusters,
-                touched.aliases,
-            )
+            follow::put_current(&self.handle, &**client, &mut follower.index, touched)
         });
         if let Err(err) = result {
             tracing::warn!(cause = %chain(&err), "could not put back what a failed write touched: the index is rebuilt before the next use");
