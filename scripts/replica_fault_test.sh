@@ -15,6 +15,9 @@
 # (Debian) run as root; PG_CLUSTER names it (default: the first listed).
 #
 #   bash scripts/replica_fault_test.sh [STORIES_PER_SLICE]
+#
+# KEEP_WORK=1 keeps the replicas' logs; a failed stream prints the tail of
+# its replica's log either way.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +44,7 @@ cleanup() {
     # Never leave the machine's database server down.
     if [ -n "$pg_stopped" ]; then pg_ctlcluster $cluster start || true; fi
     psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-    rm -rf "$work"
+    if [ -n "${KEEP_WORK:-}" ]; then echo "replica-fault-test: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -100,8 +103,8 @@ pg_ctlcluster $cluster start
 pg_stopped=""
 echo "replica-fault-test: PostgreSQL started again"
 
-wait "$stream_a" || fail "the stream into a failed: $(tail -3 "$work/client.log")"
-wait "$stream_b" || fail "the stream into b failed: $(tail -3 "$work/client.log")"
+wait "$stream_a" || { tail -5 "$work/a.log"; fail "the stream into a failed: $(tail -3 "$work/client.log")"; }
+wait "$stream_b" || { tail -5 "$work/b.log"; fail "the stream into b failed: $(tail -3 "$work/client.log")"; }
 acked_b=$(wc -l < "$work/acks2")
 echo "replica-fault-test: b acknowledged $acked_b of $stories through the outage"
 

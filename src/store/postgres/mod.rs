@@ -635,44 +635,66 @@ fn append_and_commit(
     let stories: Vec<&str> = touched.stories.iter().map(String::as_str).collect();
     let clusters: Vec<i64> = touched.clusters.iter().map(|&c| c as i64).collect();
     let txn = open.client;
-    let sent = open.handle.block_on(futures::future::try_join4(
-        txn.query_typed(
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[(&LOCK_CLASS, Type::INT4), (&LOG_LOCK, Type::INT4)],
-        ),
-        txn.query_typed_one(
-            "SELECT coalesce(max(seq), 0) > $1 FROM copydesk_changes",
-            &[(&applied, Type::INT8)],
-        ),
-        txn.query_typed_one(
-            "SELECT copydesk_append_change($1, $2, $3, $4)",
-            &[
-                (&applied, Type::INT8),
-                (&stories, Type::TEXT_ARRAY),
-                (&clusters, Type::INT8_ARRAY),
-                (&touched.aliases, Type::BOOL),
-            ],
-        ),
+    let since: [Param<'_>; 1] = [(&applied, Type::INT8)];
+    let unit: [Param<'_>; 4] = [
+        (&applied, Type::INT8),
+        (&stories, Type::TEXT_ARRAY),
+        (&clusters, Type::INT8_ARRAY),
+        (&touched.aliases, Type::BOOL),
+    ];
+    let (appended, committed) = open.handle.block_on(through_commit(
+        async {
+            futures::try_join!(
+                txn.query_typed(
+                    "SELECT pg_advisory_xact_lock($1, $2)",
+                    &[(&LOCK_CLASS, Type::INT4), (&LOG_LOCK, Type::INT4)],
+                ),
+                txn.query_typed_one(
+                    "SELECT coalesce(max(seq), 0) > $1 FROM copydesk_changes",
+                    &since,
+                ),
+                txn.query_typed_one("SELECT copydesk_append_change($1, $2, $3, $4)", &unit),
+            )
+        },
         txn.batch_execute("COMMIT"),
     ));
-    // The server answered every statement or reported an error from one,
-    // so all four were sent, and the COMMIT committed or (after an error)
-    // rolled back: nothing is open. An error of another kind may have come
-    // before the COMMIT was sent: the guard rolls back.
-    if sent
+    // The COMMIT was answered (or refused by the server): the transaction
+    // is over, committed or, after an error before it, rolled back. Any
+    // other failure means the connection itself failed: the guard tries a
+    // rollback, and a broken connection is not recycled by the pool.
+    if committed
         .as_ref()
-        .map_or_else(|err| err.as_db_error().is_some(), |_| true)
+        .map_or_else(|err| err.as_db_error().is_some(), |()| true)
     {
         open.ended();
     }
-    match sent {
-        Ok((_, between, appended, ())) => Ok(Some(Logged {
+    match (appended, committed) {
+        (Ok((_, between, appended)), Ok(())) => Ok(Some(Logged {
             seq: appended.get(0),
             follows_applied: !between.get::<_, bool>(0),
         })),
-        Err(err) if err.code().map(SqlState::code) == Some(schema::CONFLICT_SQLSTATE) => Ok(None),
-        Err(err) => Err(failed("append to the change log and commit")(err)),
+        (Err(err), _) if err.code().map(SqlState::code) == Some(schema::CONFLICT_SQLSTATE) => {
+            Ok(None)
+        }
+        (Err(err), _) | (Ok(_), Err(err)) => {
+            Err(failed("append to the change log and commit")(err))
+        }
     }
+}
+
+/// Drives `statements` and the `commit` after them to their answers,
+/// both, whatever the first gives. Each statement is sent when its future
+/// is first polled; `try_join` stops polling at the first error, so when a
+/// statement's error was already in by its first poll (the thread was
+/// descheduled between sending it and polling for the answer, seen under
+/// load) the COMMIT behind it was never sent, and the connection went
+/// back to the pool inside an aborted transaction: every later unit on it
+/// failed to begin. `join` polls both on the first poll, in order.
+async fn through_commit<T, E>(
+    statements: impl Future<Output = Result<T, E>>,
+    commit: impl Future<Output = Result<(), E>>,
+) -> (Result<T, E>, Result<(), E>) {
+    futures::join!(statements, commit)
 }
 
 /// A transaction begun by hand on a pooled connection, so that its COMMIT
@@ -686,15 +708,19 @@ struct OpenTransaction<'a> {
 
 impl<'a> OpenTransaction<'a> {
     /// READ COMMITTED: see `try_unit`.
+    /// Armed before the BEGIN is sent: should the BEGIN fail because the
+    /// connection is still inside a transaction, the drop ends that one,
+    /// and the connection goes back to the pool usable.
     fn begin(handle: &'a Handle, client: &'a Client) -> Result<OpenTransaction<'a>, StoreError> {
-        handle
-            .block_on(client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"))
-            .map_err(failed("begin"))?;
-        Ok(OpenTransaction {
+        let open = OpenTransaction {
             client,
             handle,
             open: true,
-        })
+        };
+        handle
+            .block_on(client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"))
+            .map_err(failed("begin"))?;
+        Ok(open)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
@@ -886,5 +912,53 @@ impl Store for PostgresStore {
         self.blocking(|inner| Ok(IndexStats::of(&inner.lock().index)))
             .await
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures::FutureExt;
+
+    use super::through_commit;
+
+    /// The race the replica fault test met: the append's error is already
+    /// in when its future is first polled. The COMMIT must be sent all
+    /// the same (with `try_join` it was not).
+    #[tokio::test]
+    async fn a_statement_that_failed_before_its_first_poll_still_sends_the_commit() {
+        let sent = AtomicBool::new(false);
+        let (appended, committed) = through_commit(
+            futures::future::ready(Err::<(), _>("another unit committed first")),
+            async {
+                sent.store(true, Ordering::SeqCst);
+                Ok(())
+            },
+        )
+        .await;
+        assert!(sent.load(Ordering::SeqCst), "the COMMIT was never sent");
+        assert_eq!(appended, Err("another unit committed first"));
+        assert_eq!(committed, Ok(()));
+    }
+
+    /// And it goes after the statements, never before: PostgreSQL runs a
+    /// pipeline in the order it was sent.
+    #[tokio::test]
+    async fn the_commit_is_sent_after_the_statements() {
+        let order = std::sync::Mutex::new(Vec::new());
+        let _ = through_commit(
+            async {
+                order.lock().unwrap().push("statements");
+                futures::future::pending::<()>().await;
+                Ok::<_, ()>(())
+            },
+            async {
+                order.lock().unwrap().push("commit");
+                Ok(())
+            },
+        )
+        .now_or_never();
+        assert_eq!(*order.lock().unwrap(), ["statements", "commit"]);
     }
 }
