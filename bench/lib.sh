@@ -41,3 +41,56 @@ server_workdir_cleanup() {
     fi
     rm -rf "$work"
 }
+
+# free_address: a 127.0.0.1 address with a port free just now.
+free_address() {
+    echo "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+}
+
+# postgres_bench_db NAME: a fresh database for one bench run, dropped on
+# exit with the work directory (calls server_workdir). Sets `admin` (the
+# server's maintenance database) and `url` (the new one); fails clearly
+# when no PostgreSQL answers.
+postgres_bench_db() {
+    admin=${COPYDESK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
+    bench_db="copydesk_$1_$$"
+    url="${admin%/*}/$bench_db"
+    psql "$admin" -qAtc "select 1" >/dev/null 2>&1 || { echo "no PostgreSQL at $admin" >&2; exit 1; }
+    server_workdir
+    trap 'server_workdir_cleanup; psql "$admin" -qc "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+    psql "$admin" -qc "CREATE DATABASE $bench_db" >/dev/null
+}
+
+# serve_logged LOG ARGS...: `copydesk serve --listen $address ARGS` (the
+# dist build in `bin`), info logs to LOG; returns once it serves, with its
+# pid in `server_pid`.
+serve_logged() {
+    local log=$1
+    shift
+    RUST_LOG=info "$bin" serve --listen "$address" "$@" 2>"$log" &
+    server_pid=$!
+    for _ in $(seq 1 1200); do
+        grep -q "copydesk serving" "$log" && return
+        kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "the server did not start within 120 s: $(cat "$log")" >&2
+    exit 1
+}
+
+# stop_server: stops the server `serve_logged` started, and waits for it.
+stop_server() {
+    kill "$server_pid"
+    wait "$server_pid" || true
+    server_pid=""
+}
+
+# dist_build_and_corpus STORIES: builds copydesk, gen_corpus and
+# load_client with the dist profile, sets `bin`, and writes STORIES
+# synthetic stories to $work/corpus.jsonl.
+dist_build_and_corpus() {
+    (cd "$root" && cargo build --profile dist --quiet --bin copydesk \
+        && cargo build --profile dist --quiet --example gen_corpus --example load_client)
+    bin=$root/target/dist/copydesk
+    "$root/target/dist/examples/gen_corpus" "$1" > "$work/corpus.jsonl"
+}

@@ -11,58 +11,28 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/bench/lib.sh"
 stories=${1:-100000}
 old=${2:-5000}
-admin=${COPYDESK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
-db="copydesk_eviction_$$"
-url="${admin%/*}/$db"
-psql "$admin" -qAtc "select 1" >/dev/null 2>&1 || { echo "no PostgreSQL at $admin" >&2; exit 1; }
+postgres_bench_db eviction
 
-server_workdir
-drop_db() { psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
-trap 'server_workdir_cleanup; drop_db' EXIT
+dist_build_and_corpus "$stories"
+address=$(free_address)
 
-(cd "$root" && cargo build --profile dist --quiet --bin copydesk \
-    && cargo build --profile dist --quiet --example gen_corpus --example load_client)
-bin=$root/target/dist/copydesk
-"$root/target/dist/examples/gen_corpus" "$stories" > "$work/corpus.jsonl"
-address=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-psql "$admin" -qc "CREATE DATABASE $db" >/dev/null
-
-# serve LOG ARGS...: a server on $address writing LOG, once it serves.
-serve() {
-    local log=$1
-    shift
-    "$bin" serve --listen "$address" --store "$url" "$@" 2>"$log" &
-    server_pid=$!
-    for _ in $(seq 1 600); do
-        grep -q "copydesk serving" "$log" && return
-        sleep 0.1
-    done
-    echo "the server did not start: $(cat "$log")" >&2
-    exit 1
-}
-stop() {
-    kill "$server_pid"
-    wait "$server_pid" || true
-    server_pid=""
-}
-
-serve "$work/ingest.log"
+serve_logged "$work/ingest.log" --store "$url"
 start=$(date +%s.%N)
 "$root/target/dist/examples/load_client" stream "$address" "$work/corpus.jsonl" >/dev/null
 end=$(date +%s.%N)
-stop
+stop_server
 printf 'streamed %d stories in %.1f s; database %s\n' "$stories" "$(echo "$end - $start" | bc -l)" \
     "$(psql "$url" -qAtc "select pg_size_pretty(pg_database_size(current_database()))")"
 
 psql "$url" -qc "UPDATE copydesk_stories SET story_time = now() - interval '10 days' \
     WHERE id IN (SELECT id FROM copydesk_stories ORDER BY story_time LIMIT $old)" -c "ANALYZE"
 rounds=$(( (old + 999) / 1000 ))
-RUST_LOG=info serve "$work/evict.log" --retention 72h --eviction-interval 1h
+serve_logged "$work/evict.log" --store "$url" --retention 72h --eviction-interval 1h
 for _ in $(seq 1 600); do
     [ "$(grep -c 'retention: evicted' "$work/evict.log")" -ge "$rounds" ] && break
     sleep 0.1
 done
-stop
+stop_server
 left=$(psql "$url" -qAtc "select count(*) from copydesk_stories")
 echo "stories left: $left of $stories (expected $((stories - old)))"
 # Milliseconds from the server's start to each round's log line, and each
