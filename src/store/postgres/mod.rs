@@ -708,6 +708,7 @@ struct OpenTransaction<'a> {
 
 impl<'a> OpenTransaction<'a> {
     /// READ COMMITTED: see `try_unit`.
+    ///
     /// Armed before the BEGIN is sent: should the BEGIN fail because the
     /// connection is still inside a transaction, the drop ends that one,
     /// and the connection goes back to the pool usable.
